@@ -1,0 +1,361 @@
+"""The domain's vocabulary: users, deleted users, roles, changes and plans. Plain data, no I/O.
+
+Attribute dictionaries use Microsoft Graph's property names (``userPrincipalName``,
+``displayName`` ...), so plans, JSON output and Graph requests all speak one language.
+A password never lives in any of these types.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+RESTORE_WINDOW = timedelta(days=30)
+
+# The user properties the tool reads (Graph returns most of them only when asked by $select).
+USER_SELECT = (
+    "id",
+    "userPrincipalName",
+    "displayName",
+    "accountEnabled",
+    "givenName",
+    "surname",
+    "jobTitle",
+    "department",
+    "usageLocation",
+    "mailNickname",
+    "onPremisesSyncEnabled",
+    "createdDateTime",
+)
+# The user properties the tool writes and compares in plans (UPN and mailNickname are identity).
+USER_WRITABLE = (
+    "displayName",
+    "accountEnabled",
+    "givenName",
+    "surname",
+    "jobTitle",
+    "department",
+    "usageLocation",
+)
+
+
+def parse_datetime(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def format_datetime(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    user_principal_name: str
+    display_name: str = ""
+    account_enabled: bool = True
+    given_name: str | None = None
+    surname: str | None = None
+    job_title: str | None = None
+    department: str | None = None
+    usage_location: str | None = None
+    mail_nickname: str | None = None
+    on_premises_sync_enabled: bool | None = None
+    created: datetime | None = None
+
+    @property
+    def synced(self) -> bool:
+        return self.on_premises_sync_enabled is True
+
+    @classmethod
+    def from_graph(cls, d: Mapping[str, Any]) -> User:
+        return cls(
+            id=d["id"],
+            user_principal_name=d.get("userPrincipalName") or "",
+            display_name=d.get("displayName") or "",
+            account_enabled=d.get("accountEnabled", True) is not False,
+            given_name=d.get("givenName"),
+            surname=d.get("surname"),
+            job_title=d.get("jobTitle"),
+            department=d.get("department"),
+            usage_location=d.get("usageLocation"),
+            mail_nickname=d.get("mailNickname"),
+            on_premises_sync_enabled=d.get("onPremisesSyncEnabled"),
+            created=parse_datetime(d.get("createdDateTime")),
+        )
+
+    def to_graph(self) -> dict[str, Any]:
+        """Graph's JSON for this user, as the tool shows it (``--output json``)."""
+        return {
+            "id": self.id,
+            "userPrincipalName": self.user_principal_name,
+            "displayName": self.display_name,
+            "accountEnabled": self.account_enabled,
+            "givenName": self.given_name,
+            "surname": self.surname,
+            "jobTitle": self.job_title,
+            "department": self.department,
+            "usageLocation": self.usage_location,
+            "mailNickname": self.mail_nickname,
+            "onPremisesSyncEnabled": self.on_premises_sync_enabled,
+            "createdDateTime": format_datetime(self.created),
+        }
+
+    def writable(self) -> dict[str, Any]:
+        """The properties a plan compares, by Graph name."""
+        g = self.to_graph()
+        return {k: g[k] for k in USER_WRITABLE}
+
+
+_DELETED_PREFIX = re.compile(r"^[0-9a-f]{32}")
+
+
+@dataclass(frozen=True)
+class DeletedUser:
+    """A soft-deleted user in the tenant's deleted items, restorable until ``expires``."""
+
+    id: str
+    user_principal_name: str  # as Graph shows it while deleted: <objectIdWithoutHyphens><upn>
+    deleted: datetime
+    display_name: str = ""
+    on_premises_sync_enabled: bool | None = None
+
+    @property
+    def original_upn(self) -> str:
+        # Entra prefixes a deleted user's UPN with its object id (observed, not documented);
+        # strip the prefix only when it is exactly this object's id, so a real UPN is never cut.
+        prefix = self.id.replace("-", "").lower()
+        upn = self.user_principal_name
+        if upn.lower().startswith(prefix) and _DELETED_PREFIX.match(upn.lower()):
+            return upn[len(prefix) :]
+        return upn
+
+    @property
+    def expires(self) -> datetime:
+        return self.deleted + RESTORE_WINDOW
+
+    def days_left(self, now: datetime) -> int:
+        """Whole days left before Entra purges it (0 on its last day, negative once expired)."""
+        return math.floor((self.expires - now).total_seconds() / 86400)
+
+    def expired(self, now: datetime) -> bool:
+        return now >= self.expires
+
+    @classmethod
+    def from_graph(cls, d: Mapping[str, Any]) -> DeletedUser:
+        deleted = parse_datetime(d.get("deletedDateTime"))
+        if deleted is None:
+            raise ValueError(f"deleted item {d.get('id')} has no deletedDateTime")
+        return cls(
+            id=d["id"],
+            user_principal_name=d.get("userPrincipalName") or "",
+            deleted=deleted,
+            display_name=d.get("displayName") or "",
+            on_premises_sync_enabled=d.get("onPremisesSyncEnabled"),
+        )
+
+    def to_graph(self, now: datetime) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "userPrincipalName": self.original_upn,
+            "deletedUserPrincipalName": self.user_principal_name,
+            "displayName": self.display_name,
+            "onPremisesSyncEnabled": self.on_premises_sync_enabled,
+            "deletedDateTime": format_datetime(self.deleted),
+            "expiresDateTime": format_datetime(self.expires),
+            "daysLeft": self.days_left(now),
+        }
+
+
+@dataclass(frozen=True)
+class RoleDefinition:
+    id: str
+    display_name: str
+    template_id: str
+    description: str = ""
+    is_builtin: bool = True
+    is_privileged: bool | None = None  # Graph returns isPrivileged on beta; None when not told
+
+    @classmethod
+    def from_graph(cls, d: Mapping[str, Any]) -> RoleDefinition:
+        return cls(
+            id=d["id"],
+            display_name=d.get("displayName") or "",
+            template_id=d.get("templateId") or d["id"],
+            description=d.get("description") or "",
+            is_builtin=d.get("isBuiltIn", True) is not False,
+            is_privileged=d.get("isPrivileged"),
+        )
+
+
+@dataclass(frozen=True)
+class RoleAssignment:
+    id: str
+    principal_id: str
+    role_definition_id: str
+    directory_scope_id: str = "/"
+
+    @classmethod
+    def from_graph(cls, d: Mapping[str, Any]) -> RoleAssignment:
+        return cls(
+            id=d["id"],
+            principal_id=d["principalId"],
+            role_definition_id=d["roleDefinitionId"],
+            directory_scope_id=d.get("directoryScopeId", "/"),
+        )
+
+
+@dataclass(frozen=True)
+class UserSpec:
+    """A user as an input asks for it (a CLI call, a CSV/JSON row or a manifest entry).
+
+    ``attributes`` uses Graph names (``displayName``, ``accountEnabled`` ...); ``roles`` are the
+    role references as written (alias, name or template id), resolved later against the tenant.
+    ``password`` is a secret supplied by the admin: it never enters a plan.
+    """
+
+    upn: str
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    roles: tuple[str, ...] = ()
+    password: str | None = field(default=None, repr=False)
+    row: int | None = None  # the input row it came from, for error messages
+
+
+@dataclass
+class TenantState:
+    """What was read from the tenant to make a plan: only as much as the plan needs.
+
+    ``users`` is keyed by lower-cased UPN. ``assignments`` holds at least every Global
+    Administrator assignment (for the last-Global-Administrator rule) and those of the users
+    involved.
+    """
+
+    now: datetime
+    users: dict[str, User] = field(default_factory=dict)
+    deleted: list[DeletedUser] = field(default_factory=list)
+    roles: list[RoleDefinition] = field(default_factory=list)
+    assignments: list[RoleAssignment] = field(default_factory=list)
+
+    def user(self, upn: str) -> User | None:
+        return self.users.get(upn.lower())
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The guardrails' settings, from config and flags."""
+
+    protected: frozenset[str] = frozenset()  # lower-cased UPNs never deleted, purged or demoted
+    max_deletes: int = 50
+    force: bool = False
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    RESTORE = "restore"
+    ASSIGN = "assign"
+    REVOKE = "revoke"
+    DELETE = "delete"
+    PURGE = "purge"
+
+
+# Execution and display order: a user exists before its roles are assigned; roles are revoked
+# before a user is deleted; a purge comes last.
+ACTION_ORDER = {a: i for i, a in enumerate(Action)}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One write the tool intends to make, with the reason it exists.
+
+    ``attributes`` holds Graph property names: for CREATE the new user's properties (never a
+    password: the plan only says one will be generated or was supplied); for UPDATE
+    ``{property: [old, new]}``; for RESTORE the optional ``newUserPrincipalName`` /
+    ``autoReconcileProxyConflict``.
+    """
+
+    action: Action
+    upn: str  # the user the change is about; the original UPN for a deleted user
+    object_id: str | None = None  # None for a user not created yet
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    role_id: str | None = None  # role template id, for ASSIGN / REVOKE
+    role_name: str | None = None  # the role's Entra display name
+    assignment_id: str | None = None  # for REVOKE
+    reason: str = ""
+
+    @property
+    def sort_key(self) -> tuple[int, str, str]:
+        return (ACTION_ORDER[self.action], self.upn.lower(), self.role_name or "")
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"action": self.action.value, "userPrincipalName": self.upn}
+        for key, value in (
+            ("objectId", self.object_id),
+            ("roleDefinitionId", self.role_id),
+            ("roleName", self.role_name),
+            ("assignmentId", self.assignment_id),
+        ):
+            if value is not None:
+                d[key] = value
+        if self.attributes:
+            d["attributes"] = dict(self.attributes)
+        d["reason"] = self.reason
+        return d
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Change:
+        return cls(
+            action=Action(d["action"]),
+            upn=d["userPrincipalName"],
+            object_id=d.get("objectId"),
+            attributes=dict(d.get("attributes") or {}),
+            role_id=d.get("roleDefinitionId"),
+            role_name=d.get("roleName"),
+            assignment_id=d.get("assignmentId"),
+            reason=d.get("reason", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An ordered list of changes. ``fingerprint`` digests the tenant state the plan was made
+    from, so ``apply`` can refuse a plan the tenant has moved away from."""
+
+    changes: tuple[Change, ...] = ()
+    tenant: str = ""
+    fingerprint: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "changes", tuple(sorted(self.changes, key=lambda c: c.sort_key)))
+
+    def __len__(self) -> int:
+        return len(self.changes)
+
+    def count(self, action: Action) -> int:
+        return sum(1 for c in self.changes if c.action is action)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "formatVersion": 1,
+            "tenant": self.tenant,
+            "fingerprint": self.fingerprint,
+            "changes": [c.to_json() for c in self.changes],
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Plan:
+        if d.get("formatVersion") != 1:
+            raise ValueError("not a provisioner plan (formatVersion 1 expected)")
+        return cls(
+            changes=tuple(Change.from_json(c) for c in d.get("changes", [])),
+            tenant=d.get("tenant", ""),
+            fingerprint=d.get("fingerprint", ""),
+        )
