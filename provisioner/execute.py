@@ -1,0 +1,392 @@
+"""Runs a plan against the gateway: batching, pacing, retries, progress and the journal.
+
+Changes run in phases (creates, updates, restores, role assignments, revocations, deletes,
+purges), so a role is assigned only after its user exists. Inside a phase every change is
+independent: they go out in ``$batch`` requests of 20, several in flight, paced by a token
+bucket that mirrors Graph's write budget. Each item's own status is checked: throttled items
+wait out ``Retry-After``; items whose outcome is unknown (503/504, a dropped connection) are
+checked or resent so that nothing is done twice; "not found" right after a create is Graph's
+replication lag and is retried with bounded backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import IO, Any, Protocol
+
+from provisioner import directory as graph
+from provisioner.directory import Directory, Request, Response
+from provisioner.model import Action, Change
+
+MAX_UNCERTAIN_ATTEMPTS = 6
+
+
+class Budget:
+    """A token bucket of writes: ``writes`` per ``window`` seconds, as Graph's write quota.
+
+    ``None`` writes means no pacing (a local tenant without simulated throttling). A 429 pauses
+    every sender until its ``Retry-After`` and empties the bucket: another client may be using
+    the same budget.
+    """
+
+    def __init__(self, writes: int | None, window: float, *, margin: float = 0.98):
+        self.unlimited = writes is None
+        self.capacity = (writes or 1) * margin
+        self.rate = self.capacity / window
+        self._tokens = self.capacity
+        self._stamp = time.monotonic()
+        self._paused_until = 0.0
+        self._lock = asyncio.Lock()
+
+    async def take(self, n: int) -> None:
+        if self.unlimited:
+            await self._wait_pause()
+            return
+        async with self._lock:
+            while True:
+                await self._wait_pause()
+                now = time.monotonic()
+                self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
+                self._stamp = now
+                if self._tokens >= n:
+                    self._tokens -= n
+                    return
+                await asyncio.sleep((n - self._tokens) / self.rate)
+
+    async def _wait_pause(self) -> None:
+        while (delay := self._paused_until - time.monotonic()) > 0:
+            await asyncio.sleep(delay)
+
+    def throttled(self, retry_after: float) -> None:
+        self._paused_until = max(self._paused_until, time.monotonic() + retry_after)
+        self._tokens = 0.0
+
+
+@dataclass
+class Outcome:
+    change: Change
+    status: str  # "ok", "failed" or "unknown" (interrupted while in flight)
+    http_status: int | None = None
+    code: str | None = None
+    message: str | None = None
+    request_id: str | None = None
+    object_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.change
+        return {
+            "action": c.action.value,
+            "userPrincipalName": c.upn,
+            "objectId": self.object_id or c.object_id,
+            "roleName": c.role_name,
+            "status": self.status,
+            "httpStatus": self.http_status,
+            "code": self.code,
+            "message": self.message,
+            "requestId": self.request_id,
+        }
+
+
+class OutcomeSink(Protocol):
+    def write(self, outcome: Outcome) -> None: ...
+
+
+class JsonLines:
+    """Appends one JSON object per outcome and flushes, so a crash loses nothing written."""
+
+    def __init__(self, stream: IO[str], extra: Mapping[str, Any] | None = None):
+        self._stream = stream
+        self._extra = dict(extra or {})
+
+    def write(self, outcome: Outcome) -> None:
+        record = {"time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), **self._extra}
+        record.update(outcome.to_json())
+        self._stream.write(json.dumps(record) + "\n")
+        self._stream.flush()
+
+
+class CsvResults:
+    FIELDS = ("action", "userPrincipalName", "objectId", "roleName", "status", "httpStatus", "code",
+              "message", "requestId")
+
+    def __init__(self, stream: IO[str]):
+        import csv
+
+        self._writer = csv.DictWriter(stream, fieldnames=self.FIELDS)
+        self._writer.writeheader()
+        self._stream = stream
+
+    def write(self, outcome: Outcome) -> None:
+        self._writer.writerow(outcome.to_json())
+        self._stream.flush()
+
+
+@dataclass
+class Report:
+    total: int = 0
+    ok: int = 0
+    failed: int = 0
+    unknown: int = 0
+    elapsed: float = 0.0
+    failures: list[Outcome] = field(default_factory=list)  # the first ones, for the summary
+    created: dict[str, str] = field(default_factory=dict)  # lower UPN -> object id, this run
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.elapsed if self.elapsed else 0.0
+
+
+@dataclass
+class _Item:
+    change: Change
+    attempts: int = 0
+    uncertain: bool = False  # the last send may or may not have been applied
+    verify: bool = False  # a create to look up before resending
+    lag_deadline: float | None = None
+    not_before: float = 0.0
+
+
+Passwords = Callable[[Change], str]
+Progress = Callable[[int, int], None]
+
+
+class Executor:
+    """Runs plans through one gateway. ``passwords`` supplies the password for each create (and
+    records it where the admin asked); it is called once per user, just before the first send."""
+
+    def __init__(
+        self,
+        directory: Directory,
+        *,
+        budget: Budget,
+        concurrency: int = 4,
+        sinks: Sequence[OutcomeSink] = (),
+        passwords: Passwords | None = None,
+        progress: Progress | None = None,
+        lag_timeout: float = 60.0,
+        max_failures_kept: int = 50,
+    ):
+        self.directory = directory
+        self.budget = budget
+        self.concurrency = max(1, concurrency)
+        self.sinks = list(sinks)
+        self.passwords = passwords
+        self.progress = progress
+        self.lag_timeout = lag_timeout
+        self.max_failures_kept = max_failures_kept
+        self._secrets: dict[str, str] = {}
+        self._ids = itertools.count(1)
+
+    async def run(self, changes: Sequence[Change]) -> Report:
+        report = Report(total=len(changes))
+        started = time.monotonic()
+        try:
+            for action in Action:
+                phase = [c for c in changes if c.action is action]
+                if phase:
+                    await self._run_phase(phase, report)
+        finally:
+            report.elapsed = time.monotonic() - started
+            self._secrets.clear()
+        return report
+
+    # -- a phase: rounds of batches until every item is settled --
+
+    async def _run_phase(self, changes: list[Change], report: Report) -> None:
+        pending = [_Item(c) for c in changes]
+        while pending:
+            now = time.monotonic()
+            ready = [i for i in pending if i.not_before <= now]
+            if not ready:
+                await asyncio.sleep(min(i.not_before for i in pending) - now)
+                continue
+            waiting = [i for i in pending if i.not_before > now]
+            batches = [ready[n : n + graph.BATCH_LIMIT] for n in range(0, len(ready), graph.BATCH_LIMIT)]
+            queue: asyncio.Queue[list[_Item]] = asyncio.Queue()
+            for b in batches:
+                queue.put_nowait(b)
+            retry: list[_Item] = []
+
+            async def worker(queue: asyncio.Queue[list[_Item]] = queue, retry: list[_Item] = retry) -> None:
+                while not queue.empty():
+                    batch = queue.get_nowait()
+                    retry.extend(await self._send(batch, report))
+
+            await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(batches)))))
+            pending = waiting + retry
+
+    async def _send(self, items: list[_Item], report: Report) -> list[_Item]:
+        """Send one batch; settle what can be settled and return the items to try again."""
+        requests: dict[str, tuple[_Item, Request]] = {}
+        retry: list[_Item] = []
+        for item in items:
+            request = self._request(item, report)
+            if request is None:
+                continue
+            requests[request.id] = (item, request)
+        if not requests:
+            return retry
+        writes = sum(1 for _, r in requests.values() if r.method != "GET")
+        await self.budget.take(writes)
+        try:
+            responses = await self.directory.batch([r for _, r in requests.values()])
+        except asyncio.CancelledError:
+            for item, _ in requests.values():
+                self._settle(report, Outcome(item.change, "unknown", message="interrupted while in flight"))
+            raise
+        except Exception as e:  # a lost batch: every item's outcome is unknown
+            for item, _ in requests.values():
+                retry.extend(self._uncertain(item, report, None, f"{type(e).__name__}: {e}"))
+            return retry
+        answered = {r.id for r in responses}
+        for resp in responses:
+            if resp.id in requests:
+                item, request = requests[resp.id]
+                retry.extend(self._handle(item, request, resp, report))
+        for rid, (item, _) in requests.items():
+            if rid not in answered:
+                retry.extend(self._uncertain(item, report, None, "no response for this batch item"))
+        return retry
+
+    # -- building requests --
+
+    def _request(self, item: _Item, report: Report) -> Request | None:
+        c = item.change
+        rid = str(next(self._ids))
+        if item.verify:
+            return graph.get_user_request(rid, c.upn)
+        if c.action is Action.CREATE:
+            return graph.create_user_request(rid, c.attributes, self._password(c))
+        if c.action is Action.UPDATE:
+            return graph.update_user_request(
+                rid, self._object_id(c, report), {k: v[1] for k, v in c.attributes.items()}
+            )
+        if c.action is Action.RESTORE:
+            return graph.restore_user_request(rid, self._object_id(c, report), c.attributes)
+        if c.action is Action.ASSIGN:
+            principal = c.object_id or report.created.get(c.upn.lower())
+            if principal is None:
+                self._settle(report, Outcome(c, "failed", code="FailedDependency",
+                                             message=f"{c.upn} was not created, so no role was assigned"))
+                return None
+            return graph.assign_role_request(rid, principal, c.role_id or "")
+        if c.action is Action.REVOKE:
+            return graph.revoke_role_request(rid, c.assignment_id or "")
+        if c.action is Action.DELETE:
+            return graph.delete_user_request(rid, self._object_id(c, report))
+        return graph.purge_user_request(rid, self._object_id(c, report))
+
+    def _object_id(self, c: Change, report: Report) -> str:
+        return c.object_id or report.created.get(c.upn.lower(), c.upn)
+
+    def _password(self, c: Change) -> str:
+        key = c.upn.lower()
+        if key not in self._secrets:
+            if self.passwords is None:
+                raise RuntimeError("a create needs a password source")
+            self._secrets[key] = self.passwords(c)
+        return self._secrets[key]
+
+    # -- reading answers --
+
+    def _handle(self, item: _Item, request: Request, resp: Response, report: Report) -> list[_Item]:
+        c = item.change
+        if item.verify:
+            if resp.ok:
+                return self._done(item, report, resp, object_id=resp.body.get("id"))
+            if resp.status == 404:
+                item.verify = False  # it was not created: send the create again
+                item.attempts += 1
+                if item.attempts >= MAX_UNCERTAIN_ATTEMPTS:
+                    return self._fail(item, report, resp)
+                return [item]
+            return self._transient(item, resp, report)
+        if resp.ok:
+            object_id = resp.body.get("id") if isinstance(resp.body, Mapping) else None
+            return self._done(item, report, resp, object_id=object_id)
+        if resp.status == 429:
+            delay = resp.retry_after or 1.0
+            self.budget.throttled(delay)
+            item.not_before = time.monotonic() + delay
+            return [item]
+        if resp.status in (500, 502, 503, 504):
+            return self._uncertain(item, report, resp, None)
+        error = resp.error()
+        if item.uncertain and self._already_done(c, error):
+            return self._done(item, report, resp, object_id=None, verify_create=True)
+        if c.action is Action.ASSIGN and error.is_not_found and c.upn.lower() in report.created:
+            return self._lagging(item, resp, report)
+        return self._fail(item, report, resp)
+
+    @staticmethod
+    def _already_done(c: Change, error: Any) -> bool:
+        """After an unknown outcome, Graph's answer to a resend can show the first send worked."""
+        if c.action in (Action.CREATE, Action.ASSIGN):
+            return bool(error.is_conflict or (error.status == 400 and "conflicting object" in error.message))
+        return bool(error.is_not_found)
+
+    def _uncertain(self, item: _Item, report: Report, resp: Response | None, why: str | None) -> list[_Item]:
+        item.attempts += 1
+        if item.attempts >= MAX_UNCERTAIN_ATTEMPTS:
+            if resp is not None:
+                return self._fail(item, report, resp)
+            self._settle(report, Outcome(item.change, "failed", code="TransportError", message=why))
+            return []
+        item.uncertain = True
+        item.verify = item.change.action is Action.CREATE
+        delay = resp.retry_after if resp is not None and resp.retry_after else min(8.0, 0.25 * 2**item.attempts)
+        item.not_before = time.monotonic() + delay
+        return [item]
+
+    def _transient(self, item: _Item, resp: Response, report: Report) -> list[_Item]:
+        if resp.status == 429:
+            delay = resp.retry_after or 1.0
+            self.budget.throttled(delay)
+            item.not_before = time.monotonic() + delay
+            return [item]
+        return self._uncertain(item, report, resp, None)
+
+    def _lagging(self, item: _Item, resp: Response, report: Report) -> list[_Item]:
+        now = time.monotonic()
+        if item.lag_deadline is None:
+            item.lag_deadline = now + self.lag_timeout
+        if now >= item.lag_deadline:
+            return self._fail(item, report, resp)
+        item.attempts += 1
+        item.not_before = now + min(5.0, 0.2 * 2**item.attempts)
+        return [item]
+
+    def _done(self, item: _Item, report: Report, resp: Response, *, object_id: str | None,
+              verify_create: bool = False) -> list[_Item]:
+        c = item.change
+        if c.action is Action.CREATE and object_id is None and verify_create:
+            # The conflict says the first send created it; read its id for the role phase.
+            item.verify = True
+            item.not_before = 0.0
+            return [item]
+        if c.action in (Action.CREATE, Action.RESTORE) and object_id:
+            report.created[c.upn.lower()] = object_id
+        self._settle(report, Outcome(c, "ok", resp.status, request_id=resp.header("request-id"),
+                                     object_id=object_id))
+        return []
+
+    def _fail(self, item: _Item, report: Report, resp: Response) -> list[_Item]:
+        error = resp.error()
+        self._settle(report, Outcome(item.change, "failed", resp.status, error.code, error.message,
+                                     error.request_id))
+        return []
+
+    def _settle(self, report: Report, outcome: Outcome) -> None:
+        setattr(report, outcome.status, getattr(report, outcome.status) + 1)
+        if outcome.status != "ok" and len(report.failures) < self.max_failures_kept:
+            report.failures.append(outcome)
+        for sink in self.sinks:
+            sink.write(outcome)
+        if self.progress is not None:
+            self.progress(report.ok + report.failed + report.unknown, report.total)
