@@ -84,7 +84,9 @@ def env_secret(profile: Profile, field: str, *, required: bool = True) -> str | 
 def static_token(profile: Profile) -> str:
     """The static bearer token of an ``auth = "token"`` profile, from the env var named by token_env."""
     if profile.auth != "token":
-        raise ConfigError(f"{profile.source or 'config'}: {profile.key('auth')}: profile does not use a static token")
+        raise ConfigError(
+            f"{profile.source or 'config'}: {profile.key('auth')}: profile does not use a static token"
+        )
     token = env_secret(profile, "token_env")
     assert token is not None  # env_secret raises when the variable is missing
     return token
@@ -276,7 +278,9 @@ def _github_oidc(profile: Profile, auth_host: str) -> Any:
             f"{profile.source or 'config'}: {profile.key('auth')}: github-oidc works only inside a GitHub "
             "Actions job with `permissions: id-token: write` (ACTIONS_ID_TOKEN_REQUEST_URL is not set)"
         )
-    return ClientAssertionCredential(profile.tenant_id, profile.client_id, github_oidc_token, authority=auth_host)
+    return ClientAssertionCredential(
+        profile.tenant_id, profile.client_id, github_oidc_token, authority=auth_host
+    )
 
 
 def _managed_identity(profile: Profile, auth_host: str) -> Any:

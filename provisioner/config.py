@@ -216,7 +216,9 @@ def load_config(path: Path | None = None) -> Config:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{file}: not valid TOML: {e}; fix the syntax at that line") from None
     except OSError as e:
-        raise ConfigError(f"{file}: cannot read the config file ({e.strerror}); check its permissions") from None
+        raise ConfigError(
+            f"{file}: cannot read the config file ({e.strerror}); check its permissions"
+        ) from None
     return _Parser(file).parse(raw)
 
 
@@ -444,7 +446,9 @@ class _Parser:
             raise self.fail(key, f"{url!r} is not an http(s) URL", 'write it like "https://host/v1.0"')
         if not parts.path.rstrip("/").endswith("/v1.0") or parts.query or parts.fragment:
             raise self.fail(
-                key, "must be the Graph v1.0 base URL", 'end it with "/v1.0", e.g. "http://127.0.0.1:8123/v1.0"'
+                key,
+                "must be the Graph v1.0 base URL",
+                'end it with "/v1.0", e.g. "http://127.0.0.1:8123/v1.0"',
             )
         loopback = host in LOOPBACK_HOSTS
         if parts.scheme != "https" and not loopback:
@@ -491,5 +495,12 @@ def _choices(value: str, options: Any) -> str:
 
 
 def _type_name(value: Any) -> str:
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a table"}
+    names = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }
     return names.get(type(value), type(value).__name__)

@@ -180,9 +180,14 @@ write_window_seconds = 60
     )
     config = load_config(path)
     prod, local = config.profile("prod"), config.profile("local")
-    assert prod.safety == Safety(protected_accounts=("breakglass@contoso.com", "ceo@contoso.com"), max_deletes=10)
+    assert prod.safety == Safety(
+        protected_accounts=("breakglass@contoso.com", "ceo@contoso.com"), max_deletes=10
+    )
     assert prod.execution == Execution(
-        write_budget=1000, write_window_seconds=60.0, concurrency=8, journal=tmp_path / "logs" / "journal.jsonl"
+        write_budget=1000,
+        write_window_seconds=60.0,
+        concurrency=8,
+        journal=tmp_path / "logs" / "journal.jsonl",
     )
     assert local.safety.protected_accounts == ("breakglass@contoso.com",)
     assert local.execution.concurrency == 2
