@@ -1,0 +1,242 @@
+"""The Graph v1.0 routes of the local tenant as a Starlette app (everything but `$batch`)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from . import roles, users
+from .odata import context_url, next_link, parse_query, parse_select
+from .store import Store
+from .wire import GraphError, bad_request, empty_response, error_response, json_response, text_response
+
+Handler = Callable[[Request], Awaitable[Response]]
+USER_TYPE = "#microsoft.graph.user"
+
+
+def graph(handler: Callable[[Store, Request], Awaitable[Response]]) -> Handler:
+    """Give a handler the tenant store and turn GraphError into Graph's error envelope."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(request.app.state.store, request)
+        except GraphError as err:
+            return error_response(request, err)
+
+    return endpoint
+
+
+def _select(request: Request, resource: str, known: set[str]) -> list[str] | None:
+    return parse_select(request.query_params.get("$select"), known, resource)
+
+
+def _page(request: Request, context: str, items: list[dict], position, count) -> dict:
+    body: dict = {"@odata.context": context}
+    if count is not None:
+        body["@odata.count"] = count
+    if position is not None:
+        body["@odata.nextLink"] = next_link(request, position)
+    body["value"] = items
+    return body
+
+
+# -- users -----------------------------------------------------------------------------------
+
+@graph
+async def list_users(store: Store, request: Request) -> Response:
+    q = parse_query(request, users.PROPS, "user", users.KNOWN, "userPrincipalName")
+    found, position, count = users.list_users(store, q)
+    items = [users.user_view(u, q.select) for u in found]
+    return json_response(request, _page(request, context_url("users", q.select), items, position, count))
+
+
+@graph
+async def create_user(store: Store, request: Request) -> Response:
+    user = users.create_user(store, users.body_json(await request.body()))
+    body = {"@odata.context": context_url("users", None, entity=True), **users.user_view(user, None)}
+    return json_response(request, body, 201)
+
+
+@graph
+async def count_users(store: Store, request: Request) -> Response:
+    if request.headers.get("consistencylevel", "").lower() != "eventual":
+        raise bad_request("$count is not currently supported.")
+    return text_response(request, str(users.count_users(store)))
+
+
+@graph
+async def get_user(store: Store, request: Request) -> Response:
+    select = _select(request, "user", users.KNOWN)
+    user = users.get_user(store, request.path_params["key"])
+    body = {"@odata.context": context_url("users", select, entity=True), **users.user_view(user, select)}
+    return json_response(request, body)
+
+
+@graph
+async def update_user(store: Store, request: Request) -> Response:
+    users.update_user(store, request.path_params["key"], users.body_json(await request.body()))
+    return empty_response(request)
+
+
+@graph
+async def delete_user(store: Store, request: Request) -> Response:
+    users.delete_user(store, request.path_params["key"])
+    return empty_response(request)
+
+
+# -- deleted items ---------------------------------------------------------------------------
+
+DELETED_DEFAULT = ("deletedDateTime", *users.DEFAULT_PROPS)
+
+
+@graph
+async def deleted_items_root(store: Store, request: Request) -> Response:
+    # The cast segment is required; Graph refuses the bare collection.
+    raise GraphError(400, "Request_UnsupportedQuery",
+                     "Searches against this resource are not supported. Only specific instances can be queried.")
+
+
+@graph
+async def list_deleted_users(store: Store, request: Request) -> Response:
+    users.purge_expired(store)
+    q = parse_query(request, users.DELETED_PROPS, "user", users.KNOWN, "id")
+    found, position, count = users.list_users(store, q, deleted=True)
+    items = [{"@odata.type": USER_TYPE, **users.user_view(u, q.select, DELETED_DEFAULT)} for u in found]
+    context = context_url("directory/deletedItems/microsoft.graph.user", q.select)
+    return json_response(request, _page(request, context, items, position, count))
+
+
+@graph
+async def get_deleted_item(store: Store, request: Request) -> Response:
+    select = _select(request, "user", users.KNOWN)
+    user = users.get_deleted(store, request.path_params["key"])
+    body = {"@odata.context": context_url("directoryObjects", select, entity=True), "@odata.type": USER_TYPE,
+            **users.user_view(user, select, DELETED_DEFAULT)}
+    return json_response(request, body)
+
+
+@graph
+async def restore_deleted_item(store: Store, request: Request) -> Response:
+    body = users.body_json(await request.body(), optional=True)
+    user = users.restore_user(store, request.path_params["key"], body)
+    out = {"@odata.context": context_url("directoryObjects", None, entity=True), "@odata.type": USER_TYPE,
+           **users.user_view(user, None)}
+    return json_response(request, out)
+
+
+@graph
+async def purge_deleted_item(store: Store, request: Request) -> Response:
+    users.purge_user(store, request.path_params["key"])
+    return empty_response(request)
+
+
+# -- role management -------------------------------------------------------------------------
+
+DEFINITIONS_SET = "roleManagement/directory/roleDefinitions"
+ASSIGNMENTS_SET = "roleManagement/directory/roleAssignments"
+
+
+@graph
+async def list_role_definitions(store: Store, request: Request) -> Response:
+    q = parse_query(request, roles.DEFINITION_PROPS, "unifiedRoleDefinition", set(roles.DEFINITION_FIELDS),
+                    "displayName")
+    found, position = roles.list_definitions(store, q)
+    items = [roles.definition_view(d, q.select) for d in found]
+    return json_response(request, _page(request, context_url(DEFINITIONS_SET, q.select), items, position, None))
+
+
+@graph
+async def get_role_definition(store: Store, request: Request) -> Response:
+    select = _select(request, "unifiedRoleDefinition", set(roles.DEFINITION_FIELDS))
+    found = roles.get_definition(store, request.path_params["key"])
+    body = {"@odata.context": context_url(DEFINITIONS_SET, select, entity=True),
+            **roles.definition_view(found, select)}
+    return json_response(request, body)
+
+
+@graph
+async def list_role_assignments(store: Store, request: Request) -> Response:
+    q = parse_query(request, roles.ASSIGNMENT_PROPS,
+                    "unifiedRoleAssignment", set(roles.ASSIGNMENT_FIELDS), "id")
+    roles.check_expand(q.expand)
+    found, position, count = roles.list_assignments(store, q)
+    items = [roles.assignment_view(a, q.select, q.expand) for a in found]
+    return json_response(request, _page(request, context_url(ASSIGNMENTS_SET, q.select), items, position, count))
+
+
+@graph
+async def create_role_assignment(store: Store, request: Request) -> Response:
+    item = roles.create_assignment(store, users.body_json(await request.body()))
+    body = {"@odata.context": context_url(ASSIGNMENTS_SET, None, entity=True),
+            **roles.assignment_view(item, None, [])}
+    return json_response(request, body, 201)
+
+
+@graph
+async def get_role_assignment(store: Store, request: Request) -> Response:
+    select = _select(request, "unifiedRoleAssignment", set(roles.ASSIGNMENT_FIELDS))
+    expands = [e.strip() for e in request.query_params.get("$expand", "").split(",") if e.strip()]
+    roles.check_expand(expands)
+    item = roles.get_assignment(store, request.path_params["key"], expands)
+    body = {"@odata.context": context_url(ASSIGNMENTS_SET, select, entity=True),
+            **roles.assignment_view(item, select, expands)}
+    return json_response(request, body)
+
+
+@graph
+async def delete_role_assignment(store: Store, request: Request) -> Response:
+    roles.delete_assignment(store, request.path_params["key"])
+    return empty_response(request)
+
+
+# -- app -------------------------------------------------------------------------------------
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 500)
+    if status == 405:
+        err = GraphError(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request uri.")
+    else:
+        segment = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+        err = GraphError(400 if status == 404 else status, "BadRequest",
+                         f"Resource not found for the segment '{segment}'.")
+    return error_response(request, err)
+
+
+ROUTES = [
+    Route("/v1.0/users", list_users, methods=["GET"]),
+    Route("/v1.0/users", create_user, methods=["POST"]),
+    Route("/v1.0/users/$count", count_users, methods=["GET"]),
+    Route("/v1.0/users/{key}", get_user, methods=["GET"]),
+    Route("/v1.0/users/{key}", update_user, methods=["PATCH"]),
+    Route("/v1.0/users/{key}", delete_user, methods=["DELETE"]),
+    Route("/v1.0/directory/deletedItems", deleted_items_root, methods=["GET"]),
+    Route("/v1.0/directory/deletedItems/microsoft.graph.user", list_deleted_users, methods=["GET"]),
+    Route("/v1.0/directory/deletedItems/graph.user", list_deleted_users, methods=["GET"]),
+    Route("/v1.0/directory/deletedItems/{key}", get_deleted_item, methods=["GET"]),
+    Route("/v1.0/directory/deletedItems/{key}", purge_deleted_item, methods=["DELETE"]),
+    Route("/v1.0/directory/deletedItems/{key}/restore", restore_deleted_item, methods=["POST"]),
+    Route("/v1.0/roleManagement/directory/roleDefinitions", list_role_definitions, methods=["GET"]),
+    Route("/v1.0/roleManagement/directory/roleDefinitions/{key}", get_role_definition, methods=["GET"]),
+    Route("/v1.0/roleManagement/directory/roleAssignments", list_role_assignments, methods=["GET"]),
+    Route("/v1.0/roleManagement/directory/roleAssignments", create_role_assignment, methods=["POST"]),
+    Route("/v1.0/roleManagement/directory/roleAssignments/{key}", get_role_assignment, methods=["GET"]),
+    Route("/v1.0/roleManagement/directory/roleAssignments/{key}", delete_role_assignment, methods=["DELETE"]),
+]
+
+
+def graph_app(state_path: str | Path) -> Starlette:
+    """The local tenant's Graph v1.0 API over the state file at `state_path` (created if missing).
+
+    `app.state.store` is the tenant's `Store`, for code that composes this app (batch, realism).
+    """
+    app = Starlette(routes=ROUTES, exception_handlers={HTTPException: _http_error})
+    app.state.store = Store(state_path)
+    return app

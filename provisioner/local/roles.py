@@ -1,0 +1,212 @@
+"""Unified RBAC for the directory: built-in role definitions and role assignments."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from .odata import Prop, Query, keyset, project
+from .store import Store, assignment_id, iso
+from .users import DEFAULT_PROPS, find_user
+from .wire import GraphError, bad_request, not_found
+
+DEFINITION_PROPS: dict[str, Prop] = {
+    "id": Prop("id", "guid"),
+    "templateId": Prop("template_id", "guid"),
+    "displayName": Prop("display_name", ops=frozenset({"eq", "in", "startswith"}), order="default"),
+    "isBuiltIn": Prop("is_builtin", "bool"),
+    "isEnabled": Prop("json_extract(body, '$.isEnabled')", "bool"),
+    "isPrivileged": Prop("json_extract(body, '$.isPrivileged')", "bool"),
+}
+DEFINITION_FIELDS = (
+    "id", "description", "displayName", "isBuiltIn", "isEnabled", "isPrivileged", "resourceScopes",
+    "templateId", "version", "rolePermissions",
+)
+ASSIGNMENT_PROPS: dict[str, Prop] = {
+    "id": Prop("id", order="default"),
+    "principalId": Prop("principal_id", "guid"),
+    "roleDefinitionId": Prop("role_definition_id", "guid"),
+    "directoryScopeId": Prop("directory_scope_id"),
+    "appScopeId": Prop("app_scope_id"),
+}
+ASSIGNMENT_FIELDS = ("id", "principalId", "directoryScopeId", "appScopeId", "roleDefinitionId")
+EXPANDABLE = {"principal", "roleDefinition"}
+CONFLICT = "A conflicting object with one or more of the specified property values is present in the directory."
+# A soft-deleted principal keeps its assignments, but they are not listed until it is restored.
+_ACTIVE_PRINCIPAL = (
+    "EXISTS (SELECT 1 FROM users u WHERE u.id = role_assignments.principal_id AND u.deleted IS NULL)"
+)
+
+
+def list_definitions(store: Store, q: Query) -> tuple[list[dict], list | None]:
+    """One page of role definitions: (definitions, next keyset position or None)."""
+    where, params = ["1"], []
+    if q.filter_sql:
+        where.append(q.filter_sql)
+        params += q.filter_params
+    order, page_where, page_params = keyset(q, DEFINITION_PROPS)
+    if page_where:
+        where.append(page_where)
+    with store.read() as db:
+        rows = db.execute(
+            f"SELECT body FROM role_definitions WHERE {' AND '.join(where)} {order} LIMIT ?",
+            params + page_params + [q.top + 1],
+        ).fetchall()
+    defs = [json.loads(r[0]) for r in rows[: q.top]]
+    position = [defs[-1]["displayName"], defs[-1]["id"]] if len(rows) > q.top else None
+    return defs, position
+
+
+def find_definition(db: sqlite3.Connection, key: str) -> dict | None:
+    """A role definition by id or template id."""
+    row = db.execute(
+        "SELECT body FROM role_definitions WHERE id = ? COLLATE NOCASE OR template_id = ? COLLATE NOCASE",
+        (key, key),
+    ).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def get_definition(store: Store, key: str) -> dict:
+    """GET /roleManagement/directory/roleDefinitions/{id}."""
+    with store.read() as db:
+        found = find_definition(db, key)
+    if found is None:
+        raise not_found(key)
+    return found
+
+
+def definition_view(definition: dict, select: list[str] | None) -> dict:
+    """The JSON Graph returns for a role definition (optionally `$select`ed)."""
+    return project(definition, select, DEFINITION_FIELDS)
+
+
+def create_assignment(store: Store, body: dict) -> dict:
+    """POST /roleManagement/directory/roleAssignments."""
+    for key in body:
+        if not key.startswith("@odata.") and key not in ("roleDefinitionId", "principalId", "directoryScopeId",
+                                                          "appScopeId", "condition"):
+            raise GraphError(
+                400, "BadRequest",
+                f"The property '{key}' does not exist on type 'microsoft.graph.unifiedRoleAssignment'. Make sure "
+                "to only use property names that are defined by the type or mark the type as open type.",
+            )
+    role_id, principal_id = body.get("roleDefinitionId"), body.get("principalId")
+    scope, app_scope = body.get("directoryScopeId"), body.get("appScopeId")
+    for name, value in (("roleDefinitionId", role_id), ("principalId", principal_id)):
+        if not isinstance(value, str) or not value:
+            raise bad_request(f"A value is required for property '{name}' of resource 'UnifiedRoleAssignment'.")
+    if scope is None and app_scope is None:
+        raise bad_request("Either directoryScopeId or appScopeId must be specified.")
+    for name, value in (("directoryScopeId", scope), ("appScopeId", app_scope)):
+        if value is not None and not isinstance(value, str):
+            raise bad_request(f"Invalid value specified for property '{name}' of resource 'UnifiedRoleAssignment'.")
+    if scope is not None and scope != "/":
+        # The local tenant holds no administrative units or applications to scope to.
+        raise not_found(scope.rsplit("/", 1)[-1] or scope)
+    with store.write() as db:
+        definition = find_definition(db, role_id)
+        if definition is None:
+            raise not_found(role_id)
+        if find_user(db, principal_id) is None:
+            raise not_found(principal_id)
+        principal_id = principal_id.lower()
+        aid = assignment_id(definition["id"], principal_id, scope if scope is not None else f"app:{app_scope}")
+        try:
+            db.execute(
+                "INSERT INTO role_assignments (id, role_definition_id, principal_id, directory_scope_id,"
+                " app_scope_id, created) VALUES (?, ?, ?, ?, ?, ?)",
+                (aid, definition["id"], principal_id, scope, app_scope, iso(store.now())),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise bad_request(CONFLICT) from exc
+    return {"id": aid, "principalId": principal_id, "directoryScopeId": scope, "appScopeId": app_scope,
+            "roleDefinitionId": definition["id"]}
+
+
+def _row(row: tuple) -> dict:
+    aid, role_id, principal_id, scope, app_scope = row
+    return {"id": aid, "principalId": principal_id, "directoryScopeId": scope, "appScopeId": app_scope,
+            "roleDefinitionId": role_id}
+
+
+_COLUMNS = "id, role_definition_id, principal_id, directory_scope_id, app_scope_id"
+
+
+def list_assignments(store: Store, q: Query) -> tuple[list[dict], list | None, int | None]:
+    """One page of assignments of active principals: (assignments, next position, count)."""
+    where, params = [_ACTIVE_PRINCIPAL], []
+    if q.filter_sql:
+        where.append(q.filter_sql)
+        params += q.filter_params
+    count = None
+    with store.read() as db:
+        if q.count and q.skiptoken is None:
+            count = db.execute(f"SELECT COUNT(*) FROM role_assignments WHERE {' AND '.join(where)}",
+                               params).fetchone()[0]
+        order, page_where, page_params = keyset(q, ASSIGNMENT_PROPS)
+        if page_where:
+            where.append(page_where)
+        rows = db.execute(
+            f"SELECT {_COLUMNS} FROM role_assignments WHERE {' AND '.join(where)} {order} LIMIT ?",
+            params + page_params + [q.top + 1],
+        ).fetchall()
+        items = [_row(r) for r in rows[: q.top]]
+        if q.expand:
+            expand(db, items, q.expand)
+    position = [items[-1]["id"], items[-1]["id"]] if len(rows) > q.top else None
+    return items, position, count
+
+
+def get_assignment(store: Store, key: str, expands: list[str]) -> dict:
+    """GET /roleManagement/directory/roleAssignments/{id}."""
+    with store.read() as db:
+        row = db.execute(f"SELECT {_COLUMNS} FROM role_assignments WHERE id = ? AND {_ACTIVE_PRINCIPAL}",
+                         (key,)).fetchone()
+        if row is None:
+            raise not_found(key)
+        item = _row(row)
+        if expands:
+            expand(db, [item], expands)
+    return item
+
+
+def delete_assignment(store: Store, key: str) -> None:
+    """DELETE /roleManagement/directory/roleAssignments/{id}. Graph does not protect the last
+    Global Administrator here, so neither does the local tenant."""
+    with store.write() as db:
+        deleted = db.execute(f"DELETE FROM role_assignments WHERE id = ? AND {_ACTIVE_PRINCIPAL}", (key,)).rowcount
+    if not deleted:
+        raise not_found(key)
+
+
+def check_expand(expands: list[str]) -> None:
+    """Reject navigation properties unitedRoleAssignment doesn't have."""
+    for name in expands:
+        if name not in EXPANDABLE:
+            raise bad_request(
+                "Parsing OData Select and Expand failed: Could not find a property named "
+                f"'{name}' on type 'microsoft.graph.unifiedRoleAssignment'."
+            )
+
+
+def expand(db: sqlite3.Connection, items: list[dict], expands: list[str]) -> None:
+    """Fill `principal` (with @odata.type) and/or `roleDefinition` on each assignment."""
+    for item in items:
+        if "principal" in expands:
+            user = find_user(db, item["principalId"])
+            item["principal"] = (
+                {"@odata.type": "#microsoft.graph.user", **project(user, None, DEFAULT_PROPS)} if user else None
+            )
+        if "roleDefinition" in expands:
+            definition = find_definition(db, item["roleDefinitionId"])
+            item["roleDefinition"] = project(definition, None, DEFINITION_FIELDS) if definition else None
+
+
+def assignment_view(item: dict, select: list[str] | None, expands: list[str]) -> dict:
+    """The JSON Graph returns for an assignment; appScopeId is omitted when unset, as in Graph's examples."""
+    view = project(item, select, ASSIGNMENT_FIELDS)
+    if select is None and view.get("appScopeId") is None:
+        view.pop("appScopeId", None)
+    for name in expands:
+        view[name] = item.get(name)
+    return view

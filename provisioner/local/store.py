@@ -1,0 +1,271 @@
+"""SQLite state of one local tenant: schema, connection, transactions and the tenant clock."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+
+SCHEMA_VERSION = "1"
+GLOBAL_ADMIN_ROLE = "62e90394-69f5-4237-9190-012177145e10"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS domains (
+    name TEXT PRIMARY KEY COLLATE NOCASE,
+    is_default INTEGER NOT NULL DEFAULT 0,
+    is_verified INTEGER NOT NULL DEFAULT 1
+);
+-- Hot, filterable and sortable properties are columns, the rest of the user lives in `props` (JSON).
+-- `deleted` is NULL for active users, else the deletedDateTime, and `upn` is rewritten while deleted.
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY,
+    upn TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    display_name TEXT NOT NULL,
+    mail TEXT,
+    account_enabled INTEGER NOT NULL,
+    sync_enabled INTEGER,
+    created TEXT NOT NULL,
+    deleted TEXT,
+    props TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS users_by_upn ON users (deleted, upn COLLATE NOCASE, id);
+CREATE INDEX IF NOT EXISTS users_by_name ON users (deleted, display_name COLLATE NOCASE, id);
+CREATE INDEX IF NOT EXISTS users_by_mail ON users (mail COLLATE NOCASE);
+CREATE TABLE IF NOT EXISTS role_definitions (
+    id TEXT PRIMARY KEY,
+    display_name TEXT NOT NULL COLLATE NOCASE,
+    template_id TEXT NOT NULL,
+    is_builtin INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS role_assignments (
+    id TEXT PRIMARY KEY,
+    role_definition_id TEXT NOT NULL,
+    principal_id TEXT NOT NULL,
+    directory_scope_id TEXT,
+    app_scope_id TEXT,
+    created TEXT NOT NULL,
+    UNIQUE (role_definition_id, principal_id, directory_scope_id, app_scope_id)
+);
+CREATE INDEX IF NOT EXISTS assignments_by_principal ON role_assignments (principal_id);
+CREATE INDEX IF NOT EXISTS assignments_by_role ON role_assignments (role_definition_id, id);
+"""
+
+
+def iso(dt: datetime) -> str:
+    """Graph's timestamp form: UTC, whole seconds, `Z` suffix (sorts as text)."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str) -> datetime:
+    """Inverse of `iso`."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def builtin_roles() -> list[dict]:
+    """Entra's built-in role definitions shipped with the package (`builtin_roles.json`)."""
+    text = resources.files(__package__).joinpath("builtin_roles.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+class Store:
+    """One connection to a tenant file, shared by the threads of one app and serialised by a lock.
+
+    Every write runs in `BEGIN IMMEDIATE ... COMMIT` so a killed process never leaves half an
+    object, and WAL plus a busy timeout let several processes share the file.
+    """
+
+    def __init__(self, path: str | Path, *, domain: str = "contoso.onmicrosoft.com"):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self.conn.execute("PRAGMA busy_timeout = 10000")
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.lock = threading.RLock()
+        self._offset: tuple[float, float] | None = None
+        self.created_now = self.bootstrap(domain)
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self.lock:
+            self.conn.close()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: all of it is committed, or none of it."""
+        with self.lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """Serialised access for reads (autocommit: each statement sees committed data)."""
+        with self.lock:
+            yield self.conn
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def bootstrap(self, domain: str) -> bool:
+        """Create schema, domain, built-in roles and the first Global Administrator if missing.
+
+        Returns True when the tenant was created by this call.
+        """
+        with self.write() as db:
+            for stmt in SCHEMA.split(";"):
+                if stmt.strip():
+                    db.execute(stmt)
+            if db.execute("SELECT 1 FROM meta WHERE key = 'schema'").fetchone():
+                return False
+            now = datetime.now(UTC)
+            db.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                [("schema", SCHEMA_VERSION), ("clock_offset", "0"), ("tenant_id", str(uuid.uuid4())),
+                 ("created", iso(now))],
+            )
+            db.execute("INSERT INTO domains (name, is_default) VALUES (?, 1)", (domain.lower(),))
+            self._insert_roles(db)
+            admin = self._admin_user(domain.lower(), iso(now))
+            self.insert_users(db, [admin])
+            db.execute(
+                "INSERT INTO role_assignments (id, role_definition_id, principal_id, directory_scope_id,"
+                " app_scope_id, created) VALUES (?, ?, ?, '/', NULL, ?)",
+                (assignment_id(GLOBAL_ADMIN_ROLE, admin["id"], "/"), GLOBAL_ADMIN_ROLE, admin["id"], iso(now)),
+            )
+            return True
+
+    def _insert_roles(self, db: sqlite3.Connection) -> None:
+        rows = []
+        for role in builtin_roles():
+            rows.append((role["id"], role["displayName"], role["templateId"], 1, json.dumps(role)))
+        db.executemany(
+            "INSERT OR REPLACE INTO role_definitions (id, display_name, template_id, is_builtin, body)"
+            " VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    @staticmethod
+    def _admin_user(domain: str, created: str) -> dict:
+        return {
+            "id": str(uuid.uuid4()),
+            "userPrincipalName": f"admin@{domain}",
+            "displayName": "MOD Administrator",
+            "givenName": "MOD",
+            "surname": "Administrator",
+            "mail": f"admin@{domain}",
+            "mailNickname": "admin",
+            "businessPhones": [],
+            "jobTitle": None,
+            "mobilePhone": None,
+            "officeLocation": None,
+            "preferredLanguage": "en-US",
+            "userType": "Member",
+            "lastPasswordChangeDateTime": created,
+            "accountEnabled": True,
+            "onPremisesSyncEnabled": None,
+            "createdDateTime": created,
+            "usageLocation": "US",
+        }
+
+    @staticmethod
+    def insert_users(db: sqlite3.Connection, users: list[dict]) -> None:
+        """Insert full user dicts (Graph property names) in one statement."""
+        db.executemany(
+            "INSERT INTO users (id, upn, display_name, mail, account_enabled, sync_enabled, created, deleted,"
+            " props) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+            [user_row(u) for u in users],
+        )
+
+    # -- clock -------------------------------------------------------------------------------
+
+    def clock_offset(self) -> timedelta:
+        """The tenant clock's offset from real UTC time, as stored in the file."""
+        with self.read() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'clock_offset'").fetchone()
+        return timedelta(seconds=float(row[0]) if row else 0.0)
+
+    def now(self) -> datetime:
+        """The tenant clock: real UTC time plus the stored offset (re-read: another process may move it)."""
+        return datetime.now(UTC) + self.clock_offset()
+
+    def advance_clock(self, delta: timedelta) -> datetime:
+        """Move the tenant clock forward (or back) by `delta`; returns the new tenant time."""
+        with self.write() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'clock_offset'").fetchone()
+            offset = float(row[0]) + delta.total_seconds()
+            db.execute("UPDATE meta SET value = ? WHERE key = 'clock_offset'", (repr(offset),))
+        return datetime.now(UTC) + timedelta(seconds=offset)
+
+    # -- domains -----------------------------------------------------------------------------
+
+    def verified_domains(self) -> set[str]:
+        """Lower-cased verified domain names."""
+        with self.read() as db:
+            return {r[0].lower() for r in db.execute("SELECT name FROM domains WHERE is_verified = 1")}
+
+    def default_domain(self) -> str:
+        """The tenant's default domain."""
+        with self.read() as db:
+            row = db.execute("SELECT name FROM domains ORDER BY is_default DESC, name LIMIT 1").fetchone()
+        return row[0]
+
+
+def user_row(u: dict) -> tuple:
+    """The users-table row for a full user dict; `props` keeps everything but the column values."""
+    props = {k: v for k, v in u.items() if k not in _COLUMN_PROPS}
+    sync = u.get("onPremisesSyncEnabled")
+    return (
+        u["id"], u["userPrincipalName"], u["displayName"], u.get("mail"), 1 if u["accountEnabled"] else 0,
+        None if sync is None else int(bool(sync)), u["createdDateTime"],
+        json.dumps(props, separators=(",", ":")),
+    )
+
+
+_COLUMN_PROPS = frozenset(
+    {"id", "userPrincipalName", "displayName", "mail", "accountEnabled", "onPremisesSyncEnabled",
+     "createdDateTime", "deletedDateTime"}
+)
+
+USER_COLUMNS = "id, upn, display_name, mail, account_enabled, sync_enabled, created, deleted, props"
+
+
+def row_user(row: tuple) -> dict:
+    """The full user dict for a row selected with `USER_COLUMNS`."""
+    uid, upn, name, mail, enabled, sync, created, deleted, props = row
+    user = json.loads(props)
+    user.update(
+        id=uid, userPrincipalName=upn, displayName=name, mail=mail, accountEnabled=bool(enabled),
+        onPremisesSyncEnabled=None if sync is None else bool(sync), createdDateTime=created,
+        deletedDateTime=deleted,
+    )
+    return user
+
+
+def assignment_id(role_definition_id: str, principal_id: str, scope: str) -> str:
+    """Graph-shaped opaque assignment id: base64url(role GUID bytes + principal GUID bytes) + suffix.
+
+    Real ids look like `lAPpYvVpN0KRkAEhdxReEMmO4KwRqtpKkUWt3wOYIz4-1`, which is exactly the
+    little-endian bytes of the role template id and the principal id; `-1` marks the tenant scope.
+    """
+    try:
+        raw = uuid.UUID(role_definition_id).bytes_le + uuid.UUID(principal_id).bytes_le
+    except ValueError:
+        raw = hashlib.sha256(f"{role_definition_id}|{principal_id}".encode()).digest()[:32]
+    token = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    if scope == "/":
+        return f"{token}-1"
+    return f"{token}-{hashlib.sha1(scope.encode()).hexdigest()[:8]}"

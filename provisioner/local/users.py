@@ -1,0 +1,425 @@
+"""Entra user semantics: validation, create/read/update, soft delete, deleted items, restore, purge."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import uuid
+from datetime import timedelta
+
+from .odata import Prop, Query, keyset, project
+from .store import USER_COLUMNS, Store, iso, row_user, user_row
+from .wire import GraphError, bad_request, not_found
+
+DEFAULT_PROPS = (
+    "id", "businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
+    "officeLocation", "preferredLanguage", "surname", "userPrincipalName",
+)
+# Properties a client may write, with their JSON kind.
+WRITABLE = {
+    "accountEnabled": "bool", "ageGroup": "str", "businessPhones": "list", "city": "str",
+    "companyName": "str", "country": "str", "department": "str", "displayName": "str",
+    "employeeId": "str", "employeeType": "str", "faxNumber": "str", "givenName": "str",
+    "jobTitle": "str", "mail": "str", "mailNickname": "str", "mobilePhone": "str",
+    "officeLocation": "str", "onPremisesImmutableId": "str", "otherMails": "list",
+    "passwordPolicies": "str", "passwordProfile": "object", "postalCode": "str",
+    "preferredLanguage": "str", "showInAddressList": "bool", "state": "str", "streetAddress": "str",
+    "surname": "str", "usageLocation": "str", "userPrincipalName": "str", "userType": "str",
+}
+READ_ONLY = {
+    "id", "createdDateTime", "deletedDateTime", "onPremisesSyncEnabled", "onPremisesLastSyncDateTime",
+    "onPremisesDistinguishedName", "onPremisesDomainName", "onPremisesSamAccountName",
+    "onPremisesSecurityIdentifier", "onPremisesUserPrincipalName", "lastPasswordChangeDateTime",
+    "creationType", "externalUserState", "proxyAddresses",
+}
+KNOWN = set(WRITABLE) | READ_ONLY
+REQUIRED = ("accountEnabled", "displayName", "mailNickname", "passwordProfile", "userPrincipalName")
+# On a directory-synced user only these cloud-side properties may be changed; the rest are mastered
+# on premises and Graph refuses the write.
+CLOUD_WRITABLE_ON_SYNCED = {"usageLocation", "passwordPolicies", "showInAddressList"}
+RETENTION = timedelta(days=30)
+
+_JSON = "json_extract(props, '$.{}')"
+_TEXT_OPS = frozenset({"eq", "in", "startswith"})
+PROPS: dict[str, Prop] = {
+    "id": Prop("id", "guid"),
+    "userPrincipalName": Prop("upn", ops=_TEXT_OPS, advanced_ops=frozenset({"ne", "endswith"}), order="default"),
+    "displayName": Prop("display_name", ops=_TEXT_OPS, order="default"),
+    "mail": Prop("mail", ops=_TEXT_OPS, advanced_ops=frozenset({"ne", "endswith"})),
+    "accountEnabled": Prop("account_enabled", "bool"),
+    "onPremisesSyncEnabled": Prop("sync_enabled", "bool"),
+    "givenName": Prop(_JSON.format("givenName"), ops=_TEXT_OPS),
+    "surname": Prop(_JSON.format("surname"), ops=_TEXT_OPS),
+    "jobTitle": Prop(_JSON.format("jobTitle"), ops=_TEXT_OPS),
+    "department": Prop(_JSON.format("department"), ops=_TEXT_OPS),
+    "usageLocation": Prop(_JSON.format("usageLocation")),
+    "mailNickname": Prop(_JSON.format("mailNickname"), ops=_TEXT_OPS),
+    "createdDateTime": Prop("created", "date", ops=frozenset(), advanced_ops=frozenset(), order="advanced"),
+}
+DELETED_PROPS = dict(PROPS, deletedDateTime=Prop("deleted", "date", ops=frozenset(),
+                                                   advanced_ops=frozenset(), order="advanced"))
+
+_UPN_LOCAL = re.compile(r"[A-Za-z0-9'.\-_!#^~]{1,64}")
+_NICKNAME = re.compile(r"[\x21-\x7e]{1,64}")
+_NICKNAME_BAD = set('@()\\[]";:<>,')
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_SYMBOLS = set("@#$%^&*-_!+=[]{}|\\:',.?/`~\"();<> ")
+
+UPN_DOMAIN_ERROR = (
+    "The domain portion of the userPrincipalName property is invalid. "
+    "You must use one of the verified domain names in your organization."
+)
+PASSWORD_ERROR = (
+    "The specified password does not comply with password complexity requirements. "
+    "Please provide a different password."
+)
+SYNCED_UPDATE_ERROR = (
+    "Unable to update the specified properties for on-premises mastered Directory Sync objects "
+    "or objects currently undergoing migration."
+)
+SYNCED_DELETE_ERROR = (
+    "Unable to delete the specified on-premises mastered Directory Sync object. "
+    "Delete it in the on-premises directory."
+)
+
+
+def upn_conflict() -> GraphError:
+    """Graph's observed answer to a duplicate userPrincipalName."""
+    return bad_request(
+        "Another object with the same value for property userPrincipalName already exists.",
+        [{"target": "userPrincipalName", "code": "ObjectConflict"}],
+    )
+
+
+def proxy_conflict() -> GraphError:
+    """Graph's observed answer to a mail/proxy address already used by another object."""
+    return bad_request(
+        "Another object with the same value for property proxyAddresses already exists.",
+        [{"target": "proxyAddresses", "code": "ObjectConflict"}, {"code": "ConflictingObjects"}],
+    )
+
+
+def invalid_value(name: str) -> GraphError:
+    return bad_request(f"Invalid value specified for property '{name}' of resource 'User'.")
+
+
+def check_password(password: object) -> None:
+    """The cloud password policy: 8-256 ASCII characters from 3 of 4 classes."""
+    if not isinstance(password, str) or not 8 <= len(password) <= 256:
+        raise bad_request(PASSWORD_ERROR)
+    classes = [False, False, False, False]
+    for ch in password:
+        if "a" <= ch <= "z":
+            classes[0] = True
+        elif "A" <= ch <= "Z":
+            classes[1] = True
+        elif "0" <= ch <= "9":
+            classes[2] = True
+        elif ch in _SYMBOLS:
+            classes[3] = True
+        else:
+            raise bad_request(PASSWORD_ERROR)
+    if sum(classes) < 3:
+        raise bad_request(PASSWORD_ERROR)
+
+
+def check_upn(db: sqlite3.Connection, upn: object) -> str:
+    """Validate format, characters and verified domain of a userPrincipalName."""
+    if not isinstance(upn, str) or upn.count("@") != 1:
+        raise bad_request("Property userPrincipalName is invalid.")
+    local, domain = upn.split("@")
+    if not _UPN_LOCAL.fullmatch(local) or local.startswith(".") or local.endswith(".") or ".." in local:
+        raise bad_request("Property userPrincipalName is invalid.")
+    if not domain or not db.execute(
+        "SELECT 1 FROM domains WHERE name = ? AND is_verified = 1", (domain,)
+    ).fetchone():
+        raise bad_request(UPN_DOMAIN_ERROR)
+    return upn
+
+
+def _check_values(body: dict, *, creating: bool) -> dict:
+    """Type-check a create/update body; returns the writable properties it sets."""
+    out: dict = {}
+    for key, value in body.items():
+        if key.startswith("@odata."):
+            continue
+        if key in READ_ONLY:
+            raise bad_request(f"Property '{key}' is read-only and cannot be set.")
+        kind = WRITABLE.get(key)
+        if kind is None:
+            raise GraphError(
+                400, "BadRequest",
+                f"The property '{key}' does not exist on type 'microsoft.graph.user'. Make sure to only use "
+                "property names that are defined by the type or mark the type as open type.",
+            )
+        if value is None:
+            if key in REQUIRED:
+                raise invalid_value(key)
+        elif kind == "bool" and not isinstance(value, bool):
+            raise invalid_value(key)
+        elif kind == "str" and not isinstance(value, str):
+            raise invalid_value(key)
+        elif kind == "list" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise invalid_value(key)
+        elif kind == "object" and not isinstance(value, dict):
+            raise invalid_value(key)
+        out[key] = value
+    if "displayName" in out and not (out["displayName"] or "").strip():
+        raise invalid_value("displayName")
+    nick = out.get("mailNickname")
+    if nick is not None and (not _NICKNAME.fullmatch(nick) or _NICKNAME_BAD & set(nick)):
+        raise invalid_value("mailNickname")
+    loc = out.get("usageLocation")
+    if loc is not None and not re.fullmatch(r"[A-Za-z]{2}", loc):
+        raise invalid_value("usageLocation")
+    if "businessPhones" in out and len(out["businessPhones"]) > 1:
+        raise invalid_value("businessPhones")
+    if creating:
+        for key in REQUIRED:
+            if body.get(key) is None:
+                raise bad_request(f"A value is required for property '{key}' of resource 'User'.")
+    profile = out.get("passwordProfile")
+    if profile is not None:
+        if creating and "password" not in profile:
+            raise bad_request("A value is required for property 'passwordProfile.password' of resource 'User'.")
+        if "password" in profile:
+            check_password(profile["password"])
+    return out
+
+
+def _mail_taken(db: sqlite3.Connection, mail: str, except_id: str | None = None) -> bool:
+    row = db.execute(
+        "SELECT id FROM users WHERE mail = ? COLLATE NOCASE AND deleted IS NULL AND id IS NOT ? LIMIT 1",
+        (mail, except_id),
+    ).fetchone()
+    return row is not None
+
+
+def create_user(store: Store, body: dict) -> dict:
+    """POST /users: validate like Entra, insert, return the full stored user."""
+    values = _check_values(body, creating=True)
+    profile = values.pop("passwordProfile")
+    with store.write() as db:
+        check_upn(db, values["userPrincipalName"])
+        now = iso(store.now())
+        user = {
+            "id": str(uuid.uuid4()), "businessPhones": [], "givenName": None, "jobTitle": None, "mail": None,
+            "mobilePhone": None, "officeLocation": None, "preferredLanguage": None, "surname": None,
+            "department": None, "usageLocation": None, "userType": "Member", "onPremisesSyncEnabled": None,
+            "createdDateTime": now, "creationType": None, "lastPasswordChangeDateTime": now,
+            "passwordPolicies": None,
+        }
+        user.update(values)
+        # Only the password's policy check and its timestamp are kept: the tenant never stores it.
+        user["forceChangePasswordNextSignIn"] = bool(profile.get("forceChangePasswordNextSignIn", False))
+        if user["mail"] and _mail_taken(db, user["mail"]):
+            raise proxy_conflict()
+        try:
+            Store.insert_users(db, [user])
+        except sqlite3.IntegrityError as exc:
+            raise upn_conflict() from exc
+    return user
+
+
+def find_user(db: sqlite3.Connection, key: str, *, deleted: bool = False) -> dict | None:
+    """An active (or, with deleted=True, soft-deleted) user by object id or userPrincipalName."""
+    state = "IS NOT NULL" if deleted else "IS NULL"
+    if _GUID.fullmatch(key):
+        row = db.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = ? COLLATE NOCASE AND deleted {state}",
+                         (key,)).fetchone()
+    elif deleted:
+        row = None
+    else:
+        row = db.execute(f"SELECT {USER_COLUMNS} FROM users WHERE upn = ? AND deleted IS NULL", (key,)).fetchone()
+    return row_user(row) if row else None
+
+
+def get_user(store: Store, key: str) -> dict:
+    """GET /users/{id | userPrincipalName}."""
+    with store.read() as db:
+        user = find_user(db, key)
+    if user is None:
+        raise not_found(key)
+    return user
+
+
+def update_user(store: Store, key: str, body: dict) -> None:
+    """PATCH /users/{id | userPrincipalName}."""
+    values = _check_values(body, creating=False)
+    with store.write() as db:
+        user = find_user(db, key)
+        if user is None:
+            raise not_found(key)
+        if user["onPremisesSyncEnabled"] and set(values) - CLOUD_WRITABLE_ON_SYNCED:
+            raise bad_request(SYNCED_UPDATE_ERROR)
+        if "userPrincipalName" in values:
+            check_upn(db, values["userPrincipalName"])
+        if values.get("mail") and _mail_taken(db, values["mail"], user["id"]):
+            raise proxy_conflict()
+        profile = values.pop("passwordProfile", None)
+        if profile is not None:
+            if "password" in profile:
+                user["lastPasswordChangeDateTime"] = iso(store.now())
+            if "forceChangePasswordNextSignIn" in profile:
+                user["forceChangePasswordNextSignIn"] = bool(profile["forceChangePasswordNextSignIn"])
+        user.update(values)
+        _save(db, user)
+
+
+def _save(db: sqlite3.Connection, user: dict) -> None:
+    uid, upn, name, mail, enabled, sync, created, props = user_row(user)
+    try:
+        db.execute(
+            "UPDATE users SET upn = ?, display_name = ?, mail = ?, account_enabled = ?, sync_enabled = ?,"
+            " props = ? WHERE id = ?",
+            (upn, name, mail, enabled, sync, props, uid),
+        )
+    except sqlite3.IntegrityError as exc:
+        raise upn_conflict() from exc
+
+
+def delete_user(store: Store, key: str) -> None:
+    """DELETE /users/{id | upn}: soft delete; the UPN is freed by prefixing the object id (observed)."""
+    with store.write() as db:
+        user = find_user(db, key)
+        if user is None:
+            raise not_found(key)
+        if user["onPremisesSyncEnabled"]:
+            raise bad_request(SYNCED_DELETE_ERROR)
+        db.execute(
+            "UPDATE users SET deleted = ?, upn = ? WHERE id = ?",
+            (iso(store.now()), user["id"].replace("-", "") + user["userPrincipalName"], user["id"]),
+        )
+
+
+def list_users(store: Store, q: Query, *, deleted: bool = False) -> tuple[list[dict], list | None, int | None]:
+    """One page of users (active or soft-deleted): (users, next keyset position or None, count or None)."""
+    props = DELETED_PROPS if deleted else PROPS
+    where = ["deleted IS NOT NULL" if deleted else "deleted IS NULL"]
+    params: list = []
+    if q.filter_sql:
+        where.append(q.filter_sql)
+        params += q.filter_params
+    count = None
+    with store.read() as db:
+        if q.count and q.skiptoken is None:
+            count = db.execute(f"SELECT COUNT(*) FROM users WHERE {' AND '.join(where)}", params).fetchone()[0]
+        order, page_where, page_params = keyset(q, props)
+        if page_where:
+            where.append(page_where)
+        rows = db.execute(
+            f"SELECT {USER_COLUMNS} FROM users WHERE {' AND '.join(where)} {order} LIMIT ?",
+            params + page_params + [q.top + 1],
+        ).fetchall()
+    users = [row_user(r) for r in rows[: q.top]]
+    position = None
+    if len(rows) > q.top:
+        last = users[-1]
+        position = [_sort_value(last, q.order_prop), last["id"]]
+    return users, position, count
+
+
+def _sort_value(user: dict, prop: str):
+    return {"userPrincipalName": user["userPrincipalName"], "displayName": user["displayName"],
+            "createdDateTime": user["createdDateTime"], "deletedDateTime": user["deletedDateTime"],
+            "id": user["id"]}[prop]
+
+
+def count_users(store: Store) -> int:
+    """`/users/$count`."""
+    with store.read() as db:
+        return db.execute("SELECT COUNT(*) FROM users WHERE deleted IS NULL").fetchone()[0]
+
+
+def user_view(user: dict, select: list[str] | None, default: tuple[str, ...] = DEFAULT_PROPS) -> dict:
+    """The JSON Graph returns for a user; passwordProfile is never returned (always null)."""
+    view = project(user, select, default)
+    if "passwordProfile" in view:
+        view["passwordProfile"] = None
+    return view
+
+
+# -- deleted items ---------------------------------------------------------------------------
+
+def purge_expired(store: Store) -> int:
+    """Permanently remove soft-deleted users past the 30-day window (Entra purges them itself)."""
+    cutoff = iso(store.now() - RETENTION)
+    with store.read() as db:
+        if not db.execute("SELECT 1 FROM users WHERE deleted IS NOT NULL AND deleted <= ? LIMIT 1",
+                          (cutoff,)).fetchone():
+            return 0
+    with store.write() as db:
+        db.execute(
+            "DELETE FROM role_assignments WHERE principal_id IN"
+            " (SELECT id FROM users WHERE deleted IS NOT NULL AND deleted <= ?)", (cutoff,),
+        )
+        return db.execute("DELETE FROM users WHERE deleted IS NOT NULL AND deleted <= ?", (cutoff,)).rowcount
+
+
+def get_deleted(store: Store, key: str) -> dict:
+    """GET /directory/deletedItems/{id}."""
+    purge_expired(store)
+    with store.read() as db:
+        user = find_user(db, key, deleted=True)
+    if user is None:
+        raise not_found(key)
+    return user
+
+
+def restore_user(store: Store, key: str, body: dict) -> dict:
+    """POST /directory/deletedItems/{id}/restore with optional newUserPrincipalName and
+    autoReconcileProxyConflict; returns the restored user."""
+    new_upn = body.get("newUserPrincipalName")
+    reconcile = body.get("autoReconcileProxyConflict", False)
+    if not isinstance(reconcile, bool):
+        raise bad_request("Invalid value specified for property 'autoReconcileProxyConflict'.")
+    purge_expired(store)
+    with store.write() as db:
+        user = find_user(db, key, deleted=True)
+        if user is None:
+            raise not_found(key)
+        upn = user["userPrincipalName"][32:]
+        if new_upn is not None:
+            upn = check_upn(db, new_upn)
+        if db.execute("SELECT 1 FROM users WHERE upn = ? AND deleted IS NULL", (upn,)).fetchone():
+            raise upn_conflict()
+        if user["mail"] and _mail_taken(db, user["mail"]):
+            if not reconcile:
+                raise proxy_conflict()
+            user["mail"] = None
+        user["userPrincipalName"] = upn
+        _save(db, user)
+        db.execute("UPDATE users SET deleted = NULL WHERE id = ?", (user["id"],))
+        user["deletedDateTime"] = None
+    return user
+
+
+def purge_user(store: Store, key: str) -> None:
+    """DELETE /directory/deletedItems/{id}: permanent; role assignments go with the object."""
+    purge_expired(store)
+    with store.write() as db:
+        user = find_user(db, key, deleted=True)
+        if user is None:
+            raise not_found(key)
+        db.execute("DELETE FROM role_assignments WHERE principal_id = ?", (user["id"],))
+        db.execute("DELETE FROM users WHERE id = ?", (user["id"],))
+
+
+def body_json(raw: bytes, *, optional: bool = False) -> dict:
+    """Parse a JSON object request body the way Graph rejects malformed ones."""
+    if not raw.strip():
+        if optional:
+            return {}
+        raise GraphError(400, "BadRequest", "Empty Payload. JSON content expected.")
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise GraphError(
+            400, "BadRequest",
+            "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is "
+            "of valid JSON format.",
+        ) from exc
+    if not isinstance(body, dict):
+        raise GraphError(400, "BadRequest", "Unable to read JSON request payload.")
+    return body
