@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from provisioner.local.realism import (
+    JSON_CONTENT_TYPE,
     ASGIApp,
     Message,
     Receive,
@@ -275,7 +276,7 @@ def _item_response(item_id: str, status: int, raw_headers: list[tuple[bytes, byt
 
 def _item_error(item: _Item, status: int, code: str, message: str) -> bytes:
     body = error_body(code, message, _new_request_id())
-    return _item_response(item.id, status, [(b"content-type", b"application/json")], body)
+    return _item_response(item.id, status, [(b"content-type", JSON_CONTENT_TYPE)], body)
 
 
 def _failed_dependency(item: _Item) -> bytes:

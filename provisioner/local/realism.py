@@ -35,6 +35,8 @@ RESOURCE_WINDOW_S = 10.0
 APP_WRITES, APP_WRITE_WINDOW_S = 3_000, 150.0
 TENANT_WRITES, TENANT_WRITE_WINDOW_S = 18_000, 300.0
 
+# The media type Graph (and the core routes) answer JSON with.
+JSON_CONTENT_TYPE = b"application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false"
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 _ANONYMOUS_APP = "anonymous"
 
@@ -162,13 +164,14 @@ def _parse_bool(raw: str) -> bool:
 
 
 def error_body(code: str, message: str, request_id: str, client_request_id: str | None = None,
-               **inner: str) -> bytes:
-    """Graph's JSON error envelope, with `innerError` carrying date, request-id and the client's id."""
-    inner_error: dict[str, str] = dict(inner)
+               inner: Mapping[str, str] | None = None) -> bytes:
+    """Graph's JSON error envelope, with `innerError` carrying date, request-id and the client's id
+    (plus `inner`'s extra keys, as the 429 body has)."""
+    inner_error: dict[str, str] = dict(inner or {})
     inner_error["date"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
     inner_error["request-id"] = request_id
-    if client_request_id:
-        inner_error["client-request-id"] = client_request_id
+    # Without a client-request-id of the client's own, Graph echoes the request-id there.
+    inner_error["client-request-id"] = client_request_id or request_id
     return json.dumps({"error": {"code": code, "message": message, "innerError": inner_error}}).encode()
 
 
@@ -178,7 +181,7 @@ async def send_json(send: Send, status: int, body: bytes, headers: list[tuple[by
         "type": "http.response.start",
         "status": status,
         "headers": [
-            (b"content-type", b"application/json"),
+            (b"content-type", JSON_CONTENT_TYPE),
             (b"content-length", str(len(body)).encode()),
             *headers,
         ],
@@ -187,11 +190,12 @@ async def send_json(send: Send, status: int, body: bytes, headers: list[tuple[by
 
 
 async def send_error(send: Send, scope: Scope, status: int, code: str, message: str,
-                     extra_headers: list[tuple[bytes, bytes]] | tuple = (), **inner: str) -> None:
+                     extra_headers: list[tuple[bytes, bytes]] | tuple = (),
+                     inner: Mapping[str, str] | None = None) -> None:
     """Answer with Graph's error envelope and a fresh `request-id` header."""
     request_id = str(uuid.uuid4())
     client_id = header(scope, b"client-request-id")
-    body = error_body(code, message, request_id, client_id, **inner)
+    body = error_body(code, message, request_id, client_id, inner)
     headers = [(b"request-id", request_id.encode()), *extra_headers]
     if client_id:
         headers.append((b"client-request-id", client_id.encode()))
@@ -272,7 +276,8 @@ class TokenBucket:
     def wait_for(self, cost: float) -> float:
         """Seconds until `cost` tokens are available (0 if they are now)."""
         missing = cost - self.tokens
-        return 0.0 if missing <= 0 else missing * self.window / self.capacity
+        # A hair of tolerance: continuous refill accumulates float error.
+        return 0.0 if missing <= 1e-9 else missing * self.window / self.capacity
 
     def charge(self, cost: float) -> None:
         self.tokens = max(self.tokens - cost, -self.capacity)
@@ -427,7 +432,7 @@ class RealismMiddleware:
                 (b"x-ms-throttle-scope", f"{limit}/{app}/{self.tenant_id}".encode()),
                 (b"x-ms-throttle-information", info.encode()),
             ],
-            code="429", message="Please retry after", status="429",
+            {"code": "429", "message": "Please retry after", "status": "429"},
         )
 
     async def _fault(self, scope: Scope, receive: Receive, send: Send, extra: list) -> None:

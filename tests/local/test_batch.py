@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from provisioner.local.app import LOCAL_BASE_URL, compose
 
+JSON_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false"
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -88,7 +89,7 @@ def test_items_are_dispatched_with_path_query_headers_body_and_auth():
     ]}
     resp = run(post_batch(payload, headers={"Authorization": "Bearer tok", "client-request-id": "c-1"}))
     assert resp.status_code == 200
-    assert resp.headers["content-type"] == "application/json"
+    assert resp.headers["content-type"] == JSON_TYPE
     assert GUID.match(resp.headers["request-id"])
     assert resp.headers["client-request-id"] == "c-1"
     items = by_id(resp)
@@ -227,7 +228,7 @@ def test_sequential_batch_runs_in_dependency_order_and_424s_after_a_failure():
     assert calls == ["GET /v1.0/a", "GET /v1.0/b", "POST /v1.0/fail"]
     items = by_id(resp)
     assert [items[k]["status"] for k in "1234"] == [200, 200, 400, 424]
-    assert items["4"]["headers"] == {"Content-Type": "application/json"}
+    assert items["4"]["headers"] == {"Content-Type": JSON_TYPE}
     assert items["4"]["body"]["error"]["code"] == "FailedDependency"
 
 
