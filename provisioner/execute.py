@@ -153,6 +153,7 @@ class _Item:
 
 
 Passwords = Callable[[Change], str]
+CreatedHook = Callable[[Change, str, str], None]  # (change, object id, password) after a create
 Progress = Callable[[int, int], None]
 
 
@@ -168,6 +169,7 @@ class Executor:
         concurrency: int = 4,
         sinks: Sequence[OutcomeSink] = (),
         passwords: Passwords | None = None,
+        on_created: CreatedHook | None = None,
         progress: Progress | None = None,
         lag_timeout: float = 60.0,
         max_failures_kept: int = 50,
@@ -177,6 +179,7 @@ class Executor:
         self.concurrency = max(1, concurrency)
         self.sinks = list(sinks)
         self.passwords = passwords
+        self.on_created = on_created
         self.progress = progress
         self.lag_timeout = lag_timeout
         self.max_failures_kept = max_failures_kept
@@ -372,6 +375,8 @@ class Executor:
             return [item]
         if c.action in (Action.CREATE, Action.RESTORE) and object_id:
             report.created[c.upn.lower()] = object_id
+        if c.action is Action.CREATE and object_id and self.on_created is not None:
+            self.on_created(c, object_id, self._secrets.get(c.upn.lower(), ""))
         self._settle(report, Outcome(c, "ok", resp.status, request_id=resp.header("request-id"),
                                      object_id=object_id))
         return []

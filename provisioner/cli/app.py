@@ -1,0 +1,189 @@
+"""What every command shares: the target, one event loop per command, and the way a plan is
+shown, confirmed and run."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from provisioner.errors import ExitCode, ProvisionerError
+
+if TYPE_CHECKING:
+    from provisioner.config import Config, Profile
+    from provisioner.directory import Directory
+    from provisioner.execute import Report
+    from provisioner.model import Change, Policy, TenantState
+    from provisioner.plan import Planned
+
+T = TypeVar("T")
+
+
+class Stop(ProvisionerError):
+    """Ends a command early with a given exit code (e.g. "no TTY and no --yes")."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@dataclass
+class App:
+    tenant: str | None = None
+    config_path: Path | None = None
+    verbose: int = 0
+    debug: bool = False
+    _config: Config | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            from provisioner.config import load_config
+
+            self._config = load_config(self.config_path)
+        return self._config
+
+    def profile(self) -> Profile:
+        return self.config.profile(self.tenant)
+
+    def policy(self, *, force: bool = False) -> Policy:
+        from provisioner.model import Policy
+
+        safety = self.profile().safety
+        return Policy(
+            protected=frozenset(u.lower() for u in safety.protected_accounts),
+            max_deletes=safety.max_deletes,
+            force=force,
+        )
+
+    def run(self, work: Callable[[Directory], Awaitable[T]]) -> T:
+        """Connect to the target, say which it is on stderr, and run ``work`` in one event loop."""
+        profile = self.profile()
+        err(f"Target: {profile.describe()}")
+
+        async def main() -> T:
+            from provisioner.operations import connected
+
+            async with connected(profile) as directory:
+                return await work(directory)
+
+        return asyncio.run(main())
+
+
+@dataclass
+class ChangeOptions:
+    """The options every mutating command takes, uniformly."""
+
+    dry_run: bool = False
+    yes: bool = False
+    output: str = "text"
+    results: Path | None = None
+    force: bool = False
+
+
+def change_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--dry-run``, ``--yes``, ``--plan-output``, ``--results`` and ``--force`` for a mutating command."""
+    options = [
+        click.option("--dry-run", is_flag=True, help="Read the tenant, validate and show the plan; send no write."),
+        click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (needed without a terminal)."),
+        click.option("--plan-output", "output", type=click.Choice(["text", "json", "markdown"]), default="text",
+                     show_default=True, help="How the plan is shown on stdout."),
+        click.option("--results", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+                     help="Write one result per change (.csv, else JSON lines)."),
+        click.option("--force", is_flag=True, help="Allow more deletes than safety.max_deletes."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def render_plan(planned: Planned, fmt: str) -> str:
+    import json
+
+    from provisioner import plan as planning
+
+    if fmt == "json":
+        return json.dumps(planned.plan.to_json(), indent=2) + "\n"
+    if fmt == "markdown":
+        return planning.render_markdown(planned.plan)
+    return planning.render_text(planned.plan, color=sys.stdout.isatty())
+
+
+def confirm(changes: Sequence[Change], *, yes: bool, typed: str | None = None) -> None:
+    """Ask before writing. ``typed`` asks the admin to type a word (for permanent deletes)."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise Stop("not applied: no terminal to confirm on; re-run with --yes to apply this plan", ExitCode.USAGE)
+    if typed:
+        answer = click.prompt(f"Type {typed!r} to apply {len(changes)} change(s)", default="", show_default=False,
+                              err=True)
+        if answer.strip() != typed:
+            raise Stop("not applied: confirmation not given", ExitCode.ERROR)
+    elif not click.confirm(f"Apply {len(changes)} change(s)?", err=True):
+        raise Stop("not applied: confirmation not given", ExitCode.ERROR)
+
+
+async def run_plan(
+    app: App,
+    directory: Directory,
+    state: TenantState,
+    planned: Planned,
+    opts: ChangeOptions,
+    *,
+    typed: str | None = None,
+    passwords: Callable[[Change], str] | None = None,
+    on_created: Callable[[Change, str, str], None] | None = None,
+) -> Report | None:
+    """Guard, show, confirm and execute a plan; None when nothing was executed."""
+    from provisioner import plan as planning
+    from provisioner.operations import RunFiles, execute
+    from provisioner.output import Progress
+
+    for note in planned.notes:
+        err(note)
+    planning.guardrails(planned.plan, state, app.policy(force=opts.force))
+    if not planned.plan.changes:
+        if opts.output != "text":
+            click.echo(render_plan(planned, opts.output), nl=False)
+        else:
+            err("No changes. The tenant already matches.")
+        return None
+    click.echo(render_plan(planned, opts.output), nl=False)
+    if opts.dry_run:
+        err("Dry run: nothing was written.")
+        return None
+    confirm(planned.plan.changes, yes=opts.yes, typed=typed)
+    profile = app.profile()
+    files = RunFiles(journal=profile.execution.journal, results=opts.results, tenant=profile.name)
+    report = await execute(
+        directory, profile, planned.plan.changes, files=files, passwords=passwords, on_created=on_created,
+        progress=Progress("Applying"),
+    )
+    summarize(report)
+    return report
+
+
+def summarize(report: Report) -> None:
+    """The summary line, the first failures, and the exit code for a partial or failed run."""
+    err(f"Applied {report.ok} of {report.total} change(s) in {report.elapsed:.1f}s"
+        + (f", {report.failed} failed" if report.failed else "")
+        + (f", {report.unknown} unknown (interrupted)" if report.unknown else "") + ".")
+    for outcome in report.failures:
+        c = outcome.change
+        role = f" {c.role_name}" if c.role_name else ""
+        rid = f" (request-id {outcome.request_id})" if outcome.request_id else ""
+        err(f"  failed: {c.action.value}{role} {c.upn}: {outcome.code}: {outcome.message}{rid}")
+    if report.failed or report.unknown:
+        code = ExitCode.PARTIAL if report.ok else ExitCode.ERROR
+        raise Stop(f"{report.failed + report.unknown} change(s) did not apply; re-run the same command to retry "
+                   "them (it converges)", code)

@@ -1,0 +1,59 @@
+"""``provisioner deleted list``: deleted users, soonest to expire first."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from provisioner.cli.app import App
+
+if TYPE_CHECKING:
+    from provisioner.directory import Directory
+
+COLUMNS = [
+    ("userPrincipalName", "Original UPN"),
+    ("displayName", "Name"),
+    ("deletedDateTime", "Deleted"),
+    ("daysLeft", "Days left"),
+    ("expiresDateTime", "Expires"),
+    ("onPremisesSyncEnabled", "Synced"),
+    ("id", "Object id"),
+]
+
+
+def parse_duration(value: str) -> timedelta:
+    """``7d``, ``36h``, ``90m`` (a bare number means days)."""
+    m = re.fullmatch(r"\s*(\d+)\s*([dhm]?)\s*", value)
+    if not m:
+        raise click.BadParameter(f"{value!r} is not a duration; use e.g. 7d, 36h or 90m")
+    unit = {"d": "days", "h": "hours", "m": "minutes", "": "days"}[m.group(2)]
+    return timedelta(**{unit: int(m.group(1))})
+
+
+@click.group()
+def deleted() -> None:
+    """Deleted users in the 30-day restore window."""
+
+
+@deleted.command("list")
+@click.option("--expiring-within", metavar="DURATION", help="Only users purged within DURATION (e.g. 7d).")
+@click.option("--output", "-o", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.pass_obj
+def list_deleted(app: App, expiring_within: str | None, output: str) -> None:
+    """List deleted users with deletion date, days left and expiry date, soonest expiry first."""
+    from provisioner.output import render
+
+    within = parse_duration(expiring_within) if expiring_within else None
+
+    async def work(d: Directory) -> list[dict[str, Any]]:
+        now = await d.sync_clock()
+        found = [u async for u in d.iter_deleted_users()]
+        found = [u for u in found if not u.expired(now) and (within is None or u.expires - now <= within)]
+        found.sort(key=lambda u: (u.expires, u.original_upn.lower()))
+        return [u.to_graph(now) for u in found]
+
+    rows = app.run(work)
+    click.echo(render(rows, COLUMNS, output), nl=False)
