@@ -444,7 +444,7 @@ class RealismMiddleware:
         if scope["method"] in WRITE_METHODS and self.rng.random() < self.realism.fault_applied_share:
             # The write went through but its answer was lost on the way back: a client that
             # re-sends a create blindly gets a conflict (or a duplicate), as against real Graph.
-            await self._forward(scope, receive, _swallow, [])
+            await self._forward(scope, receive, discard, [])
         await send_error(send, scope, 504, "UnknownError", "", extra)
 
     # -- replication lag ------------------------------------------------------------------------
@@ -556,7 +556,8 @@ def _adding_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
     return wrapped
 
 
-async def _swallow(message: Message) -> None:
+async def discard(message: Message) -> None:
+    """An ASGI send that throws the response away (the answer was lost on the way back)."""
     return None
 
 
