@@ -449,3 +449,20 @@ def test_real_credential_with_the_clouds_own_graph_url_is_accepted(tmp_path: Pat
 def test_graph_url_rules(tmp_path: Path, auth: str, url: str, message: str) -> None:
     extra = 'token_env = "T"\n' if auth == "token" else ""
     assert error(tmp_path, PROD + f'auth = "{auth}"\n{extra}graph_url = "{url}"\n') == message
+
+
+def test_the_example_config_loads_and_shows_every_auth_method_and_cloud() -> None:
+    from provisioner.auth import CLOUDS
+    from provisioner.config import AUTH_METHODS
+
+    example = Path(__file__).resolve().parents[2] / "config.example.toml"
+    config = load_config(example)
+    profiles = [config.profile(name) for name in config.profiles]
+    assert {p.auth for p in profiles if not p.is_local} == set(AUTH_METHODS)
+    assert {p.cloud for p in profiles if not p.is_local} == set(CLOUDS)
+    served = config.profile("served")
+    assert (served.auth, served.graph_url) == ("token", "http://127.0.0.1:8123/v1.0")
+    prod = config.profile("prod")
+    assert "breakglass@contoso.onmicrosoft.com" in prod.safety.protected_accounts
+    assert "ceo@contoso.com" in prod.safety.protected_accounts
+    assert config.profile(None).is_local
