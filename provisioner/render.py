@@ -1,0 +1,177 @@
+"""Plans for people: Terraform-like text for a terminal, Markdown for a pull request or a ticket.
+(JSON is ``Plan.to_json()``.)
+
+Markers: ``+`` create a user or assign a role, ``~`` update a user in place, ``^`` restore a
+deleted user (it comes back up from the deleted items), ``-`` delete a user, revoke a role or
+purge a deleted user. The symbols line above the changes lists only the markers in use.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from provisioner.model import Action, Change, Plan
+
+EMPTY = "No changes. The tenant already matches."
+
+MARKERS = {
+    Action.CREATE: "+",
+    Action.ASSIGN: "+",
+    Action.UPDATE: "~",
+    Action.RESTORE: "^",
+    Action.DELETE: "-",
+    Action.REVOKE: "-",
+    Action.PURGE: "-",
+}
+_MEANING = {
+    Action.CREATE: "create",
+    Action.ASSIGN: "assign role",
+    Action.UPDATE: "update",
+    Action.RESTORE: "restore",
+    Action.DELETE: "delete",
+    Action.REVOKE: "revoke role",
+    Action.PURGE: "purge",
+}
+_COLORS = {"+": "\x1b[32m", "~": "\x1b[33m", "^": "\x1b[36m", "-": "\x1b[31m"}
+_RESET = "\x1b[0m"
+_PASSWORD = {"generate": "(generated)", "supplied": "(supplied)"}
+
+
+def summary(plan: Plan) -> str:
+    """The one-line summary, e.g. ``Plan: 3 to create, 1 to restore, 2 role assignments to add.``"""
+    if not plan.changes:
+        return EMPTY
+
+    def assignments(n: int, verb: str) -> str:
+        return f"{n} role assignment{'s' if n != 1 else ''} to {verb}"
+
+    parts = [
+        (plan.count(Action.CREATE), lambda n: f"{n} to create"),
+        (plan.count(Action.UPDATE), lambda n: f"{n} to update"),
+        (plan.count(Action.RESTORE), lambda n: f"{n} to restore"),
+        (plan.count(Action.ASSIGN), lambda n: assignments(n, "add")),
+        (plan.count(Action.REVOKE), lambda n: assignments(n, "remove")),
+        (plan.count(Action.DELETE), lambda n: f"{n} to delete"),
+        (plan.count(Action.PURGE), lambda n: f"{n} to purge"),
+    ]
+    return "Plan: " + ", ".join(text(n) for n, text in parts if n) + "."
+
+
+def _value(key: str, value: Any) -> str:
+    if key == "passwordProfile" and value in _PASSWORD:
+        return _PASSWORD[value]
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _comment(c: Change) -> str:
+    subject = f"user {c.upn}"
+    role = c.role_name or c.role_id or "?"
+    what = {
+        Action.CREATE: f"{subject} will be created",
+        Action.UPDATE: f"{subject} will be updated in-place",
+        Action.RESTORE: f"{subject} will be restored",
+        Action.ASSIGN: f"role {role} will be assigned to {c.upn}",
+        Action.REVOKE: f"role {role} will be revoked from {c.upn}",
+        Action.DELETE: f"{subject} will be deleted",
+        Action.PURGE: f"{subject} will be permanently deleted",
+    }[c.action]
+    reason = c.reason
+    if c.action is Action.PURGE:
+        reason = "purge" + (f"; {reason}" if reason else "")
+    return f"# {what}" + (f" ({reason})" if reason else "")
+
+
+def _block(c: Change) -> list[str]:
+    marker = MARKERS[c.action]
+    if c.action in (Action.ASSIGN, Action.REVOKE):
+        head = f"{marker} role {c.role_name or c.role_id} -> {c.upn}"
+    else:
+        head = f"{marker} user {c.upn}" + (f" ({c.object_id})" if c.object_id and c.action is not Action.CREATE else "")
+    lines = [head]
+    if c.attributes:
+        width = max(len(k) for k in c.attributes)
+        for key, value in c.attributes.items():
+            if c.action is Action.UPDATE and isinstance(value, list | tuple) and len(value) == 2:
+                old, new = (_value(key, v) for v in value)
+                lines.append(f"    ~ {key.ljust(width)} = {old} -> {new}")
+            else:
+                lines.append(f"      {key.ljust(width)} = {_value(key, value)}")
+    return lines
+
+
+def render_text(plan: Plan, *, color: bool = False) -> str:
+    """The plan as Terraform-like text: a symbols line, one commented block per change, a summary.
+
+    Never shows a password: a create says ``passwordProfile = (generated)`` or ``(supplied)``.
+    """
+    if not plan.changes:
+        return EMPTY
+    present = {c.action for c in plan.changes}
+    symbols = []
+    for marker in ("+", "~", "^", "-"):
+        meanings = [_MEANING[a] for a in Action if a in present and MARKERS[a] == marker]
+        if meanings:
+            symbols.append(_paint(marker, color) + " " + ", ".join(meanings))
+    out = ["Changes are marked: " + "; ".join(symbols), ""]
+    for c in plan.changes:
+        out.append("  " + _comment(c))
+        block = _block(c)
+        out.append("  " + _paint(block[0], color, MARKERS[c.action]))
+        out += ["  " + line for line in block[1:]]
+        out.append("")
+    out.append(summary(plan))
+    return "\n".join(out)
+
+
+def _paint(text: str, color: bool, marker: str | None = None) -> str:
+    if not color:
+        return text
+    return f"{_COLORS[marker or text]}{text}{_RESET}"
+
+
+def _cell(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+_TABLES: tuple[tuple[Action, str, tuple[str, ...]], ...] = (
+    (Action.CREATE, "Users to create", ("User", "Attributes", "Reason")),
+    (Action.UPDATE, "Users to update", ("User", "Changes", "Reason")),
+    (Action.RESTORE, "Users to restore", ("User", "Object id", "Options", "Reason")),
+    (Action.ASSIGN, "Role assignments to add", ("User", "Role", "Reason")),
+    (Action.REVOKE, "Role assignments to remove", ("User", "Role", "Reason")),
+    (Action.DELETE, "Users to delete", ("User", "Object id", "Reason")),
+    (Action.PURGE, "Deleted users to purge (permanent)", ("User", "Object id", "Reason")),
+)
+
+
+def _row(c: Change) -> list[str]:
+    user = f"`{_cell(c.upn)}`"
+    attrs = "<br>".join(f"{k}: {_cell(_value(k, v) if k == 'passwordProfile' else v)}" for k, v in c.attributes.items())
+    if c.action is Action.CREATE:
+        return [user, attrs, _cell(c.reason)]
+    if c.action is Action.UPDATE:
+        changes = "<br>".join(f"{k}: {_cell(v[0])} → {_cell(v[1])}" for k, v in c.attributes.items())
+        return [user, changes, _cell(c.reason)]
+    if c.action is Action.RESTORE:
+        return [user, f"`{c.object_id}`", attrs, _cell(c.reason)]
+    if c.action in (Action.ASSIGN, Action.REVOKE):
+        return [user, _cell(c.role_name or c.role_id or ""), _cell(c.reason)]
+    return [user, f"`{c.object_id}`", _cell(c.reason)]
+
+
+def render_markdown(plan: Plan) -> str:
+    """The plan as Markdown: the summary as a heading, then one table per kind of change."""
+    if not plan.changes:
+        return EMPTY
+    out = [f"### {summary(plan)}"]
+    for action, title, headings in _TABLES:
+        changes = [c for c in plan.changes if c.action is action]
+        if not changes:
+            continue
+        out += ["", f"#### {title} ({len(changes)})", ""]
+        out.append("| " + " | ".join(headings) + " |")
+        out.append("|" + "---|" * len(headings))
+        out += ["| " + " | ".join(_row(c)) + " |" for c in changes]
+    return "\n".join(out)
