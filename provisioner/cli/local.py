@@ -1,0 +1,219 @@
+"""``provisioner local ...``: create, reset, serve the local tenant and move its clock."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import click
+
+_DURATION = re.compile(r"(\d+)([dhms])")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+
+state_option = click.option(
+    "--state",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="PROVISIONER_LOCAL_STATE",
+    metavar="PATH",
+    help="Tenant state file. Default: $PROVISIONER_LOCAL_STATE, else the user data directory.",
+)
+
+
+def _state(path: Path | None) -> Path:
+    if path is not None:
+        return path
+    from provisioner.local import default_state_path
+
+    return default_state_path()
+
+
+def parse_duration(text: str) -> timedelta:
+    """``31d``, ``12h``, ``30m``, ``45s`` or a combination such as ``1d12h``."""
+    spec = text.strip().lower()
+    parts = _DURATION.findall(spec)
+    if not spec or "".join(n + u for n, u in parts) != spec:
+        raise ValueError(f"{text!r} is not a duration; use a number with d, h, m or s, such as 31d or 1d12h")
+    return sum((timedelta(**{_UNITS[u]: int(n)}) for n, u in parts), timedelta())
+
+
+def _when(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _summary(summary: dict) -> None:
+    for key in ("path", "domain", "users", "seeded", "synced"):
+        if key in summary:
+            click.echo(f"{key}: {summary[key]}")
+
+
+@click.group(name="local")
+def local() -> None:
+    """The local tenant: a simulated Entra tenant, in a file, that speaks Microsoft Graph v1.0.
+
+    \b
+    Example:
+        provisioner local init --seed-users 200 --synced-fraction 0.1
+        provisioner local serve --port 8000
+    """
+
+
+@local.command()
+@state_option
+@click.option("--domain", default="contoso.onmicrosoft.com", show_default=True,
+              help="Verified domain of a new tenant (admin@DOMAIN is its Global Administrator).")
+@click.option("--seed-users", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Sample users to add.")
+@click.option("--synced-fraction", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
+              help="Share of the sample users synced from on-premises AD (onPremisesSyncEnabled).")
+@click.option("--seed", type=int, help="Make the sample users reproducible.")
+def init(state: Path | None, domain: str, seed_users: int, synced_fraction: float, seed: int | None) -> None:
+    """Create the local tenant, or add sample users to the existing one.
+
+    \b
+    Example:
+        provisioner local init --seed-users 1000 --synced-fraction 0.2 --seed 1
+    """
+    from provisioner.local import init_tenant
+
+    path = _state(state)
+    summary = init_tenant(path, domain=domain, seed_users=seed_users, synced_fraction=synced_fraction, seed=seed)
+    if summary.get("created"):
+        click.echo(f"Created local tenant at {path} (admin@{summary['domain']} is Global Administrator).",
+                   err=True)
+    else:
+        click.echo(f"Local tenant at {path} already exists; kept its contents.", err=True)
+    _summary(summary)
+
+
+@local.command()
+@state_option
+@click.option("--domain", default="contoso.onmicrosoft.com", show_default=True,
+              help="Verified domain of the new tenant.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+def reset(state: Path | None, domain: str, yes: bool) -> None:
+    """Wipe the local tenant and start a fresh one (users, deleted users, role assignments, clock).
+
+    \b
+    Example:
+        provisioner local reset --yes
+    """
+    from provisioner.local import reset_tenant
+
+    path = _state(state)
+    if not yes:
+        click.confirm(f"Delete everything in the local tenant at {path}?", abort=True, err=True)
+    summary = reset_tenant(path, domain=domain)
+    click.echo(f"Reset local tenant at {path}.", err=True)
+    _summary(summary)
+
+
+@local.command()
+@state_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to listen on; 0 picks a free one.")
+@click.option("--allow-remote", is_flag=True,
+              help="Allow a non-loopback --host. The tenant accepts any bearer token: anyone who can reach "
+                   "it can change it.")
+@click.option("--throttle/--no-throttle", default=None,
+              help="Graph's throttling: token buckets, 429 with Retry-After and x-ms-throttle-* headers.")
+@click.option("--tenant-size", type=click.Choice(["S", "M", "L"], case_sensitive=False),
+              help="Tenant size for the resource-unit budget (S 3,500 / M 5,000 / L 8,000 per 10 s).")
+@click.option("--time-scale", type=float, help="Divide throttling windows and Retry-After by this factor.")
+@click.option("--latency-ms", type=float, help="Latency added to every request.")
+@click.option("--jitter-ms", type=float, help="Random extra latency, 0 to this many ms.")
+@click.option("--fault-rate", type=float, help="Probability of a 503 or 504 instead of the answer.")
+@click.option("--drop-rate", type=float, help="Probability of dropping the connection without an answer.")
+@click.option("--replication-lag", "replication_lag_s", type=float, metavar="SECONDS",
+              help="A new or restored user is 'not found' for this long.")
+@click.option("--seed", type=int, help="Make faults, jitter and drops reproducible.")
+def serve(state: Path | None, host: str, port: int, allow_remote: bool, **settings: object) -> None:
+    """Serve the local tenant over HTTP at http://HOST:PORT/v1.0 until Ctrl-C.
+
+    Realism flags default to the PROVISIONER_LOCAL_* environment variables, and all are off
+    when neither is given.
+
+    \b
+    Example:
+        provisioner local serve --port 8000 --throttle --time-scale 10 --fault-rate 0.02
+    """
+    from provisioner.local.realism import Realism
+    from provisioner.local.serve import RemoteBindRefused
+    from provisioner.local.serve import serve as run_server
+
+    try:
+        realism = Realism.from_env().with_overrides(**settings)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    try:
+        run_server(_state(state), host=host, port=port, realism=realism, allow_remote=allow_remote)
+    except RemoteBindRefused as e:
+        raise click.UsageError(str(e)) from None
+    except OSError as e:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+
+
+@local.group()
+def clock() -> None:
+    """Show or move the tenant's clock (deleted users are purged 30 days after deletion)."""
+
+
+@clock.command(name="show")
+@state_option
+def clock_show(state: Path | None) -> None:
+    """Print the tenant's current time (UTC).
+
+    \b
+    Example:
+        provisioner local clock show
+    """
+    from provisioner.local import tenant_now
+
+    click.echo(_when(tenant_now(_state(state))))
+
+
+@clock.command(name="advance")
+@state_option
+@click.argument("duration")
+def clock_advance(state: Path | None, duration: str) -> None:
+    """Move the tenant's clock forward by DURATION (31d, 12h, 30m, 45s, or combined: 1d12h).
+
+    \b
+    Example:
+        provisioner local clock advance 31d
+    """
+    from provisioner.local import advance_clock
+
+    try:
+        delta = parse_duration(duration)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="DURATION") from None
+    moment = advance_clock(_state(state), delta)
+    click.echo(f"Moved the tenant clock forward by {duration}.", err=True)
+    click.echo(_when(moment))
+
+
+@local.group()
+def domain() -> None:
+    """Manage the tenant's verified domains."""
+
+
+@domain.command(name="add")
+@state_option
+@click.argument("name")
+def domain_add(state: Path | None, name: str) -> None:
+    """Add a verified domain, so users can have UPNs in it.
+
+    \b
+    Example:
+        provisioner local domain add fabrikam.com
+    """
+    from provisioner.local import add_domain
+
+    path = _state(state)
+    try:
+        add_domain(path, name)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="NAME") from None
+    click.echo(f"Added verified domain {name.strip().lower()} to the local tenant at {path}.", err=True)
