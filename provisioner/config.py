@@ -216,9 +216,7 @@ def load_config(path: Path | None = None) -> Config:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{file}: not valid TOML: {e}; fix the syntax at that line") from None
     except OSError as e:
-        raise ConfigError(
-            f"{file}: cannot read the config file ({e.strerror}); check its permissions"
-        ) from None
+        raise ConfigError(f"{file}: cannot read the config file ({e.strerror}); check its permissions") from None
     return _Parser(file).parse(raw)
 
 
@@ -342,17 +340,23 @@ class _Parser:
 
     def profile(self, name: str, table: dict[str, Any], safety: Safety, execution: Execution) -> Profile:
         prefix = f"tenants.{name}"
-        kind = table.get("kind", "graph")
+        kind = table.get("kind", LOCAL if name == LOCAL else "graph")
         if kind not in ("local", "graph"):
             raise self.fail(f"{prefix}.kind", f"unknown kind {kind!r}", 'use "local" or "graph"')
-        if kind == LOCAL:
-            for key in table:
-                if key in GRAPH_KEYS and key not in LOCAL_KEYS:
-                    raise self.fail(
-                        f"{prefix}.{key}",
-                        'only used by kind = "graph" profiles; this one has kind = "local"',
-                        'remove it, or set kind = "graph" for a real tenant',
-                    )
+        graph_only = [k for k in table if k in GRAPH_KEYS and k not in LOCAL_KEYS]
+        if name == LOCAL and (kind != LOCAL or graph_only):
+            # "local" is the default target; it must never silently become a real tenant.
+            raise self.fail(
+                f"{prefix}.kind",
+                'the profile name "local" is reserved for the local tenant',
+                "give the real tenant's profile another name, e.g. [tenants.prod]",
+            )
+        if kind == LOCAL and graph_only:
+            raise self.fail(
+                f"{prefix}.{graph_only[0]}",
+                'only used by kind = "graph" profiles; this one has kind = "local"',
+                'remove it, or set kind = "graph" for a real tenant',
+            )
         self.check_keys(table, LOCAL_KEYS if kind == LOCAL else GRAPH_KEYS, prefix + ".")
         common = {
             "name": name,

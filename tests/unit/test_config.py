@@ -180,9 +180,7 @@ write_window_seconds = 60
     )
     config = load_config(path)
     prod, local = config.profile("prod"), config.profile("local")
-    assert prod.safety == Safety(
-        protected_accounts=("breakglass@contoso.com", "ceo@contoso.com"), max_deletes=10
-    )
+    assert prod.safety == Safety(protected_accounts=("breakglass@contoso.com", "ceo@contoso.com"), max_deletes=10)
     assert prod.execution == Execution(
         write_budget=1000,
         write_window_seconds=60.0,
@@ -466,3 +464,11 @@ def test_the_example_config_loads_and_shows_every_auth_method_and_cloud() -> Non
     assert "breakglass@contoso.onmicrosoft.com" in prod.safety.protected_accounts
     assert "ceo@contoso.com" in prod.safety.protected_accounts
     assert config.profile(None).is_local
+
+
+def test_the_name_local_is_reserved_for_the_local_tenant(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, '[tenants.local]\nstate = "t.db"\n')).profile(None).state == tmp_path / "t.db"
+    assert error(tmp_path, f'[tenants.local]\ntenant_id = "{TENANT}"\nauth = "azure-cli"\n') == (
+        'FILE: tenants.local.kind: the profile name "local" is reserved for the local tenant; '
+        "give the real tenant's profile another name, e.g. [tenants.prod]"
+    )
