@@ -199,4 +199,6 @@ def _unknown_message(ref: str, definitions: Sequence[RoleDefinition]) -> str:
     message = f"unknown role {ref!r}; use an alias ({aliases}), a role name or a template id"
     if close:
         message += "; did you mean " + " or ".join(repr(by_norm[c]) for c in close) + "?"
+    else:
+        message += "."
     return message + " See every role with: provisioner roles list --all"
