@@ -25,7 +25,7 @@ import difflib
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -336,7 +336,7 @@ class _Parser:
             values["write_window_seconds"] = float(table["write_window_seconds"])
         if "journal" in table:
             values["journal"] = self.path(table["journal"])
-        return Execution(**{**base.__dict__, **values})
+        return replace(base, **values)
 
     def profile(self, name: str, table: dict[str, Any], safety: Safety, execution: Execution) -> Profile:
         prefix = f"tenants.{name}"
