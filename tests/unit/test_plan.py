@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from unit_tenant import ADMIN, ALICE, BOB, CAROL_ID, GA, USER_ADMIN, deleted, state
 
 from provisioner.errors import NotFound, ProvisionerError
 from provisioner.model import Action, Change, UserSpec
@@ -14,7 +15,6 @@ from provisioner.plan import (
     plan_restore,
     plan_revoke,
 )
-from unit_tenant import ADMIN, ALICE, BOB, CAROL_ID, GA, USER_ADMIN, deleted, state
 
 
 def brief(planned):

@@ -1,10 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
-from provisioner.errors import NotFound
-from provisioner.model import RoleDefinition
-from provisioner.roles import CLASSIC_ROLES, classic_for, is_privileged, resolve_role
 from unit_tenant import (
     BILLING,
     EXCHANGE_ADMIN,
@@ -16,6 +12,10 @@ from unit_tenant import (
     SERVICE,
     USER_ADMIN,
 )
+
+from provisioner.errors import NotFound
+from provisioner.model import RoleDefinition
+from provisioner.roles import CLASSIC_ROLES, classic_for, is_privileged, resolve_role
 
 
 @pytest.mark.parametrize(
