@@ -152,9 +152,18 @@ class Directory:
     """A connected target tenant. Build it with :func:`connect`; use it as an async context manager."""
 
     def __init__(
-        self, client: Any, http: httpx.AsyncClient, net: Any, clock: _Clock, *, label: str, simulated: bool
+        self,
+        client: Any,
+        http: httpx.AsyncClient,
+        net: Any,
+        clock: _Clock,
+        *,
+        label: str,
+        simulated: bool,
+        credential: Any = None,
     ):
         self._client = client
+        self._credential = credential
         self._clock = clock
         self._adapter = client.request_adapter
         self._http = http
@@ -172,6 +181,10 @@ class Directory:
         await self._http.aclose()
         # AsyncGraphTransport.aclose() is a no-op: close the network transport ourselves.
         await self._net.aclose()
+        if self._credential is not None:  # kiota never closes the credential it was given
+            from provisioner.auth import close_credential
+
+            await close_credential(self._credential)
 
     # -- raw transport through the SDK adapter --
 
@@ -478,6 +491,7 @@ async def connect(profile: Profile) -> Directory:
 
     from provisioner import auth
 
+    credential = None
     if profile.kind == "local":
         from provisioner import local
 
@@ -501,8 +515,9 @@ async def connect(profile: Profile) -> Directory:
                 AzureIdentityAuthenticationProvider,
             )
 
+            credential = auth.build_credential(profile)
             provider = AzureIdentityAuthenticationProvider(
-                auth.build_credential(profile), scopes=[auth.graph_scope(profile)], allowed_hosts=hosts
+                credential, scopes=[auth.graph_scope(profile)], allowed_hosts=hosts
             )
         label = f"tenant {profile.name} ({base})"
         simulated = False
@@ -515,5 +530,6 @@ async def connect(profile: Profile) -> Directory:
     adapter = GraphRequestAdapter(provider, client=http)
     adapter.base_url = base  # httpx adds a trailing slash, which would make every path '//users'
     return Directory(
-        GraphServiceClient(request_adapter=adapter), http, net, clock, label=label, simulated=simulated
+        GraphServiceClient(request_adapter=adapter), http, net, clock, label=label, simulated=simulated,
+        credential=credential,
     )

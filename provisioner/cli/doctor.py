@@ -25,16 +25,9 @@ async def _token(profile: Profile) -> str:
         return auth.static_token(profile)
     credential = auth.build_credential(profile)
     try:
-        result = credential.get_token(auth.graph_scope(profile))
-        if hasattr(result, "__await__"):
-            result = await result
-        return str(result.token)
+        return str((await auth.acquire_token(credential, auth.graph_scope(profile))).token)
     finally:
-        closing = getattr(credential, "close", None)
-        if closing is not None:
-            maybe = closing()
-            if hasattr(maybe, "__await__"):
-                await maybe
+        await auth.close_credential(credential)
 
 
 @click.command()

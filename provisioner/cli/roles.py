@@ -130,8 +130,8 @@ def _role_command(action: str):  # type: ignore[no-untyped-def]
 
             state = await operations.read_state(d, refs=[s.upn for s in specs], roles=True,
                                                 assignments_of_refs=True)
-            planner = plan.plan_assign if action == "assign" else plan.plan_revoke
-            planned = plan.Planned.merge([planner(s.upn, s.roles, state) for s in specs])
+            planner = plan.plan_assign_rows if action == "assign" else plan.plan_revoke_rows
+            planned = planner(specs, state)
             await run_plan(app, d, state, planned, opts)
 
         app.run(work)
