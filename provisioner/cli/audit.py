@@ -1,0 +1,75 @@
+"""``provisioner audit``: a read-only report of admin-role holders, findings and drift."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from provisioner.cli.app import App, err
+from provisioner.cli.deleted import parse_duration
+
+if TYPE_CHECKING:
+    from provisioner.audit import AuditReport
+    from provisioner.directory import Directory
+
+# Exit code when findings reach the --fail-on level: distinct from 1 (the audit could not run),
+# so a CI job can tell "the tenant has problems" from "the audit failed".
+FINDINGS_EXIT = 5
+
+
+@click.command()
+@click.option("--all-roles", is_flag=True, help="List holders of every privileged built-in role, not only the five "
+              "classic admin roles.")
+@click.option("--expiring-within", metavar="DURATION", default="7d", show_default=True,
+              help="Report deleted users purged within DURATION (e.g. 7d, 36h).")
+@click.option("--manifest", type=click.Path(path_type=Path, dir_okay=False, exists=True), metavar="FILE",
+              help="Also show the drift: the changes `sync FILE` would make (never applied).")
+@click.option("--output", "-o", type=click.Choice(["table", "json", "markdown", "html"]), default="table",
+              show_default=True, help="Report format (on stdout).")
+@click.option("--fail-on", type=click.Choice(["warning", "error"]), metavar="warning|error",
+              help=f"Exit with {FINDINGS_EXIT} when a finding is at this severity or above.")
+@click.pass_obj
+def audit(app: App, all_roles: bool, expiring_within: str, manifest: Path | None, output: str,
+          fail_on: str | None) -> None:
+    """Audit the tenant read-only: who holds admin roles, what is wrong, what expires soon.
+
+    Sends no write request. Findings each carry a severity (error, warning, info), the evidence
+    and the fix. With --manifest, the report also shows what a sync of that manifest would change.
+
+    \b
+    Exit codes: 0 report written; 5 findings at the --fail-on level; 1 the audit failed.
+
+    \b
+    Examples:
+        provisioner audit
+        provisioner audit --all-roles --output html > audit.html
+        provisioner audit --manifest users.toml --output markdown --fail-on warning
+    """
+    from provisioner import audit as auditing
+    from provisioner.inputs import read_manifest
+
+    within = parse_duration(expiring_within)
+    desired = read_manifest(manifest) if manifest is not None else None
+    profile = app.profile()
+
+    async def work(d: Directory) -> AuditReport:
+        from provisioner import plan as planning
+        from provisioner.operations import read_full_state
+
+        state = await read_full_state(d)
+        drift = None
+        if desired is not None and manifest is not None:
+            planned = planning.diff(desired, state)
+            drift = auditing.Drift(str(manifest), planned.plan.changes, planned.notes)
+        return auditing.audit(state, protected=profile.safety.protected_accounts, expiring_within=within,
+                              all_roles=all_roles, tenant=profile.name, drift=drift)
+
+    report = app.run(work)
+    click.echo(auditing.render(report, output), nl=False)
+    if fail_on is not None:
+        reached = report.reaches(auditing.Severity(fail_on))
+        if reached:
+            err(f"{len(reached)} finding(s) at or above {fail_on}.")
+            click.get_current_context().exit(FINDINGS_EXIT)
