@@ -1,0 +1,81 @@
+"""The CLI tests' tenant: a fresh local tenant in tmp_path, a config naming a journal there, and a runner."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner, Result
+
+from provisioner.cli import cli
+from provisioner.local import init_tenant
+
+DOMAIN = "contoso.onmicrosoft.com"
+ADMIN = f"admin@{DOMAIN}"
+GLOBAL_ADMIN = "Global Administrator"
+
+
+@dataclass
+class Tenant:
+    """A local tenant file, a config naming a journal in tmp_path, and a runner bound to both."""
+
+    root: Path
+    state: Path
+    config: Path
+    journal: Path
+    extra_env: dict[str, str]
+
+    @property
+    def env(self) -> dict[str, str | None]:
+        # PROVISIONER_TENANT is unset so that a developer's own shell cannot pick the target.
+        return {"PROVISIONER_LOCAL_STATE": str(self.state), "PROVISIONER_CONFIG": str(self.config),
+                "PROVISIONER_TENANT": None, **self.extra_env}
+
+    def run(self, *args: str, input: str | None = None) -> Result:
+        return CliRunner().invoke(cli, list(args), env=self.env, input=input, catch_exceptions=False)
+
+    def ok(self, *args: str, input: str | None = None) -> Result:
+        result = self.run(*args, input=input)
+        assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
+        return result
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.ok(*args, "-o", "json").stdout)
+
+    def users(self) -> dict[str, dict[str, Any]]:
+        return {u["userPrincipalName"]: u for u in self.json("users", "list")}
+
+    def deleted(self) -> dict[str, dict[str, Any]]:
+        return {u["userPrincipalName"]: u for u in self.json("deleted", "list")}
+
+    def members(self, role: str) -> list[str]:
+        return [u["userPrincipalName"] for u in self.json("roles", "members", role)]
+
+    def journal_lines(self) -> list[dict[str, Any]]:
+        if not self.journal.exists():
+            return []
+        return [json.loads(line) for line in self.journal.read_text(encoding="utf-8").splitlines() if line]
+
+    def snapshot(self) -> tuple[Any, ...]:
+        """Everything a write could change: users, deleted users, and the holders of the classic roles."""
+        return (self.users(), self.deleted(),
+                {r: self.members(r) for r in ("global", "billing", "password", "service", "user")})
+
+    def create(self, name: str, *roles: str) -> str:
+        upn = f"{name}@{DOMAIN}"
+        args = ["users", "create", upn, "--display-name", name.title(), "--yes"]
+        for role in roles:
+            args += ["--role", role]
+        self.ok(*args)
+        return upn
+
+
+def make_tenant(tmp_path: Path, **seed: Any) -> Tenant:
+    state = tmp_path / "tenant.db"
+    init_tenant(state, seed=7, **seed)
+    config = tmp_path / "config.toml"
+    config.write_text('[execution]\njournal = "journal.jsonl"\n', encoding="utf-8")
+    return Tenant(tmp_path, state, config, tmp_path / "journal.jsonl", {})
+
