@@ -249,3 +249,68 @@ def test_parallel_items_run_concurrently():
     resp = run(post_batch(payload, app=compose(slow, tenant_id="t")))
     assert resp.status_code == 200
     assert peak == 5
+
+
+# -- against the real local tenant -----------------------------------------------------------
+
+PASSWORD = "xWwvJ]6NMw+bWH-d"
+
+
+def user_body(alias: str) -> dict:
+    return {
+        "accountEnabled": True,
+        "displayName": alias.title(),
+        "mailNickname": alias,
+        "userPrincipalName": f"{alias}@contoso.onmicrosoft.com",
+        "passwordProfile": {"forceChangePasswordNextSignIn": True, "password": PASSWORD},
+    }
+
+
+def create_item(rid: str, alias: str) -> dict:
+    return {"id": rid, "method": "POST", "url": "/users", "headers": {"Content-Type": "application/json"},
+            "body": user_body(alias)}
+
+
+def test_batch_creates_users_in_the_local_tenant(tmp_path):
+    from provisioner.local import transport
+
+    async def scenario():
+        async with httpx.AsyncClient(transport=transport(tmp_path / "t.db"), base_url=LOCAL_BASE_URL) as c:
+            batch = await c.post(LOCAL_BASE_URL + "/$batch", json={"requests": [
+                *(create_item(str(i), f"user{i}") for i in range(19)),
+                create_item("dup", "user0"),
+            ]})
+            listing = await c.get(LOCAL_BASE_URL + "/users?$filter=startswith(userPrincipalName,'user')&$top=999")
+            return batch, listing
+
+    batch, listing = run(scenario())
+    assert batch.status_code == 200
+    items = by_id(batch)
+    created = [items[str(i)] for i in range(19)]
+    assert {item["status"] for item in created} == {201}
+    assert all(GUID.match(item["body"]["id"]) for item in created)
+    assert all(item["headers"]["Content-Type"] == JSON_TYPE for item in created)
+    assert items["dup"]["status"] == 400
+    assert items["dup"]["body"]["error"]["code"] == "Request_BadRequest"
+    assert [d["code"] for d in items["dup"]["body"]["error"]["details"]] == ["ObjectConflict"]
+    assert listing.status_code == 200
+    assert sorted(u["userPrincipalName"] for u in listing.json()["value"]) == sorted(
+        f"user{i}@contoso.onmicrosoft.com" for i in range(19)
+    )
+
+
+def test_sequential_batch_create_then_read_and_424_on_a_failed_create(tmp_path):
+    from provisioner.local import create_app
+
+    payload = {"requests": [
+        create_item("1", "carol"),
+        {"id": "2", "method": "GET", "url": "/users/carol@contoso.onmicrosoft.com?$select=id,displayName",
+         "dependsOn": ["1"]},
+        {**create_item("3", "carol"), "dependsOn": ["2"]},
+        {"id": "4", "method": "DELETE", "url": "/users/carol@contoso.onmicrosoft.com", "dependsOn": ["3"]},
+    ]}
+    resp = run(post_batch(payload, app=create_app(tmp_path / "t.db")))
+    items = by_id(resp)
+    assert [items[k]["status"] for k in "1234"] == [201, 200, 400, 424]
+    assert items["2"]["body"]["displayName"] == "Carol"
+    assert items["2"]["body"]["id"] == items["1"]["body"]["id"]

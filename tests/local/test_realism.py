@@ -451,3 +451,61 @@ def test_restored_user_lags_too_and_listing_is_unaffected():
     assert listing[0] == 200
     assert after[0] == 404  # the stand-in has no such user: the lag no longer answers for it
     assert after[2]["error"]["message"] == "abc"
+
+
+# -- against the real local tenant -----------------------------------------------------------
+
+
+def test_lag_on_the_real_tenant_inside_a_batch_then_visible(tmp_path):
+    from provisioner.local import create_app, init_tenant
+
+    state = tmp_path / "t.db"
+    init_tenant(state)
+    app = create_app(state, Realism(replication_lag_s=0.3))
+    body = {"accountEnabled": True, "displayName": "Dee", "mailNickname": "dee",
+            "userPrincipalName": "dee@contoso.onmicrosoft.com",
+            "passwordProfile": {"forceChangePasswordNextSignIn": True, "password": "xWwvJ]6NMw+bWH-d"}}
+
+    async def scenario():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=LOCAL_BASE_URL) as c:
+            created = await c.post(LOCAL_BASE_URL + "/users", json=body)
+            uid = created.json()["id"]
+            assignment = {"principalId": uid, "roleDefinitionId": "fe930be7-5e62-47db-91af-98c3a49a38b1",
+                          "directoryScopeId": "/"}
+            early = await c.post(LOCAL_BASE_URL + "/$batch", json={"requests": [
+                {"id": "get", "method": "GET", "url": f"/users/{uid}"},
+                {"id": "assign", "method": "POST", "url": "/roleManagement/directory/roleAssignments",
+                 "headers": {"Content-Type": "application/json"}, "body": assignment},
+            ]})
+            await asyncio.sleep(0.3)
+            late_get = await c.get(f"{LOCAL_BASE_URL}/users/{uid}")
+            late_assign = await c.post(LOCAL_BASE_URL + "/roleManagement/directory/roleAssignments",
+                                       json=assignment)
+            return created, early, late_get, late_assign
+
+    created, early, late_get, late_assign = asyncio.run(scenario())
+    assert created.status_code == 201
+    assert early.status_code == 200
+    items = {i["id"]: i for i in early.json()["responses"]}
+    assert items["get"]["status"] == 404
+    assert items["get"]["body"]["error"]["code"] == "Request_ResourceNotFound"
+    assert items["assign"]["status"] == 404
+    assert items["assign"]["body"]["error"]["code"] == "Request_ResourceNotFound"
+    assert late_get.status_code == 200
+    assert late_get.json()["userPrincipalName"] == "dee@contoso.onmicrosoft.com"
+    assert late_assign.status_code == 201
+    assert late_assign.json()["principalId"] == created.json()["id"]
+
+
+def test_throttled_real_tenant_reports_resource_units(tmp_path):
+    from provisioner.local import transport
+
+    async def scenario():
+        t = transport(tmp_path / "t.db", Realism(throttle=True))
+        async with httpx.AsyncClient(transport=t, base_url=LOCAL_BASE_URL) as c:
+            return [await c.get(LOCAL_BASE_URL + url) for url in
+                    ("/users", "/users?$select=id", "/roleManagement/directory/roleAssignments?$expand=principal")]
+
+    responses = asyncio.run(scenario())
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    assert [r.headers["x-ms-resource-unit"] for r in responses] == ["2", "1", "2"]
