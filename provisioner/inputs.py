@@ -140,12 +140,13 @@ def read_users(path: str | Path, *, for_action: str, skip_invalid: bool = False)
         if record is None:
             continue
         spec, row_problems = _parse_row(row, record, for_action)
-        if spec is not None:
-            key = spec.upn.lower()
-            first = seen.setdefault(key, row)
+        ref = _reference(record, for_action)
+        if ref:
+            # Counted for bad rows too, so a duplicate is reported along with the row's other faults.
+            first = seen.setdefault(ref.lower(), row)
             if first != row:
-                column = "objectId" if _GUID.match(spec.upn) else "userPrincipalName"
-                row_problems.append(RowError(row, column, f"{spec.upn} is already in row {first}; list each user once"))
+                column = "objectId" if _GUID.match(ref) else "userPrincipalName"
+                row_problems.append(RowError(row, column, f"{ref} is already in row {first}; list each user once"))
         if row_problems:
             problems.extend(row_problems)
             bad.add(row)
@@ -259,6 +260,14 @@ def _columns(headings: list[str], template: bool) -> tuple[list[_Column], list[R
     return columns, problems
 
 
+def _reference(record: Record, for_action: str) -> str:
+    values = {col.name: value for col, value in record.items() if col.name}
+    upn, object_id = values.get("userPrincipalName"), values.get("objectId")
+    if object_id and (for_action == "restore" or (for_action in ("delete", "purge") and not upn)):
+        upn = object_id
+    return upn if isinstance(upn, str) else ""
+
+
 # --- validating a row --------------------------------------------------------------------------
 
 
@@ -305,11 +314,6 @@ def _parse_row(row: int, record: Record, for_action: str) -> tuple[UserSpec | No
             )
         )
 
-    roles: tuple[str, ...] = ()
-    if for_action in ("create", "assign", "revoke"):
-        roles, role_problems = _roles(row, heading("roles"), values.get("roles"), for_action != "create")
-        problems += role_problems
-
     attributes: dict[str, Any] = {}
     password: str | None = None
     if for_action == "create":
@@ -352,6 +356,11 @@ def _parse_row(row: int, record: Record, for_action: str) -> tuple[UserSpec | No
                 if reason:
                     problems.append(RowError(row, heading("password"), f"{reason}; or leave it empty to generate one"))
                 password = supplied
+    roles: tuple[str, ...] = ()
+    if for_action in ("create", "assign", "revoke"):
+        roles, role_problems = _roles(row, heading("roles"), values.get("roles"), for_action != "create")
+        problems += role_problems
+
     if problems:
         return None, problems
     return UserSpec(upn=ref, attributes=attributes, roles=roles, password=password, row=row), []

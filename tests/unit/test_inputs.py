@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from provisioner.errors import InputError, RowError
+from provisioner.inputs import Manifest, read_manifest, read_users
+from provisioner.model import UserSpec
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+
+
+def specs(name, action="create", **kw):
+    rows, problems = read_users(FIXTURES / name, for_action=action, **kw)
+    return list(rows), problems
+
+
+def test_entra_template_with_bom_block_sign_in_and_stripped_upn():
+    rows, problems = specs("entra-bulk-create.csv")
+    assert problems == []
+    assert [(s.upn, dict(s.attributes), s.row) for s in rows] == [
+        (
+            "alice@contoso.com",
+            {
+                "displayName": "Alice Archer",
+                "givenName": "Alice",
+                "surname": "Archer",
+                "jobTitle": "Engineer",
+                "department": "R&D",
+                "usageLocation": "US",
+                "accountEnabled": True,
+            },
+            1,
+        ),
+        ("bob@contoso.com", {"displayName": "Bob Baker", "accountEnabled": False}, 2),
+    ]
+    assert rows[0].password == "Welcome-2026!x"
+    assert "Welcome" not in repr(rows[0])
+
+
+def test_plain_csv_and_json_read_the_same_way():
+    csv_rows, _ = specs("users.csv")
+    json_rows, _ = specs("users.json")
+    assert csv_rows == [
+        UserSpec(
+            "alice@contoso.com",
+            {"displayName": "Alice Archer", "jobTitle": "Engineer", "accountEnabled": True},
+            ("global", "user"),
+            row=1,
+        ),
+        UserSpec("bob@contoso.com", {"displayName": "Bob Baker", "accountEnabled": False}, (), row=2),
+    ]
+    assert [(s.upn, s.roles) for s in json_rows] == [
+        ("alice@contoso.com", ("global", "user")),
+        ("bob@contoso.com", ("billing",)),
+    ]
+
+
+BAD = [
+    RowError(1, "userPrincipalName", "missing; every row needs a userPrincipalName"),
+    RowError(
+        2,
+        "userPrincipalName",
+        "'al ice@contoso.com' is not a valid user principal name: use letters, digits and ' . - _ ! # ^ ~ "
+        "(at most 64) before the @ and a domain after it, like alice@contoso.com",
+    ),
+    RowError(3, "usageLocation", "'USA' is not a country code; use two letters (ISO 3166), like US or DE"),
+    RowError(3, "accountEnabled", "'maybe' is not true or false"),
+    RowError(
+        3,
+        "password",
+        "the password is too short: at least 8 characters are required; or leave it empty to generate one",
+    ),
+    RowError(3, "roles", "'global;;user' has an empty entry; separate roles with a single ';'"),
+    RowError(4, "userPrincipalName", "bob@contoso.com is already in row 3; list each user once"),
+]
+
+
+def test_every_bad_row_is_reported_at_once():
+    with pytest.raises(InputError) as e:
+        specs("bad-users.csv")
+    assert e.value.problems == BAD
+    assert str(e.value).splitlines()[0] == f"{FIXTURES / 'bad-users.csv'}: 7 invalid row(s), nothing was written:"
+    assert "short" not in str(e.value).split("password:")[0]
+
+
+def test_skip_invalid_keeps_the_good_rows():
+    rows, problems = specs("bad-users.csv", skip_invalid=True)
+    assert problems == BAD
+    assert [(s.upn, s.row) for s in rows] == [("carol@contoso.com", 6)]
+
+
+def test_restore_template_by_object_id():
+    rows, problems = specs("restore.csv", "restore", skip_invalid=True)
+    assert [s.upn for s in rows] == ["c0ffee00-0000-4000-8000-000000000001"]
+    assert problems == [RowError(2, "Object ID [objectId] Required", "'not-a-guid' is not an object id (a GUID)")]
+
+
+def test_delete_needs_only_the_upn_and_assign_needs_roles(tmp_path):
+    delete = tmp_path / "delete.csv"
+    delete.write_text("User name [userPrincipalName] Required\nalice@contoso.com\n")
+    rows, _ = read_users(delete, for_action="delete")
+    assert list(rows) == [UserSpec("alice@contoso.com", {}, (), row=1)]
+    assign = tmp_path / "assign.csv"
+    assign.write_text("userPrincipalName,roles\nalice@contoso.com,\n")
+    with pytest.raises(InputError) as e:
+        read_users(assign, for_action="assign")
+    assert e.value.problems == [RowError(1, "roles", "missing; list the roles separated by ';', like global;user")]
+
+
+def test_unknown_column_names_the_accepted_headings(tmp_path):
+    path = tmp_path / "users.csv"
+    path.write_text("userPrincipalName,title\nalice@contoso.com,Boss\n")
+    with pytest.raises(InputError) as e:
+        read_users(path, for_action="create", skip_invalid=True)
+    assert e.value.problems == [
+        RowError(
+            0,
+            "title",
+            "unknown column; accepted headings are userPrincipalName, objectId, displayName, givenName, surname, "
+            "jobTitle, department, usageLocation, accountEnabled, password, roles or the Entra admin center "
+            "template's",
+        )
+    ]
+
+
+def test_semicolon_delimiter_and_template_extra_column_must_stay_empty(tmp_path):
+    path = tmp_path / "users.csv"
+    path.write_text(
+        "version:v1.0\nUser name [userPrincipalName] Required;Name [displayName] Required;City [city]\n"
+        "alice@contoso.com;Alice;\nbob@contoso.com;Bob;Oslo\n"
+    )
+    rows, problems = read_users(path, for_action="create", skip_invalid=True)
+    assert [s.upn for s in rows] == ["alice@contoso.com"]
+    assert problems == [RowError(2, "City [city]", "this tool does not set this property; clear the cell")]
+
+
+def test_manifest():
+    assert read_manifest(FIXTURES / "manifest.toml") == Manifest(
+        users=(
+            UserSpec(
+                "alice@contoso.com",
+                {"displayName": "Alice Archer", "accountEnabled": True, "jobTitle": "Engineer"},
+                ("user",),
+                row=1,
+            ),
+            UserSpec("bob@contoso.com", {"displayName": "Bob Baker", "usageLocation": "DE"}, (), row=2),
+        ),
+        scope_domains=("contoso.com",),
+        managed_roles=("global", "billing", "password", "service", "user"),
+    )
+
+
+def test_bad_manifest_names_each_entry_and_key():
+    with pytest.raises(InputError) as e:
+        read_manifest(FIXTURES / "bad-manifest.toml")
+    assert [str(p) for p in e.value.problems] == [
+        "[scope], key owner: unknown key; [scope] has domains and managed_roles",
+        "[[users]] entry 1 (alice@contoso.com), key accountEnabled: must be true or false (without quotes)",
+        "[[users]] entry 2 (olga@fabrikam.com), key password: passwords do not belong in a manifest; "
+        "new users get a generated one",
+        "[[users]] entry 2 (olga@fabrikam.com), key userPrincipalName: its domain is outside [scope] domains "
+        "(contoso.com); add the domain to the scope or remove the user",
+        "[[users]] entry 3 (alice@contoso.com), key userPrincipalName: already listed in entry 1; list each user once",
+        '[[users]] entry 3 (alice@contoso.com), key roles: must be a list of roles, like ["user", "billing"]',
+    ]
+    assert "Welcome" not in str(e.value)
+
+
+def test_manifest_without_scope_and_invalid_toml(tmp_path):
+    path = tmp_path / "m.toml"
+    path.write_text('[[users]]\nuserPrincipalName = "a@contoso.com"\n')
+    with pytest.raises(InputError) as e:
+        read_manifest(path)
+    assert [str(p) for p in e.value.problems] == [
+        '[scope], key domains: missing; add [scope] with domains = ["contoso.onmicrosoft.com"]'
+    ]
+    path.write_text("[scope\n")
+    with pytest.raises(InputError) as e:
+        read_manifest(path)
+    assert str(e.value.problems[0]).startswith("file: not valid TOML: ")
