@@ -167,9 +167,8 @@ def keyset(q: Query, props: dict[str, Prop]) -> tuple[str, str, list]:
     order = f"ORDER BY {key} {direction}, id {direction}"
     if q.skiptoken is None:
         return order, "", []
-    value, last_id = q.skiptoken
-    where = f"({key} {cmp} ? OR ({key} = ? AND id {cmp} ?))"
-    return order, where, [value, value, last_id]
+    # A row-value comparison lets SQLite seek the (key, id) index instead of scanning from the start.
+    return order, f"(({key}, id) {cmp} (?, ?))", list(q.skiptoken)
 
 
 # -- $filter ---------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -29,17 +29,17 @@ CREATE TABLE IF NOT EXISTS domains (
 CREATE TABLE IF NOT EXISTS users (
     id TEXT PRIMARY KEY,
     upn TEXT NOT NULL UNIQUE COLLATE NOCASE,
-    display_name TEXT NOT NULL,
-    mail TEXT,
+    display_name TEXT NOT NULL COLLATE NOCASE,
+    mail TEXT COLLATE NOCASE,
     account_enabled INTEGER NOT NULL,
     sync_enabled INTEGER,
     created TEXT NOT NULL,
     deleted TEXT,
     props TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS users_by_upn ON users (deleted, upn COLLATE NOCASE, id);
-CREATE INDEX IF NOT EXISTS users_by_name ON users (deleted, display_name COLLATE NOCASE, id);
-CREATE INDEX IF NOT EXISTS users_by_mail ON users (mail COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS users_by_upn ON users (deleted, upn, id);
+CREATE INDEX IF NOT EXISTS users_by_name ON users (deleted, display_name, id);
+CREATE INDEX IF NOT EXISTS users_by_mail ON users (mail);
 CREATE TABLE IF NOT EXISTS role_definitions (
     id TEXT PRIMARY KEY,
     display_name TEXT NOT NULL COLLATE NOCASE,
@@ -91,6 +91,9 @@ class Store:
         self.conn.execute("PRAGMA busy_timeout = 10000")
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = NORMAL")
+        # Large tenants list faster when pages come from the OS cache without copying into SQLite's.
+        self.conn.execute("PRAGMA mmap_size = 268435456")
+        self.conn.execute("PRAGMA cache_size = -16000")
         self.lock = threading.RLock()
         self._offset: tuple[float, float] | None = None
         self.created_now = self.bootstrap(domain)
@@ -182,12 +185,12 @@ class Store:
         }
 
     @staticmethod
-    def insert_users(db: sqlite3.Connection, users: list[dict]) -> None:
+    def insert_users(db: sqlite3.Connection, users: Iterable[dict]) -> None:
         """Insert full user dicts (Graph property names) in one statement."""
         db.executemany(
             "INSERT INTO users (id, upn, display_name, mail, account_enabled, sync_enabled, created, deleted,"
             " props) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
-            [user_row(u) for u in users],
+            (user_row(u) for u in users),
         )
 
     # -- clock -------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -75,7 +76,15 @@ def _seed(store: Store, domain: str, count: int, synced_fraction: float, rng: ra
     with store.read() as db:
         taken = {r[0].lower() for r in db.execute("SELECT upn FROM users")}
     now = store.now()
-    users, synced = [], 0
+    counts = {"synced": 0}
+    with store.write() as db:
+        # A generator keeps memory flat however many users are seeded; one transaction keeps it fast.
+        Store.insert_users(db, _sample_users(domain, count, synced_fraction, rng, taken, now, counts))
+    return counts["synced"]
+
+
+def _sample_users(domain: str, count: int, synced_fraction: float, rng: random.Random, taken: set[str],
+                  now: datetime, counts: dict) -> Iterator[dict]:
     serial: dict[str, int] = {}
     for _ in range(count):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
@@ -91,9 +100,9 @@ def _seed(store: Store, domain: str, count: int, synced_fraction: float, rng: ra
         taken.add(upn)
         department = rng.choice(tuple(DEPARTMENTS))
         is_synced = rng.random() < synced_fraction
-        synced += is_synced
+        counts["synced"] += is_synced
         created = iso(now - timedelta(days=rng.randint(1, 1500), seconds=rng.randint(0, 86399)))
-        users.append({
+        yield {
             "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
             "userPrincipalName": upn, "displayName": f"{first} {last}", "givenName": first, "surname": last,
             "mail": upn, "mailNickname": candidate, "accountEnabled": rng.random() > 0.05,
@@ -104,10 +113,7 @@ def _seed(store: Store, domain: str, count: int, synced_fraction: float, rng: ra
             "lastPasswordChangeDateTime": created,
             **({"onPremisesImmutableId": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
                 "onPremisesLastSyncDateTime": iso(now)} if is_synced else {}),
-        })
-    with store.write() as db:
-        Store.insert_users(db, users)
-    return synced
+        }
 
 
 def reset_tenant(path: str | Path, *, domain: str = DEFAULT_DOMAIN) -> dict:

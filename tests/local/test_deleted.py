@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import sqlite3
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from tenant_helpers import DOMAIN, assert_error, create

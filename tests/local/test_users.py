@@ -5,10 +5,9 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from tenant_helpers import DOMAIN, PASSWORD, assert_error, create, new_user
 
 from provisioner.local.tenant import add_domain
-
-from tenant_helpers import DOMAIN, PASSWORD, assert_error, create, new_user
 
 DEFAULT_KEYS = [
     "@odata.context", "id", "businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
