@@ -114,8 +114,10 @@ def render_plan(planned: Planned, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(planned.plan.to_json(), indent=2) + "\n"
     if fmt == "markdown":
-        return planning.render_markdown(planned.plan)
-    return planning.render_text(planned.plan, color=sys.stdout.isatty())
+        text = planning.render_markdown(planned.plan)
+    else:
+        text = planning.render_text(planned.plan, color=sys.stdout.isatty())
+    return text if text.endswith("\n") else text + "\n"
 
 
 def confirm(changes: Sequence[Change], *, yes: bool, typed: str | None = None) -> None:
