@@ -1,0 +1,49 @@
+"""The Graph gateway against the in-process local tenant: connect, read, and read_state."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from provisioner.config import load_config
+from provisioner.directory import connect
+from provisioner.local import init_tenant
+from provisioner.operations import read_state
+
+ADMIN = "admin@contoso.onmicrosoft.com"
+GLOBAL = "62e90394-69f5-4237-9190-012177145e10"
+
+
+def _profile(tmp_path: Path, monkeypatch):  # type: ignore[no-untyped-def]
+    state = tmp_path / "t.db"
+    init_tenant(state, seed_users=25, synced_fraction=0.2, seed=3)
+    config = tmp_path / "c.toml"
+    config.write_text(f'[tenants.local]\nkind = "local"\nstate = "{state.name}"\n', encoding="utf-8")
+    monkeypatch.delenv("PROVISIONER_TENANT", raising=False)
+    return load_config(config).profile(None)
+
+
+def test_users_roles_and_state(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    profile = _profile(tmp_path, monkeypatch)
+
+    async def main() -> None:
+        d = await connect(profile)
+        try:
+            users = [u async for u in d.iter_users(top=7)]
+            assert len(users) == 26
+            assert sum(1 for u in users if u.synced) >= 1
+            admin = await d.find_user(ADMIN)
+            assert admin is not None and admin.user_principal_name == ADMIN
+            assert await d.find_user("nobody@contoso.onmicrosoft.com") is None
+            definitions = await d.role_definitions()
+            assert any(r.template_id == GLOBAL for r in definitions)
+            holders = [a.principal_id for a in await d.role_assignments(role_id=GLOBAL)]
+            assert holders == [admin.id]
+            state = await read_state(d, refs=[ADMIN], deleted=True, roles=True, assignments_of_refs=True)
+            assert state.user(ADMIN) is not None
+            assert state.deleted == []
+            assert any(a.principal_id == admin.id for a in state.assignments)
+        finally:
+            await d.close()
+
+    asyncio.run(main())
