@@ -50,6 +50,7 @@ def _page(request: Request, context: str, items: list[dict], position, count) ->
 
 # -- users -----------------------------------------------------------------------------------
 
+
 @graph
 async def list_users(store: Store, request: Request) -> Response:
     q = parse_query(request, users.PROPS, "user", users.KNOWN, "userPrincipalName")
@@ -100,8 +101,11 @@ DELETED_DEFAULT = ("deletedDateTime", *users.DEFAULT_PROPS)
 @graph
 async def deleted_items_root(store: Store, request: Request) -> Response:
     # The cast segment is required; Graph refuses the bare collection.
-    raise GraphError(400, "Request_UnsupportedQuery",
-                     "Searches against this resource are not supported. Only specific instances can be queried.")
+    raise GraphError(
+        400,
+        "Request_UnsupportedQuery",
+        "Searches against this resource are not supported. Only specific instances can be queried.",
+    )
 
 
 @graph
@@ -118,8 +122,11 @@ async def list_deleted_users(store: Store, request: Request) -> Response:
 async def get_deleted_item(store: Store, request: Request) -> Response:
     select = _select(request, "user", users.KNOWN)
     user = users.get_deleted(store, request.path_params["key"])
-    body = {"@odata.context": context_url("directoryObjects", select, entity=True), "@odata.type": USER_TYPE,
-            **users.user_view(user, select, DELETED_DEFAULT)}
+    body = {
+        "@odata.context": context_url("directoryObjects", select, entity=True),
+        "@odata.type": USER_TYPE,
+        **users.user_view(user, select, DELETED_DEFAULT),
+    }
     return json_response(request, body)
 
 
@@ -127,8 +134,11 @@ async def get_deleted_item(store: Store, request: Request) -> Response:
 async def restore_deleted_item(store: Store, request: Request) -> Response:
     body = users.body_json(await request.body(), optional=True)
     user = users.restore_user(store, request.path_params["key"], body)
-    out = {"@odata.context": context_url("directoryObjects", None, entity=True), "@odata.type": USER_TYPE,
-           **users.user_view(user, None)}
+    out = {
+        "@odata.context": context_url("directoryObjects", None, entity=True),
+        "@odata.type": USER_TYPE,
+        **users.user_view(user, None),
+    }
     return json_response(request, out)
 
 
@@ -146,37 +156,47 @@ ASSIGNMENTS_SET = "roleManagement/directory/roleAssignments"
 
 @graph
 async def list_role_definitions(store: Store, request: Request) -> Response:
-    q = parse_query(request, roles.DEFINITION_PROPS, "unifiedRoleDefinition", set(roles.DEFINITION_FIELDS),
-                    "displayName")
+    q = parse_query(
+        request, roles.DEFINITION_PROPS, "unifiedRoleDefinition", set(roles.DEFINITION_FIELDS), "displayName"
+    )
     found, position = roles.list_definitions(store, q)
     items = [roles.definition_view(d, q.select) for d in found]
-    return json_response(request, _page(request, context_url(DEFINITIONS_SET, q.select), items, position, None))
+    return json_response(
+        request, _page(request, context_url(DEFINITIONS_SET, q.select), items, position, None)
+    )
 
 
 @graph
 async def get_role_definition(store: Store, request: Request) -> Response:
     select = _select(request, "unifiedRoleDefinition", set(roles.DEFINITION_FIELDS))
     found = roles.get_definition(store, request.path_params["key"])
-    body = {"@odata.context": context_url(DEFINITIONS_SET, select, entity=True),
-            **roles.definition_view(found, select)}
+    body = {
+        "@odata.context": context_url(DEFINITIONS_SET, select, entity=True),
+        **roles.definition_view(found, select),
+    }
     return json_response(request, body)
 
 
 @graph
 async def list_role_assignments(store: Store, request: Request) -> Response:
-    q = parse_query(request, roles.ASSIGNMENT_PROPS,
-                    "unifiedRoleAssignment", set(roles.ASSIGNMENT_FIELDS), "id")
+    q = parse_query(
+        request, roles.ASSIGNMENT_PROPS, "unifiedRoleAssignment", set(roles.ASSIGNMENT_FIELDS), "id"
+    )
     roles.check_expand(q.expand)
     found, position, count = roles.list_assignments(store, q)
     items = [roles.assignment_view(a, q.select, q.expand) for a in found]
-    return json_response(request, _page(request, context_url(ASSIGNMENTS_SET, q.select), items, position, count))
+    return json_response(
+        request, _page(request, context_url(ASSIGNMENTS_SET, q.select), items, position, count)
+    )
 
 
 @graph
 async def create_role_assignment(store: Store, request: Request) -> Response:
     item = roles.create_assignment(store, users.body_json(await request.body()))
-    body = {"@odata.context": context_url(ASSIGNMENTS_SET, None, entity=True),
-            **roles.assignment_view(item, None, [])}
+    body = {
+        "@odata.context": context_url(ASSIGNMENTS_SET, None, entity=True),
+        **roles.assignment_view(item, None, []),
+    }
     return json_response(request, body, 201)
 
 
@@ -186,8 +206,10 @@ async def get_role_assignment(store: Store, request: Request) -> Response:
     expands = [e.strip() for e in request.query_params.get("$expand", "").split(",") if e.strip()]
     roles.check_expand(expands)
     item = roles.get_assignment(store, request.path_params["key"], expands)
-    body = {"@odata.context": context_url(ASSIGNMENTS_SET, select, entity=True),
-            **roles.assignment_view(item, select, expands)}
+    body = {
+        "@odata.context": context_url(ASSIGNMENTS_SET, select, entity=True),
+        **roles.assignment_view(item, select, expands),
+    }
     return json_response(request, body)
 
 
@@ -199,14 +221,18 @@ async def delete_role_assignment(store: Store, request: Request) -> Response:
 
 # -- app -------------------------------------------------------------------------------------
 
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     status = getattr(exc, "status_code", 500)
     if status == 405:
-        err = GraphError(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request uri.")
+        err = GraphError(
+            405, "Request_BadRequest", "Specified HTTP method is not allowed for the request uri."
+        )
     else:
         segment = request.url.path.rstrip("/").rsplit("/", 1)[-1]
-        err = GraphError(400 if status == 404 else status, "BadRequest",
-                         f"Resource not found for the segment '{segment}'.")
+        err = GraphError(
+            400 if status == 404 else status, "BadRequest", f"Resource not found for the segment '{segment}'."
+        )
     return error_response(request, err)
 
 

@@ -52,8 +52,9 @@ def is_advanced(request: Request) -> bool:
     )
 
 
-def parse_query(request: Request, props: dict[str, Prop], resource: str, known: set[str],
-                default_order: str) -> Query:
+def parse_query(
+    request: Request, props: dict[str, Prop], resource: str, known: set[str], default_order: str
+) -> Query:
     """Parse and validate $select/$filter/$top/$orderby/$count/$skiptoken/$expand against `props`."""
     qp = request.query_params
     q = Query(advanced=is_advanced(request))
@@ -62,7 +63,9 @@ def parse_query(request: Request, props: dict[str, Prop], resource: str, known: 
     top = qp.get("$top")
     if top is not None:
         if not re.fullmatch(r"-?\d+", top.strip()):
-            raise bad_request(f"Invalid page size specified: '{top}'. Must be between 1 and {MAX_TOP} inclusive.")
+            raise bad_request(
+                f"Invalid page size specified: '{top}'. Must be between 1 and {MAX_TOP} inclusive."
+            )
         q.top = int(top)
         if not 1 <= q.top <= MAX_TOP:
             raise bad_request(
@@ -246,7 +249,11 @@ class FilterParser:
             node = self.expr()
             self.take("rp")
             return node
-        if kind == "word" and value.lower() in _FUNCS and self.tokens[self.i + 1:self.i + 2] == [("lp", "(")]:
+        if (
+            kind == "word"
+            and value.lower() in _FUNCS
+            and self.tokens[self.i + 1 : self.i + 2] == [("lp", "(")]
+        ):
             self.i += 2
             prop = self.take("word")
             self.take("comma")
@@ -303,7 +310,9 @@ def compile_filter(ast, props: dict[str, Prop], resource: str, advanced: bool) -
     def check(name: str, op: str) -> Prop:
         prop = _lookup(props, name)
         if prop is None:
-            raise bad_request(f"Property '{name}' does not exist as a declared property or extension property.")
+            raise bad_request(
+                f"Property '{name}' does not exist as a declared property or extension property."
+            )
         if op in prop.ops:
             return prop
         if op in prop.advanced_ops:

@@ -19,8 +19,16 @@ DEFINITION_PROPS: dict[str, Prop] = {
     "isPrivileged": Prop("json_extract(body, '$.isPrivileged')", "bool"),
 }
 DEFINITION_FIELDS = (
-    "id", "description", "displayName", "isBuiltIn", "isEnabled", "isPrivileged", "resourceScopes",
-    "templateId", "version", "rolePermissions",
+    "id",
+    "description",
+    "displayName",
+    "isBuiltIn",
+    "isEnabled",
+    "isPrivileged",
+    "resourceScopes",
+    "templateId",
+    "version",
+    "rolePermissions",
 )
 ASSIGNMENT_PROPS: dict[str, Prop] = {
     "id": Prop("id", order="default"),
@@ -31,7 +39,9 @@ ASSIGNMENT_PROPS: dict[str, Prop] = {
 }
 ASSIGNMENT_FIELDS = ("id", "principalId", "directoryScopeId", "appScopeId", "roleDefinitionId")
 EXPANDABLE = {"principal", "roleDefinition"}
-CONFLICT = "A conflicting object with one or more of the specified property values is present in the directory."
+CONFLICT = (
+    "A conflicting object with one or more of the specified property values is present in the directory."
+)
 # A soft-deleted principal keeps its assignments, but they are not listed until it is restored.
 _ACTIVE_PRINCIPAL = (
     "EXISTS (SELECT 1 FROM users u WHERE u.id = role_assignments.principal_id AND u.deleted IS NULL)"
@@ -83,23 +93,34 @@ def definition_view(definition: dict, select: list[str] | None) -> dict:
 def create_assignment(store: Store, body: dict) -> dict:
     """POST /roleManagement/directory/roleAssignments."""
     for key in body:
-        if not key.startswith("@odata.") and key not in ("roleDefinitionId", "principalId", "directoryScopeId",
-                                                          "appScopeId", "condition"):
+        if not key.startswith("@odata.") and key not in (
+            "roleDefinitionId",
+            "principalId",
+            "directoryScopeId",
+            "appScopeId",
+            "condition",
+        ):
             raise GraphError(
-                400, "BadRequest",
-                f"The property '{key}' does not exist on type 'microsoft.graph.unifiedRoleAssignment'. Make sure "
-                "to only use property names that are defined by the type or mark the type as open type.",
+                400,
+                "BadRequest",
+                f"The property '{key}' does not exist on type 'microsoft.graph.unifiedRoleAssignment'. "
+                "Make sure to only use property names that are defined by the type or mark the type as "
+                "open type.",
             )
     role_id, principal_id = body.get("roleDefinitionId"), body.get("principalId")
     scope, app_scope = body.get("directoryScopeId"), body.get("appScopeId")
     for name, value in (("roleDefinitionId", role_id), ("principalId", principal_id)):
         if not isinstance(value, str) or not value:
-            raise bad_request(f"A value is required for property '{name}' of resource 'UnifiedRoleAssignment'.")
+            raise bad_request(
+                f"A value is required for property '{name}' of resource 'UnifiedRoleAssignment'."
+            )
     if scope is None and app_scope is None:
         raise bad_request("Either directoryScopeId or appScopeId must be specified.")
     for name, value in (("directoryScopeId", scope), ("appScopeId", app_scope)):
         if value is not None and not isinstance(value, str):
-            raise bad_request(f"Invalid value specified for property '{name}' of resource 'UnifiedRoleAssignment'.")
+            raise bad_request(
+                f"Invalid value specified for property '{name}' of resource 'UnifiedRoleAssignment'."
+            )
     if scope is not None and scope != "/":
         # The local tenant holds no administrative units or applications to scope to.
         raise not_found(scope.rsplit("/", 1)[-1] or scope)
@@ -110,7 +131,9 @@ def create_assignment(store: Store, body: dict) -> dict:
         if find_user(db, principal_id) is None:
             raise not_found(principal_id)
         principal_id = principal_id.lower()
-        aid = assignment_id(definition["id"], principal_id, scope if scope is not None else f"app:{app_scope}")
+        aid = assignment_id(
+            definition["id"], principal_id, scope if scope is not None else f"app:{app_scope}"
+        )
         try:
             db.execute(
                 "INSERT INTO role_assignments (id, role_definition_id, principal_id, directory_scope_id,"
@@ -119,14 +142,24 @@ def create_assignment(store: Store, body: dict) -> dict:
             )
         except sqlite3.IntegrityError as exc:
             raise bad_request(CONFLICT) from exc
-    return {"id": aid, "principalId": principal_id, "directoryScopeId": scope, "appScopeId": app_scope,
-            "roleDefinitionId": definition["id"]}
+    return {
+        "id": aid,
+        "principalId": principal_id,
+        "directoryScopeId": scope,
+        "appScopeId": app_scope,
+        "roleDefinitionId": definition["id"],
+    }
 
 
 def _row(row: tuple) -> dict:
     aid, role_id, principal_id, scope, app_scope = row
-    return {"id": aid, "principalId": principal_id, "directoryScopeId": scope, "appScopeId": app_scope,
-            "roleDefinitionId": role_id}
+    return {
+        "id": aid,
+        "principalId": principal_id,
+        "directoryScopeId": scope,
+        "appScopeId": app_scope,
+        "roleDefinitionId": role_id,
+    }
 
 
 _COLUMNS = "id, role_definition_id, principal_id, directory_scope_id, app_scope_id"
@@ -141,8 +174,9 @@ def list_assignments(store: Store, q: Query) -> tuple[list[dict], list | None, i
     count = None
     with store.read() as db:
         if q.count and q.skiptoken is None:
-            count = db.execute(f"SELECT COUNT(*) FROM role_assignments WHERE {' AND '.join(where)}",
-                               params).fetchone()[0]
+            count = db.execute(
+                f"SELECT COUNT(*) FROM role_assignments WHERE {' AND '.join(where)}", params
+            ).fetchone()[0]
         order, page_where, page_params = keyset(q, ASSIGNMENT_PROPS)
         if page_where:
             where.append(page_where)
@@ -160,8 +194,9 @@ def list_assignments(store: Store, q: Query) -> tuple[list[dict], list | None, i
 def get_assignment(store: Store, key: str, expands: list[str]) -> dict:
     """GET /roleManagement/directory/roleAssignments/{id}."""
     with store.read() as db:
-        row = db.execute(f"SELECT {_COLUMNS} FROM role_assignments WHERE id = ? AND {_ACTIVE_PRINCIPAL}",
-                         (key,)).fetchone()
+        row = db.execute(
+            f"SELECT {_COLUMNS} FROM role_assignments WHERE id = ? AND {_ACTIVE_PRINCIPAL}", (key,)
+        ).fetchone()
         if row is None:
             raise not_found(key)
         item = _row(row)
@@ -174,7 +209,9 @@ def delete_assignment(store: Store, key: str) -> None:
     """DELETE /roleManagement/directory/roleAssignments/{id}. Graph does not protect the last
     Global Administrator here, so neither does the local tenant."""
     with store.write() as db:
-        deleted = db.execute(f"DELETE FROM role_assignments WHERE id = ? AND {_ACTIVE_PRINCIPAL}", (key,)).rowcount
+        deleted = db.execute(
+            f"DELETE FROM role_assignments WHERE id = ? AND {_ACTIVE_PRINCIPAL}", (key,)
+        ).rowcount
     if not deleted:
         raise not_found(key)
 
@@ -195,7 +232,9 @@ def expand(db: sqlite3.Connection, items: list[dict], expands: list[str]) -> Non
         if "principal" in expands:
             user = find_user(db, item["principalId"])
             item["principal"] = (
-                {"@odata.type": "#microsoft.graph.user", **project(user, None, DEFAULT_PROPS)} if user else None
+                {"@odata.type": "#microsoft.graph.user", **project(user, None, DEFAULT_PROPS)}
+                if user
+                else None
             )
         if "roleDefinition" in expands:
             definition = find_definition(db, item["roleDefinitionId"])

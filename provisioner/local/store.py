@@ -137,8 +137,12 @@ class Store:
             now = datetime.now(UTC)
             db.executemany(
                 "INSERT INTO meta (key, value) VALUES (?, ?)",
-                [("schema", SCHEMA_VERSION), ("clock_offset", "0"), ("tenant_id", str(uuid.uuid4())),
-                 ("created", iso(now))],
+                [
+                    ("schema", SCHEMA_VERSION),
+                    ("clock_offset", "0"),
+                    ("tenant_id", str(uuid.uuid4())),
+                    ("created", iso(now)),
+                ],
             )
             db.execute("INSERT INTO domains (name, is_default) VALUES (?, 1)", (domain.lower(),))
             self._insert_roles(db)
@@ -147,7 +151,12 @@ class Store:
             db.execute(
                 "INSERT INTO role_assignments (id, role_definition_id, principal_id, directory_scope_id,"
                 " app_scope_id, created) VALUES (?, ?, ?, '/', NULL, ?)",
-                (assignment_id(GLOBAL_ADMIN_ROLE, admin["id"], "/"), GLOBAL_ADMIN_ROLE, admin["id"], iso(now)),
+                (
+                    assignment_id(GLOBAL_ADMIN_ROLE, admin["id"], "/"),
+                    GLOBAL_ADMIN_ROLE,
+                    admin["id"],
+                    iso(now),
+                ),
             )
             return True
 
@@ -232,15 +241,28 @@ def user_row(u: dict) -> tuple:
     props = {k: v for k, v in u.items() if k not in _COLUMN_PROPS}
     sync = u.get("onPremisesSyncEnabled")
     return (
-        u["id"], u["userPrincipalName"], u["displayName"], u.get("mail"), 1 if u["accountEnabled"] else 0,
-        None if sync is None else int(bool(sync)), u["createdDateTime"],
+        u["id"],
+        u["userPrincipalName"],
+        u["displayName"],
+        u.get("mail"),
+        1 if u["accountEnabled"] else 0,
+        None if sync is None else int(bool(sync)),
+        u["createdDateTime"],
         json.dumps(props, separators=(",", ":")),
     )
 
 
 _COLUMN_PROPS = frozenset(
-    {"id", "userPrincipalName", "displayName", "mail", "accountEnabled", "onPremisesSyncEnabled",
-     "createdDateTime", "deletedDateTime"}
+    {
+        "id",
+        "userPrincipalName",
+        "displayName",
+        "mail",
+        "accountEnabled",
+        "onPremisesSyncEnabled",
+        "createdDateTime",
+        "deletedDateTime",
+    }
 )
 
 USER_COLUMNS = "id, upn, display_name, mail, account_enabled, sync_enabled, created, deleted, props"
@@ -251,8 +273,13 @@ def row_user(row: tuple) -> dict:
     uid, upn, name, mail, enabled, sync, created, deleted, props = row
     user = json.loads(props)
     user.update(
-        id=uid, userPrincipalName=upn, displayName=name, mail=mail, accountEnabled=bool(enabled),
-        onPremisesSyncEnabled=None if sync is None else bool(sync), createdDateTime=created,
+        id=uid,
+        userPrincipalName=upn,
+        displayName=name,
+        mail=mail,
+        accountEnabled=bool(enabled),
+        onPremisesSyncEnabled=None if sync is None else bool(sync),
+        createdDateTime=created,
         deletedDateTime=deleted,
     )
     return user

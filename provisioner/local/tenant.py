@@ -16,16 +16,91 @@ from .store import Store, iso
 DEFAULT_DOMAIN = "contoso.onmicrosoft.com"
 
 FIRST_NAMES = (
-    "Adele", "Alex", "Allan", "Amara", "Ben", "Bianca", "Carlos", "Chen", "Christie", "Dana", "Debra",
-    "Diego", "Elena", "Emily", "Enrico", "Fatima", "Grady", "Hana", "Henrietta", "Ibrahim", "Isaiah",
-    "Jana", "Johanna", "Joni", "Kenji", "Lee", "Lidia", "Lynne", "Megan", "Miriam", "Nestor", "Nia",
-    "Olga", "Patti", "Pradeep", "Priya", "Raul", "Sakura", "Sven", "Tomas", "Wei", "Yara", "Zoe",
+    "Adele",
+    "Alex",
+    "Allan",
+    "Amara",
+    "Ben",
+    "Bianca",
+    "Carlos",
+    "Chen",
+    "Christie",
+    "Dana",
+    "Debra",
+    "Diego",
+    "Elena",
+    "Emily",
+    "Enrico",
+    "Fatima",
+    "Grady",
+    "Hana",
+    "Henrietta",
+    "Ibrahim",
+    "Isaiah",
+    "Jana",
+    "Johanna",
+    "Joni",
+    "Kenji",
+    "Lee",
+    "Lidia",
+    "Lynne",
+    "Megan",
+    "Miriam",
+    "Nestor",
+    "Nia",
+    "Olga",
+    "Patti",
+    "Pradeep",
+    "Priya",
+    "Raul",
+    "Sakura",
+    "Sven",
+    "Tomas",
+    "Wei",
+    "Yara",
+    "Zoe",
 )
 LAST_NAMES = (
-    "Adams", "Bauer", "Becker", "Cruz", "Diaz", "Dubois", "Fischer", "Garcia", "Gates", "Gupta",
-    "Hansen", "Holt", "Ito", "Jensen", "Kim", "Kowalski", "Larsen", "Lopez", "Martin", "Moreau",
-    "Muller", "Nakamura", "Nguyen", "Novak", "Okafor", "Patel", "Rossi", "Sanchez", "Schmidt", "Silva",
-    "Singh", "Smith", "Tanaka", "Vance", "Wagner", "Wilber", "Williams", "Wright", "Yamada", "Zhang",
+    "Adams",
+    "Bauer",
+    "Becker",
+    "Cruz",
+    "Diaz",
+    "Dubois",
+    "Fischer",
+    "Garcia",
+    "Gates",
+    "Gupta",
+    "Hansen",
+    "Holt",
+    "Ito",
+    "Jensen",
+    "Kim",
+    "Kowalski",
+    "Larsen",
+    "Lopez",
+    "Martin",
+    "Moreau",
+    "Muller",
+    "Nakamura",
+    "Nguyen",
+    "Novak",
+    "Okafor",
+    "Patel",
+    "Rossi",
+    "Sanchez",
+    "Schmidt",
+    "Silva",
+    "Singh",
+    "Smith",
+    "Tanaka",
+    "Vance",
+    "Wagner",
+    "Wilber",
+    "Williams",
+    "Wright",
+    "Yamada",
+    "Zhang",
 )
 DEPARTMENTS = {
     "Sales": ("Account Executive", "Sales Manager", "Sales Representative"),
@@ -47,8 +122,14 @@ def default_state_path() -> Path:
     return platformdirs.user_data_path("provisioner") / "local-tenant.db"
 
 
-def init_tenant(path: str | Path, *, domain: str = DEFAULT_DOMAIN, seed_users: int = 0,
-                synced_fraction: float = 0.0, seed: int | None = None) -> dict:
+def init_tenant(
+    path: str | Path,
+    *,
+    domain: str = DEFAULT_DOMAIN,
+    seed_users: int = 0,
+    synced_fraction: float = 0.0,
+    seed: int | None = None,
+) -> dict:
     """Create the tenant file if missing (verified domain + Global Administrator `admin@<domain>`),
     then add `seed_users` sample users, about `synced_fraction` of them directory-synced.
 
@@ -66,8 +147,14 @@ def init_tenant(path: str | Path, *, domain: str = DEFAULT_DOMAIN, seed_users: i
         synced = _seed(store, default, seed_users, synced_fraction, random.Random(seed)) if seed_users else 0
         with store.read() as db:
             total = db.execute("SELECT COUNT(*) FROM users WHERE deleted IS NULL").fetchone()[0]
-        return {"path": str(path), "created": created, "domain": default, "seeded": seed_users,
-                "synced": synced, "users": total}
+        return {
+            "path": str(path),
+            "created": created,
+            "domain": default,
+            "seeded": seed_users,
+            "synced": synced,
+            "users": total,
+        }
     finally:
         store.close()
 
@@ -83,8 +170,15 @@ def _seed(store: Store, domain: str, count: int, synced_fraction: float, rng: ra
     return counts["synced"]
 
 
-def _sample_users(domain: str, count: int, synced_fraction: float, rng: random.Random, taken: set[str],
-                  now: datetime, counts: dict) -> Iterator[dict]:
+def _sample_users(
+    domain: str,
+    count: int,
+    synced_fraction: float,
+    rng: random.Random,
+    taken: set[str],
+    now: datetime,
+    counts: dict,
+) -> Iterator[dict]:
     serial: dict[str, int] = {}
     for _ in range(count):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
@@ -104,15 +198,32 @@ def _sample_users(domain: str, count: int, synced_fraction: float, rng: random.R
         created = iso(now - timedelta(days=rng.randint(1, 1500), seconds=rng.randint(0, 86399)))
         yield {
             "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            "userPrincipalName": upn, "displayName": f"{first} {last}", "givenName": first, "surname": last,
-            "mail": upn, "mailNickname": candidate, "accountEnabled": rng.random() > 0.05,
-            "jobTitle": rng.choice(DEPARTMENTS[department]), "department": department,
-            "usageLocation": rng.choice(USAGE_LOCATIONS), "businessPhones": [], "mobilePhone": None,
-            "officeLocation": None, "preferredLanguage": "en-US", "userType": "Member",
-            "onPremisesSyncEnabled": True if is_synced else None, "createdDateTime": created,
+            "userPrincipalName": upn,
+            "displayName": f"{first} {last}",
+            "givenName": first,
+            "surname": last,
+            "mail": upn,
+            "mailNickname": candidate,
+            "accountEnabled": rng.random() > 0.05,
+            "jobTitle": rng.choice(DEPARTMENTS[department]),
+            "department": department,
+            "usageLocation": rng.choice(USAGE_LOCATIONS),
+            "businessPhones": [],
+            "mobilePhone": None,
+            "officeLocation": None,
+            "preferredLanguage": "en-US",
+            "userType": "Member",
+            "onPremisesSyncEnabled": True if is_synced else None,
+            "createdDateTime": created,
             "lastPasswordChangeDateTime": created,
-            **({"onPremisesImmutableId": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                "onPremisesLastSyncDateTime": iso(now)} if is_synced else {}),
+            **(
+                {
+                    "onPremisesImmutableId": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                    "onPremisesLastSyncDateTime": iso(now),
+                }
+                if is_synced
+                else {}
+            ),
         }
 
 
@@ -137,7 +248,9 @@ def add_domain(path: str | Path, domain: str) -> None:
     store = Store(path)
     try:
         with store.write() as db:
-            db.execute("INSERT OR IGNORE INTO domains (name, is_default, is_verified) VALUES (?, 0, 1)", (domain,))
+            db.execute(
+                "INSERT OR IGNORE INTO domains (name, is_default, is_verified) VALUES (?, 0, 1)", (domain,)
+            )
     finally:
         store.close()
 

@@ -13,25 +13,66 @@ from .store import USER_COLUMNS, Store, iso, row_user, user_row
 from .wire import GraphError, bad_request, not_found
 
 DEFAULT_PROPS = (
-    "id", "businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
-    "officeLocation", "preferredLanguage", "surname", "userPrincipalName",
+    "id",
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
 )
 # Properties a client may write, with their JSON kind.
 WRITABLE = {
-    "accountEnabled": "bool", "ageGroup": "str", "businessPhones": "list", "city": "str",
-    "companyName": "str", "country": "str", "department": "str", "displayName": "str",
-    "employeeId": "str", "employeeType": "str", "faxNumber": "str", "givenName": "str",
-    "jobTitle": "str", "mail": "str", "mailNickname": "str", "mobilePhone": "str",
-    "officeLocation": "str", "onPremisesImmutableId": "str", "otherMails": "list",
-    "passwordPolicies": "str", "passwordProfile": "object", "postalCode": "str",
-    "preferredLanguage": "str", "showInAddressList": "bool", "state": "str", "streetAddress": "str",
-    "surname": "str", "usageLocation": "str", "userPrincipalName": "str", "userType": "str",
+    "accountEnabled": "bool",
+    "ageGroup": "str",
+    "businessPhones": "list",
+    "city": "str",
+    "companyName": "str",
+    "country": "str",
+    "department": "str",
+    "displayName": "str",
+    "employeeId": "str",
+    "employeeType": "str",
+    "faxNumber": "str",
+    "givenName": "str",
+    "jobTitle": "str",
+    "mail": "str",
+    "mailNickname": "str",
+    "mobilePhone": "str",
+    "officeLocation": "str",
+    "onPremisesImmutableId": "str",
+    "otherMails": "list",
+    "passwordPolicies": "str",
+    "passwordProfile": "object",
+    "postalCode": "str",
+    "preferredLanguage": "str",
+    "showInAddressList": "bool",
+    "state": "str",
+    "streetAddress": "str",
+    "surname": "str",
+    "usageLocation": "str",
+    "userPrincipalName": "str",
+    "userType": "str",
 }
 READ_ONLY = {
-    "id", "createdDateTime", "deletedDateTime", "onPremisesSyncEnabled", "onPremisesLastSyncDateTime",
-    "onPremisesDistinguishedName", "onPremisesDomainName", "onPremisesSamAccountName",
-    "onPremisesSecurityIdentifier", "onPremisesUserPrincipalName", "lastPasswordChangeDateTime",
-    "creationType", "externalUserState", "proxyAddresses",
+    "id",
+    "createdDateTime",
+    "deletedDateTime",
+    "onPremisesSyncEnabled",
+    "onPremisesLastSyncDateTime",
+    "onPremisesDistinguishedName",
+    "onPremisesDomainName",
+    "onPremisesSamAccountName",
+    "onPremisesSecurityIdentifier",
+    "onPremisesUserPrincipalName",
+    "lastPasswordChangeDateTime",
+    "creationType",
+    "externalUserState",
+    "proxyAddresses",
 }
 KNOWN = set(WRITABLE) | READ_ONLY
 REQUIRED = ("accountEnabled", "displayName", "mailNickname", "passwordProfile", "userPrincipalName")
@@ -44,7 +85,9 @@ _JSON = "json_extract(props, '$.{}')"
 _TEXT_OPS = frozenset({"eq", "in", "startswith"})
 PROPS: dict[str, Prop] = {
     "id": Prop("id", "guid"),
-    "userPrincipalName": Prop("upn", ops=_TEXT_OPS, advanced_ops=frozenset({"ne", "endswith"}), order="default"),
+    "userPrincipalName": Prop(
+        "upn", ops=_TEXT_OPS, advanced_ops=frozenset({"ne", "endswith"}), order="default"
+    ),
     "displayName": Prop("display_name", ops=_TEXT_OPS, order="default"),
     "mail": Prop("mail", ops=_TEXT_OPS, advanced_ops=frozenset({"ne", "endswith"})),
     "accountEnabled": Prop("account_enabled", "bool"),
@@ -57,8 +100,10 @@ PROPS: dict[str, Prop] = {
     "mailNickname": Prop(_JSON.format("mailNickname"), ops=_TEXT_OPS),
     "createdDateTime": Prop("created", "date", ops=frozenset(), advanced_ops=frozenset(), order="advanced"),
 }
-DELETED_PROPS = dict(PROPS, deletedDateTime=Prop("deleted", "date", ops=frozenset(),
-                                                   advanced_ops=frozenset(), order="advanced"))
+DELETED_PROPS = dict(
+    PROPS,
+    deletedDateTime=Prop("deleted", "date", ops=frozenset(), advanced_ops=frozenset(), order="advanced"),
+)
 
 _UPN_LOCAL = re.compile(r"[A-Za-z0-9'.\-_!#^~]{1,64}")
 _NICKNAME = re.compile(r"[\x21-\x7e]{1,64}")
@@ -131,9 +176,10 @@ def check_upn(db: sqlite3.Connection, upn: object) -> str:
     local, domain = upn.split("@")
     if not _UPN_LOCAL.fullmatch(local) or local.startswith(".") or local.endswith(".") or ".." in local:
         raise bad_request("Property userPrincipalName is invalid.")
-    if not domain or not db.execute(
-        "SELECT 1 FROM domains WHERE name = ? AND is_verified = 1", (domain,)
-    ).fetchone():
+    if (
+        not domain
+        or not db.execute("SELECT 1 FROM domains WHERE name = ? AND is_verified = 1", (domain,)).fetchone()
+    ):
         raise bad_request(UPN_DOMAIN_ERROR)
     return upn
 
@@ -149,7 +195,8 @@ def _check_values(body: dict, *, creating: bool) -> dict:
         kind = WRITABLE.get(key)
         if kind is None:
             raise GraphError(
-                400, "BadRequest",
+                400,
+                "BadRequest",
                 f"The property '{key}' does not exist on type 'microsoft.graph.user'. Make sure to only use "
                 "property names that are defined by the type or mark the type as open type.",
             )
@@ -182,7 +229,9 @@ def _check_values(body: dict, *, creating: bool) -> dict:
     profile = out.get("passwordProfile")
     if profile is not None:
         if creating and "password" not in profile:
-            raise bad_request("A value is required for property 'passwordProfile.password' of resource 'User'.")
+            raise bad_request(
+                "A value is required for property 'passwordProfile.password' of resource 'User'."
+            )
         if "password" in profile:
             check_password(profile["password"])
     return out
@@ -204,10 +253,22 @@ def create_user(store: Store, body: dict) -> dict:
         check_upn(db, values["userPrincipalName"])
         now = iso(store.now())
         user = {
-            "id": str(uuid.uuid4()), "businessPhones": [], "givenName": None, "jobTitle": None, "mail": None,
-            "mobilePhone": None, "officeLocation": None, "preferredLanguage": None, "surname": None,
-            "department": None, "usageLocation": None, "userType": "Member", "onPremisesSyncEnabled": None,
-            "createdDateTime": now, "creationType": None, "lastPasswordChangeDateTime": now,
+            "id": str(uuid.uuid4()),
+            "businessPhones": [],
+            "givenName": None,
+            "jobTitle": None,
+            "mail": None,
+            "mobilePhone": None,
+            "officeLocation": None,
+            "preferredLanguage": None,
+            "surname": None,
+            "department": None,
+            "usageLocation": None,
+            "userType": "Member",
+            "onPremisesSyncEnabled": None,
+            "createdDateTime": now,
+            "creationType": None,
+            "lastPasswordChangeDateTime": now,
             "passwordPolicies": None,
         }
         user.update(values)
@@ -226,12 +287,15 @@ def find_user(db: sqlite3.Connection, key: str, *, deleted: bool = False) -> dic
     """An active (or, with deleted=True, soft-deleted) user by object id or userPrincipalName."""
     state = "IS NOT NULL" if deleted else "IS NULL"
     if _GUID.fullmatch(key):
-        row = db.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = ? COLLATE NOCASE AND deleted {state}",
-                         (key,)).fetchone()
+        row = db.execute(
+            f"SELECT {USER_COLUMNS} FROM users WHERE id = ? COLLATE NOCASE AND deleted {state}", (key,)
+        ).fetchone()
     elif deleted:
         row = None
     else:
-        row = db.execute(f"SELECT {USER_COLUMNS} FROM users WHERE upn = ? AND deleted IS NULL", (key,)).fetchone()
+        row = db.execute(
+            f"SELECT {USER_COLUMNS} FROM users WHERE upn = ? AND deleted IS NULL", (key,)
+        ).fetchone()
     return row_user(row) if row else None
 
 
@@ -293,7 +357,9 @@ def delete_user(store: Store, key: str) -> None:
         )
 
 
-def list_users(store: Store, q: Query, *, deleted: bool = False) -> tuple[list[dict], list | None, int | None]:
+def list_users(
+    store: Store, q: Query, *, deleted: bool = False
+) -> tuple[list[dict], list | None, int | None]:
     """One page of users (active or soft-deleted): (users, next keyset position or None, count or None)."""
     props = DELETED_PROPS if deleted else PROPS
     where = ["deleted IS NOT NULL" if deleted else "deleted IS NULL"]
@@ -304,7 +370,9 @@ def list_users(store: Store, q: Query, *, deleted: bool = False) -> tuple[list[d
     count = None
     with store.read() as db:
         if q.count and q.skiptoken is None:
-            count = db.execute(f"SELECT COUNT(*) FROM users WHERE {' AND '.join(where)}", params).fetchone()[0]
+            count = db.execute(f"SELECT COUNT(*) FROM users WHERE {' AND '.join(where)}", params).fetchone()[
+                0
+            ]
         order, page_where, page_params = keyset(q, props)
         if page_where:
             where.append(page_where)
@@ -321,9 +389,13 @@ def list_users(store: Store, q: Query, *, deleted: bool = False) -> tuple[list[d
 
 
 def _sort_value(user: dict, prop: str):
-    return {"userPrincipalName": user["userPrincipalName"], "displayName": user["displayName"],
-            "createdDateTime": user["createdDateTime"], "deletedDateTime": user["deletedDateTime"],
-            "id": user["id"]}[prop]
+    return {
+        "userPrincipalName": user["userPrincipalName"],
+        "displayName": user["displayName"],
+        "createdDateTime": user["createdDateTime"],
+        "deletedDateTime": user["deletedDateTime"],
+        "id": user["id"],
+    }[prop]
 
 
 def count_users(store: Store) -> int:
@@ -342,17 +414,20 @@ def user_view(user: dict, select: list[str] | None, default: tuple[str, ...] = D
 
 # -- deleted items ---------------------------------------------------------------------------
 
+
 def purge_expired(store: Store) -> int:
     """Permanently remove soft-deleted users past the 30-day window (Entra purges them itself)."""
     cutoff = iso(store.now() - RETENTION)
     with store.read() as db:
-        if not db.execute("SELECT 1 FROM users WHERE deleted IS NOT NULL AND deleted <= ? LIMIT 1",
-                          (cutoff,)).fetchone():
+        if not db.execute(
+            "SELECT 1 FROM users WHERE deleted IS NOT NULL AND deleted <= ? LIMIT 1", (cutoff,)
+        ).fetchone():
             return 0
     with store.write() as db:
         db.execute(
             "DELETE FROM role_assignments WHERE principal_id IN"
-            " (SELECT id FROM users WHERE deleted IS NOT NULL AND deleted <= ?)", (cutoff,),
+            " (SELECT id FROM users WHERE deleted IS NOT NULL AND deleted <= ?)",
+            (cutoff,),
         )
         return db.execute("DELETE FROM users WHERE deleted IS NOT NULL AND deleted <= ?", (cutoff,)).rowcount
 
@@ -416,7 +491,8 @@ def body_json(raw: bytes, *, optional: bool = False) -> dict:
         body = json.loads(raw)
     except ValueError as exc:
         raise GraphError(
-            400, "BadRequest",
+            400,
+            "BadRequest",
             "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is "
             "of valid JSON format.",
         ) from exc

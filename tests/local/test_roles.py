@@ -19,34 +19,50 @@ CLASSIC = {
     "e8611ab8-c189-46e8-94e1-60213ab1f814": "Privileged Role Administrator",
 }
 GA, HELPDESK, BILLING = (
-    "62e90394-69f5-4237-9190-012177145e10", "729827e3-9c14-49f7-bb1b-9608f156bbb8",
+    "62e90394-69f5-4237-9190-012177145e10",
+    "729827e3-9c14-49f7-bb1b-9608f156bbb8",
     "b0f54661-2d74-4c50-afa3-1ec803f12efe",
 )
 
 
 def test_role_definitions_include_builtins(client):
     body = client.get(f"{BASE}/roleDefinitions").json()
-    assert body["@odata.context"] == "https://graph.microsoft.com/v1.0/$metadata#roleManagement/directory/roleDefinitions"
+    assert (
+        body["@odata.context"]
+        == "https://graph.microsoft.com/v1.0/$metadata#roleManagement/directory/roleDefinitions"
+    )
     by_id = {d["id"]: d for d in body["value"]}
     assert len(by_id) >= 40
     for rid, name in CLASSIC.items():
         assert by_id[rid]["displayName"] == name and by_id[rid]["templateId"] == rid
     helpdesk = by_id[HELPDESK]
-    assert helpdesk["description"] == "Can reset passwords for non-administrators and Helpdesk Administrators."
+    assert (
+        helpdesk["description"] == "Can reset passwords for non-administrators and Helpdesk Administrators."
+    )
     assert (helpdesk["isBuiltIn"], helpdesk["isEnabled"], helpdesk["isPrivileged"], helpdesk["version"]) == (
-        True, True, True, "1")
-    assert "microsoft.directory/users/password/update" in helpdesk["rolePermissions"][0]["allowedResourceActions"]
+        True,
+        True,
+        True,
+        "1",
+    )
+    assert (
+        "microsoft.directory/users/password/update"
+        in helpdesk["rolePermissions"][0]["allowedResourceActions"]
+    )
     assert by_id[BILLING]["isPrivileged"] is False
     names = [d["displayName"] for d in body["value"]]
     assert names == sorted(names, key=str.lower)
 
 
-@pytest.mark.parametrize("flt,expected", [
-    ("displayName eq 'helpdesk administrator'", [HELPDESK]),
-    (f"id eq '{GA}'", [GA]),
-    (f"templateId in ('{GA}','{BILLING}')", [BILLING, GA]),
-    ("displayName in ('Billing Administrator','Global Administrator')", [BILLING, GA]),
-])
+@pytest.mark.parametrize(
+    "flt,expected",
+    [
+        ("displayName eq 'helpdesk administrator'", [HELPDESK]),
+        (f"id eq '{GA}'", [GA]),
+        (f"templateId in ('{GA}','{BILLING}')", [BILLING, GA]),
+        ("displayName in ('Billing Administrator','Global Administrator')", [BILLING, GA]),
+    ],
+)
 def test_role_definition_filters(client, flt, expected):
     body = client.get(f"{BASE}/roleDefinitions", params={"$filter": flt, "$select": "id"}).json()
     assert body["value"] == [{"id": i} for i in expected]
@@ -59,14 +75,24 @@ def test_role_definition_filter_is_builtin_and_get(client):
     one = client.get(f"{BASE}/roleDefinitions/{GA}").json()
     assert one["@odata.context"].endswith("#roleManagement/directory/roleDefinitions/$entity")
     assert one["displayName"] == "Global Administrator"
-    assert_error(client.get(f"{BASE}/roleDefinitions/00000000-0000-0000-0000-000000000000"), 404,
-                 "Request_ResourceNotFound")
+    assert_error(
+        client.get(f"{BASE}/roleDefinitions/00000000-0000-0000-0000-000000000000"),
+        404,
+        "Request_ResourceNotFound",
+    )
 
 
 def assign(client, role: str, principal: str, **extra):
-    return client.post(f"{BASE}/roleAssignments", json={
-        "@odata.type": "#microsoft.graph.unifiedRoleAssignment", "roleDefinitionId": role,
-        "principalId": principal, "directoryScopeId": "/", **extra})
+    return client.post(
+        f"{BASE}/roleAssignments",
+        json={
+            "@odata.type": "#microsoft.graph.unifiedRoleAssignment",
+            "roleDefinitionId": role,
+            "principalId": principal,
+            "directoryScopeId": "/",
+            **extra,
+        },
+    )
 
 
 def test_create_assignment_201_with_graph_shaped_id(client):
@@ -78,7 +104,10 @@ def test_create_assignment_201_with_graph_shaped_id(client):
     expected_id = base64.urlsafe_b64encode(raw).decode().rstrip("=") + "-1"
     assert body == {
         "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#roleManagement/directory/roleAssignments/$entity",
-        "id": expected_id, "principalId": user["id"], "directoryScopeId": "/", "roleDefinitionId": HELPDESK,
+        "id": expected_id,
+        "principalId": user["id"],
+        "directoryScopeId": "/",
+        "roleDefinitionId": HELPDESK,
     }
     got = client.get(f"{BASE}/roleAssignments/{expected_id}").json()
     assert got["principalId"] == user["id"]
@@ -87,23 +116,40 @@ def test_create_assignment_201_with_graph_shaped_id(client):
 def test_duplicate_assignment_is_conflict(client):
     user = create(client, "twice")
     assert assign(client, BILLING, user["id"]).status_code == 201
-    assert_error(assign(client, BILLING, user["id"]), 400, "Request_BadRequest",
-                 "A conflicting object with one or more of the specified property values is present in the "
-                 "directory.")
+    assert_error(
+        assign(client, BILLING, user["id"]),
+        400,
+        "Request_BadRequest",
+        "A conflicting object with one or more of the specified property values is present in the directory.",
+    )
 
 
 def test_assignment_validation(client):
     user = create(client, "val")
     missing = "00000000-0000-0000-0000-0000000000aa"
-    assert_error(assign(client, HELPDESK, missing), 404, "Request_ResourceNotFound",
-                 f"Resource '{missing}' does not exist or one of its queried reference-property objects are not "
-                 "present.")
+    assert_error(
+        assign(client, HELPDESK, missing),
+        404,
+        "Request_ResourceNotFound",
+        f"Resource '{missing}' does not exist or one of its queried reference-property objects are not "
+        "present.",
+    )
     assert_error(assign(client, missing, user["id"]), 404, "Request_ResourceNotFound")
-    no_scope = client.post(f"{BASE}/roleAssignments", json={"roleDefinitionId": HELPDESK, "principalId": user["id"]})
-    assert_error(no_scope, 400, "Request_BadRequest", "Either directoryScopeId or appScopeId must be specified.")
-    no_role = client.post(f"{BASE}/roleAssignments", json={"principalId": user["id"], "directoryScopeId": "/"})
-    assert_error(no_role, 400, "Request_BadRequest",
-                 "A value is required for property 'roleDefinitionId' of resource 'UnifiedRoleAssignment'.")
+    no_scope = client.post(
+        f"{BASE}/roleAssignments", json={"roleDefinitionId": HELPDESK, "principalId": user["id"]}
+    )
+    assert_error(
+        no_scope, 400, "Request_BadRequest", "Either directoryScopeId or appScopeId must be specified."
+    )
+    no_role = client.post(
+        f"{BASE}/roleAssignments", json={"principalId": user["id"], "directoryScopeId": "/"}
+    )
+    assert_error(
+        no_role,
+        400,
+        "Request_BadRequest",
+        "A value is required for property 'roleDefinitionId' of resource 'UnifiedRoleAssignment'.",
+    )
     assert_error(assign(client, HELPDESK, user["id"], bogus=1), 400, "BadRequest")
     au_scope = assign(client, HELPDESK, user["id"], directoryScopeId="/administrativeUnits/" + missing)
     assert_error(au_scope, 404, "Request_ResourceNotFound")
@@ -115,15 +161,26 @@ def test_list_filter_expand_select(client):
     a, b = create(client, "aa", displayName="Aa"), create(client, "bb", displayName="Bb")
     for user, role in ((a, HELPDESK), (a, BILLING), (b, HELPDESK)):
         assert assign(client, role, user["id"]).status_code == 201
-    by_principal = client.get(f"{BASE}/roleAssignments", params={"$filter": f"principalId eq '{a['id']}'"}).json()
+    by_principal = client.get(
+        f"{BASE}/roleAssignments", params={"$filter": f"principalId eq '{a['id']}'"}
+    ).json()
     assert sorted(x["roleDefinitionId"] for x in by_principal["value"]) == sorted([HELPDESK, BILLING])
-    by_role = client.get(f"{BASE}/roleAssignments", params={"$filter": f"roleDefinitionId eq '{HELPDESK}'",
-                                                            "$expand": "principal"}).json()
-    principals = sorted((x["principal"]["@odata.type"], x["principal"]["displayName"]) for x in by_role["value"])
+    by_role = client.get(
+        f"{BASE}/roleAssignments",
+        params={"$filter": f"roleDefinitionId eq '{HELPDESK}'", "$expand": "principal"},
+    ).json()
+    principals = sorted(
+        (x["principal"]["@odata.type"], x["principal"]["displayName"]) for x in by_role["value"]
+    )
     assert principals == [("#microsoft.graph.user", "Aa"), ("#microsoft.graph.user", "Bb")]
-    both = client.get(f"{BASE}/roleAssignments", params={
-        "$filter": f"principalId eq '{b['id']}' and roleDefinitionId eq '{HELPDESK}'",
-        "$select": "id,principalId", "$expand": "roleDefinition"}).json()
+    both = client.get(
+        f"{BASE}/roleAssignments",
+        params={
+            "$filter": f"principalId eq '{b['id']}' and roleDefinitionId eq '{HELPDESK}'",
+            "$select": "id,principalId",
+            "$expand": "roleDefinition",
+        },
+    ).json()
     assert both["@odata.context"].endswith("#roleManagement/directory/roleAssignments(id,principalId)")
     [item] = both["value"]
     assert set(item) == {"id", "principalId", "roleDefinition"}
@@ -152,7 +209,13 @@ def test_delete_assignment(client):
 
 
 def test_last_global_administrator_can_be_removed_as_in_graph(client):
-    [only] = client.get(f"{BASE}/roleAssignments", params={"$filter": f"roleDefinitionId eq '{GA}'"}).json()["value"]
+    [only] = client.get(f"{BASE}/roleAssignments", params={"$filter": f"roleDefinitionId eq '{GA}'"}).json()[
+        "value"
+    ]
     assert client.delete(f"{BASE}/roleAssignments/{only['id']}").status_code == 204
-    assert client.get(f"{BASE}/roleAssignments", params={"$filter": f"roleDefinitionId eq '{GA}'"}).json()[
-        "value"] == []
+    assert (
+        client.get(f"{BASE}/roleAssignments", params={"$filter": f"roleDefinitionId eq '{GA}'"}).json()[
+            "value"
+        ]
+        == []
+    )

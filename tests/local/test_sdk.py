@@ -26,7 +26,8 @@ HELPDESK = "729827e3-9c14-49f7-bb1b-9608f156bbb8"
 def sdk_client(app) -> GraphServiceClient:
     http = GraphClientFactory.create_with_default_middleware(
         client=httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE),
-        options=GRAPH_DEFAULT_OPTIONS)
+        options=GRAPH_DEFAULT_OPTIONS,
+    )
     adapter = GraphRequestAdapter(AnonymousAuthenticationProvider(), client=http)
     adapter.base_url = BASE
     return GraphServiceClient(request_adapter=adapter)
@@ -39,16 +40,26 @@ def test_sdk_round_trip(state):
         client = sdk_client(app)
         created = []
         for i in range(5):
-            user = User(account_enabled=True, display_name=f"Sdk {i}", mail_nickname=f"sdk{i}",
-                        user_principal_name=f"sdk{i}@{DOMAIN}",
-                        password_profile=PasswordProfile(password=PASSWORD, force_change_password_next_sign_in=True))
+            user = User(
+                account_enabled=True,
+                display_name=f"Sdk {i}",
+                mail_nickname=f"sdk{i}",
+                user_principal_name=f"sdk{i}@{DOMAIN}",
+                password_profile=PasswordProfile(password=PASSWORD, force_change_password_next_sign_in=True),
+            )
             created.append(await client.users.post(user))
         assert [u.user_principal_name for u in created] == [f"sdk{i}@{DOMAIN}" for i in range(5)]
 
         try:
-            await client.users.post(User(account_enabled=True, display_name="Dup", mail_nickname="sdk0",
-                                         user_principal_name=f"sdk0@{DOMAIN}",
-                                         password_profile=PasswordProfile(password=PASSWORD)))
+            await client.users.post(
+                User(
+                    account_enabled=True,
+                    display_name="Dup",
+                    mail_nickname="sdk0",
+                    user_principal_name=f"sdk0@{DOMAIN}",
+                    password_profile=PasswordProfile(password=PASSWORD),
+                )
+            )
             raise AssertionError("duplicate accepted")
         except ODataError as err:
             assert err.response_status_code == 400
@@ -56,7 +67,8 @@ def test_sdk_round_trip(state):
             assert err.error.details[0].code == "ObjectConflict"
 
         params = UsersRequestBuilder.UsersRequestBuilderGetQueryParameters(
-            select=["id", "userPrincipalName"], top=2, filter="startswith(userPrincipalName,'sdk')")
+            select=["id", "userPrincipalName"], top=2, filter="startswith(userPrincipalName,'sdk')"
+        )
         page = await client.users.get(RequestConfiguration(query_parameters=params))
         seen = [u.user_principal_name for u in page.value]
         pages = 1
@@ -68,12 +80,16 @@ def test_sdk_round_trip(state):
 
         target = created[1]
         assignment = await client.role_management.directory.role_assignments.post(
-            UnifiedRoleAssignment(role_definition_id=HELPDESK, principal_id=target.id, directory_scope_id="/"))
+            UnifiedRoleAssignment(role_definition_id=HELPDESK, principal_id=target.id, directory_scope_id="/")
+        )
         assert assignment.id.endswith("-1")
-        listed = await client.role_management.directory.role_assignments.get(RequestConfiguration(
-            query_parameters=client.role_management.directory.role_assignments
-            .RoleAssignmentsRequestBuilderGetQueryParameters(filter=f"principalId eq '{target.id}'",
-                                                             expand=["principal"])))
+        listed = await client.role_management.directory.role_assignments.get(
+            RequestConfiguration(
+                query_parameters=client.role_management.directory.role_assignments.RoleAssignmentsRequestBuilderGetQueryParameters(
+                    filter=f"principalId eq '{target.id}'", expand=["principal"]
+                )
+            )
+        )
         assert [a.id for a in listed.value] == [assignment.id]
         assert listed.value[0].principal.display_name == "Sdk 1"
 
@@ -85,9 +101,12 @@ def test_sdk_round_trip(state):
         restored = await client.directory.deleted_items.by_directory_object_id(target.id).restore.post()
         assert isinstance(restored, User) and restored.user_principal_name == f"sdk1@{DOMAIN}"
         again = await client.role_management.directory.role_assignments.by_unified_role_assignment_id(
-            assignment.id).get()
+            assignment.id
+        ).get()
         assert again.principal_id == target.id
-        await client.role_management.directory.role_assignments.by_unified_role_assignment_id(assignment.id).delete()
+        await client.role_management.directory.role_assignments.by_unified_role_assignment_id(
+            assignment.id
+        ).delete()
 
         await client.users.by_user_id(target.id).delete()
         await client.directory.deleted_items.by_directory_object_id(target.id).delete()
