@@ -1,4 +1,4 @@
-"""Graph wire helpers: the error type routes raise and the JSON/error responses they send."""
+"""Graph wire primitives: the error type routes raise and the JSON/error responses they send."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tenant_helpers import DOMAIN, assert_error, create
+from graph_kit import DOMAIN, assert_error, create
 
 from provisioner.local.tenant import add_domain, advance_clock, tenant_now
 

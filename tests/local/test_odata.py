@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tenant_helpers import DOMAIN, assert_error, create
+from graph_kit import DOMAIN, assert_error, create
 
 from provisioner.local.tenant import init_tenant
 

@@ -6,7 +6,7 @@ import base64
 import uuid
 
 import pytest
-from tenant_helpers import assert_error, create
+from graph_kit import assert_error, create
 
 BASE = "/v1.0/roleManagement/directory"
 CLASSIC = {
@@ -96,7 +96,7 @@ def assign(client, role: str, principal: str, **extra):
 
 
 def test_create_assignment_201_with_graph_shaped_id(client):
-    user = create(client, "helper")
+    user = create(client, "assignee")
     resp = assign(client, HELPDESK, user["id"])
     assert resp.status_code == 201
     body = resp.json()

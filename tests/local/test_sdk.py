@@ -15,7 +15,7 @@ from msgraph.generated.models.user import User
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 from msgraph.graph_request_adapter import options as GRAPH_DEFAULT_OPTIONS
 from msgraph_core import GraphClientFactory
-from tenant_helpers import DOMAIN, PASSWORD
+from graph_kit import DOMAIN, PASSWORD
 
 from provisioner.local.graph_app import graph_app
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from tenant_helpers import DOMAIN, PASSWORD, assert_error, create, new_user
+from graph_kit import DOMAIN, PASSWORD, assert_error, create, new_user
 
 from provisioner.local.tenant import add_domain
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the local tenant tests: request bodies and Graph error assertions."""
+"""Shared by the local tenant tests: request bodies and Graph error assertions."""
 
 from __future__ import annotations
 
