@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+from graph_kit import DOMAIN, PASSWORD
 from kiota_abstractions.authentication import AnonymousAuthenticationProvider
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph import GraphRequestAdapter, GraphServiceClient
@@ -15,7 +16,6 @@ from msgraph.generated.models.user import User
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 from msgraph.graph_request_adapter import options as GRAPH_DEFAULT_OPTIONS
 from msgraph_core import GraphClientFactory
-from graph_kit import DOMAIN, PASSWORD
 
 from provisioner.local.graph_app import graph_app
 
