@@ -18,7 +18,7 @@ lint: $(BIN)/provisioner
 	$(BIN)/ruff check .
 
 test: $(BIN)/provisioner lint
-	$(BIN)/pytest
+	$(BIN)/pytest -q
 
 bench: $(BIN)/provisioner
 	$(BIN)/python -m bench

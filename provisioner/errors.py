@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     CHANGES_PRESENT = 2  # only with --detailed-exitcode
     PARTIAL = 3  # some changes applied, some failed
     REFUSED = 4  # a guardrail refused the plan before any write
+    FINDINGS = 5  # audit --fail-on: findings reached the given severity
     USAGE = 64
     INTERRUPTED = 130
 

@@ -37,6 +37,18 @@ _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 _HEADING_PROPERTY = re.compile(r"\[([A-Za-z]+)\]")
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 
+
+
+def upn_problem(upn: str) -> str | None:
+    """Why ``upn`` is not a valid user principal name, or None when it is."""
+    if _UPN.match(upn):
+        return None
+    return (
+        f"{upn!r} is not a valid user principal name: use letters, digits and ' . - _ ! # ^ ~ "
+        "(at most 64) before the @ and a domain after it, like alice@contoso.com"
+    )
+
+
 # Columns the tool reads, by Graph name. ``password`` and ``passwordProfile`` are the same column.
 _ATTRIBUTE_COLUMNS = ("displayName", "givenName", "surname", "jobTitle", "department", "usageLocation")
 KNOWN_COLUMNS = (
@@ -304,15 +316,8 @@ def _parse_row(row: int, record: Record, for_action: str) -> tuple[UserSpec | No
             "userPrincipalName or objectId" if for_action in ("restore", "delete", "purge") else ("userPrincipalName")
         )
         problems.append(RowError(row, heading("userPrincipalName"), f"missing; every row needs a {needed}"))
-    if upn and ref == upn and not _UPN.match(upn):
-        problems.append(
-            RowError(
-                row,
-                heading("userPrincipalName"),
-                f"{upn!r} is not a valid user principal name: use letters, digits and ' . - _ ! # ^ ~ "
-                "(at most 64) before the @ and a domain after it, like alice@contoso.com",
-            )
-        )
+    if upn and ref == upn and (problem := upn_problem(upn)):
+        problems.append(RowError(row, heading("userPrincipalName"), problem))
 
     attributes: dict[str, Any] = {}
     password: str | None = None

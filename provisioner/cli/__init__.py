@@ -71,13 +71,14 @@ def cli(ctx: click.Context, tenant: str | None, config_path: Path | None, verbos
 
 
 def _register() -> None:
+    from provisioner.cli.audit import audit
     from provisioner.cli.deleted import deleted
     from provisioner.cli.doctor import doctor
     from provisioner.cli.local import local
     from provisioner.cli.roles import roles
     from provisioner.cli.users import users
 
-    for command in (users, deleted, roles, local, doctor):
+    for command in (users, deleted, roles, audit, local, doctor):
         cli.add_command(command)
 
 

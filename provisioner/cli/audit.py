@@ -9,6 +9,7 @@ import click
 
 from provisioner.cli.app import App, err
 from provisioner.cli.deleted import parse_duration
+from provisioner.errors import ExitCode
 
 if TYPE_CHECKING:
     from provisioner.audit import AuditReport
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 
 # Exit code when findings reach the --fail-on level: distinct from 1 (the audit could not run),
 # so a CI job can tell "the tenant has problems" from "the audit failed".
-FINDINGS_EXIT = 5
+FINDINGS_EXIT = ExitCode.FINDINGS
 
 
 @click.command()

@@ -115,6 +115,7 @@ def _server(state_path: str | os.PathLike[str], sock: socket.socket, realism: Re
         http=_protocol_class(realism) if realism.drop_rate > 0 else "h11",
         # Graph sends no Server header; keep the emulator's answers shaped like Graph's.
         server_header=False,
+        date_header=False,  # the tenant stamps its own clock's Date (it can be moved)
     )
     return uvicorn.Server(config)
 
