@@ -33,6 +33,7 @@ from provisioner.roles.catalog import GLOBAL_ADMIN_ID
 _OBJECT_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # Past this many users, one paged listing of the tenant is cheaper than looking each one up.
 LIST_ALL_ABOVE = 2000
+ASSIGNMENTS_LIST_ALL_ABOVE = 50
 
 
 def is_object_id(ref: str) -> bool:
@@ -97,9 +98,13 @@ async def read_state(
     if assignments_of_refs:
         targets = [state.user(r) for r in refs if not is_object_id(r)]
         targets += [u for u in state.users.values() if u.id in set(refs)]
-        for user in targets:
-            if user is not None:
-                for a in await d.role_assignments(principal_id=user.id):
+        wanted = {u.id for u in targets if u is not None}
+        if len(wanted) > ASSIGNMENTS_LIST_ALL_ABOVE:
+            # One paged listing beats a request per user for bulk inputs.
+            assignments.update({a.id: a for a in await d.role_assignments() if a.principal_id in wanted})
+        else:
+            for principal in sorted(wanted):
+                for a in await d.role_assignments(principal_id=principal):
                     assignments[a.id] = a
     state.assignments = list(assignments.values())
     if deleted:

@@ -76,9 +76,10 @@ def _register() -> None:
     from provisioner.cli.doctor import doctor
     from provisioner.cli.local import local
     from provisioner.cli.roles import roles
+    from provisioner.cli.sync import apply_command, sync_command
     from provisioner.cli.users import users
 
-    for command in (users, deleted, roles, audit, local, doctor):
+    for command in (users, deleted, roles, sync_command, apply_command, audit, local, doctor):
         cli.add_command(command)
 
 

@@ -95,7 +95,8 @@ Changes are marked: + create, assign role
   # role Billing Administrator will be assigned to alice@{DOMAIN} (in the manifest)
   + role Billing Administrator -> alice@{DOMAIN}
 
-Plan: 2 to create, 1 role assignment to add."""
+Plan: 2 to create, 1 role assignment to add.
+"""
 
 
 def test_dry_run_shows_the_plan_and_writes_nothing(tenant):
@@ -160,7 +161,7 @@ def test_update_and_managed_role_revoke(tenant):
     manifest(tenant / "m.toml", ADMIN, changed)
     result = invoke("sync", path, "--yes")
     assert result.exit_code == 0, result.output
-    assert result.stdout.endswith("Plan: 1 to update, 1 role assignment to add, 1 role assignment to remove.")
+    assert result.stdout.endswith("Plan: 1 to update, 1 role assignment to add, 1 role assignment to remove.\n")
     assert snapshot()[f"alice@{DOMAIN}"] == ("Alice Archer", "Lead", ("User Administrator",))
 
 
