@@ -262,11 +262,7 @@ class Directory:
     async def iter_users(
         self, *, filter: str | None = None, advanced: bool = False, top: int = PAGE_SIZE
     ) -> AsyncIterator[User]:
-        url = f"/users?$select={','.join(USER_SELECT)}&$top={top}"
-        if filter:
-            url += "&$filter=" + quote(filter, safe="")
-        if advanced:
-            url += "&$count=true"
+        url = _listing("/users", ",".join(USER_SELECT), top, filter, advanced)
         async for page in self.pages(url, advanced=advanced):
             for d in page:
                 yield User.from_graph(d)
@@ -324,12 +320,8 @@ class Directory:
 
     async def iter_deleted_users(self, *, filter: str | None = None) -> AsyncIterator[DeletedUser]:
         select = "id,userPrincipalName,displayName,deletedDateTime,onPremisesSyncEnabled"
-        url = f"/directory/deletedItems/microsoft.graph.user?$select={select}&$top={PAGE_SIZE}"
         advanced = bool(filter and "endswith" in filter.lower())
-        if filter:
-            url += "&$filter=" + quote(filter, safe="")
-        if advanced:
-            url += "&$count=true"
+        url = _listing("/directory/deletedItems/microsoft.graph.user", select, PAGE_SIZE, filter, advanced)
         async for page in self.pages(url, advanced=advanced):
             for d in page:
                 yield DeletedUser.from_graph(d)
@@ -372,6 +364,14 @@ class Directory:
         if token_provider is None:
             return None
         return await token_provider.get_authorization_token(self._adapter.base_url + "/users")
+
+
+def _listing(path: str, select: str, top: int, filter: str | None, advanced: bool) -> str:
+    """A collection URL; advanced queries (endswith, ne, ...) also need $count=true."""
+    url = f"{path}?$select={select}&$top={top}"
+    if filter:
+        url += "&$filter=" + quote(filter, safe="")
+    return url + "&$count=true" if advanced else url
 
 
 def _graph_error(e: Any) -> GraphError:
