@@ -272,7 +272,7 @@ class Action(StrEnum):
 ACTION_ORDER = {a: i for i, a in enumerate(Action)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """One write the tool intends to make, with the reason it exists.
 

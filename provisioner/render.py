@@ -9,6 +9,7 @@ purge a deleted user. The symbols line above the changes lists only the markers 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from provisioner.model import Action, Change, Plan
@@ -105,23 +106,29 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
 
     Never shows a password: a create says ``passwordProfile = (generated)`` or ``(supplied)``.
     """
+    return "\n".join(text_lines(plan, color=color))
+
+
+def text_lines(plan: Plan, *, color: bool = False) -> Iterator[str]:
+    """``render_text`` line by line, so a plan of 100,000 changes is never one string."""
     if not plan.changes:
-        return EMPTY
+        yield EMPTY
+        return
     present = {c.action for c in plan.changes}
     symbols = []
     for marker in ("+", "~", "^", "-"):
         meanings = [_MEANING[a] for a in Action if a in present and MARKERS[a] == marker]
         if meanings:
             symbols.append(_paint(marker, color) + " " + ", ".join(meanings))
-    out = ["Changes are marked: " + "; ".join(symbols), ""]
+    yield "Changes are marked: " + "; ".join(symbols)
+    yield ""
     for c in plan.changes:
-        out.append("  " + _comment(c))
+        yield "  " + _comment(c)
         block = _block(c)
-        out.append("  " + _paint(block[0], color, MARKERS[c.action]))
-        out += ["  " + line for line in block[1:]]
-        out.append("")
-    out.append(summary(plan))
-    return "\n".join(out)
+        yield "  " + _paint(block[0], color, MARKERS[c.action])
+        yield from ("  " + line for line in block[1:])
+        yield ""
+    yield summary(plan)
 
 
 def _paint(text: str, color: bool, marker: str | None = None) -> str:
@@ -163,15 +170,20 @@ def _row(c: Change) -> list[str]:
 
 def render_markdown(plan: Plan) -> str:
     """The plan as Markdown: the summary as a heading, then one table per kind of change."""
+    return "\n".join(markdown_lines(plan))
+
+
+def markdown_lines(plan: Plan) -> Iterator[str]:
+    """``render_markdown`` line by line."""
     if not plan.changes:
-        return EMPTY
-    out = [f"### {summary(plan)}"]
+        yield EMPTY
+        return
+    yield f"### {summary(plan)}"
     for action, title, headings in _TABLES:
-        changes = [c for c in plan.changes if c.action is action]
-        if not changes:
+        count = plan.count(action)
+        if not count:
             continue
-        out += ["", f"#### {title} ({len(changes)})", ""]
-        out.append("| " + " | ".join(headings) + " |")
-        out.append("|" + "---|" * len(headings))
-        out += ["| " + " | ".join(_row(c)) + " |" for c in changes]
-    return "\n".join(out)
+        yield from ("", f"#### {title} ({count})", "")
+        yield "| " + " | ".join(headings) + " |"
+        yield "|" + "---|" * len(headings)
+        yield from ("| " + " | ".join(_row(c)) + " |" for c in plan.changes if c.action is action)

@@ -106,18 +106,24 @@ def change_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def render_plan(planned: Planned, fmt: str) -> str:
+def show_plan(planned: Planned, fmt: str) -> None:
+    """Write the plan to stdout piece by piece: a bulk plan is never held as one string."""
     import json
 
-    from provisioner import plan as planning
+    from provisioner import render
 
     if fmt == "json":
-        return json.dumps(planned.plan.to_json(), indent=2) + "\n"
-    if fmt == "markdown":
-        text = planning.render_markdown(planned.plan)
+        chunks = json.JSONEncoder(indent=2).iterencode(planned.plan.to_json())
+    elif fmt == "markdown":
+        chunks = (line + "\n" for line in render.markdown_lines(planned.plan))
     else:
-        text = planning.render_text(planned.plan, color=sys.stdout.isatty())
-    return text if text.endswith("\n") else text + "\n"
+        chunks = (line + "\n" for line in render.text_lines(planned.plan, color=sys.stdout.isatty()))
+    out = sys.stdout
+    for chunk in chunks:
+        out.write(chunk)
+    if fmt == "json":
+        out.write("\n")
+    out.flush()
 
 
 def confirm(changes: Sequence[Change], *, yes: bool, typed: str | None = None) -> None:
@@ -156,11 +162,11 @@ async def run_plan(
     planning.guardrails(planned.plan, state, app.policy(force=opts.force))
     if not planned.plan.changes:
         if opts.output != "text":
-            click.echo(render_plan(planned, opts.output), nl=False)
+            show_plan(planned, opts.output)
         else:
             err("No changes. The tenant already matches.")
         return None
-    click.echo(render_plan(planned, opts.output), nl=False)
+    show_plan(planned, opts.output)
     if opts.dry_run:
         err("Dry run: nothing was written.")
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -98,7 +99,7 @@ def members(app: App, role: str, output: str) -> None:
 
 
 def _role_specs(user: str | None, role_refs: tuple[str, ...], from_file: Path | None,
-                skip_invalid: Path | None, action: str) -> list[UserSpec]:
+                skip_invalid: Path | None, action: str) -> Iterable[UserSpec]:
     from provisioner.cli.users import _read_specs
     from provisioner.model import UserSpec
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from provisioner.cli.app import App, ChangeOptions, change_options, err, render_plan, run_plan
+from provisioner.cli.app import App, ChangeOptions, change_options, err, run_plan, show_plan
 from provisioner.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def sync_command(app: App, manifest: Path, prune: bool, out: Path | None, detail
         for note in planned.notes:
             err(note)
         planning.guardrails(planned.plan, state, app.policy(force=opts.force))
-        click.echo(render_plan(planned, opts.output), nl=False)
+        show_plan(planned, opts.output)
         save_plan(planned.plan, out)
         err(f"Plan saved to {out}; nothing was written. Apply it with: provisioner apply {out}")
         return bool(planned.plan.changes)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from collections.abc import Iterable
@@ -16,7 +15,8 @@ from provisioner.errors import NotFound
 
 if TYPE_CHECKING:
     from provisioner.directory import Directory
-    from provisioner.model import Change, User, UserSpec
+    from provisioner.inputs import UserRows
+    from provisioner.model import Change, User
 
 USER_COLUMNS = [
     ("userPrincipalName", "UPN"),
@@ -115,14 +115,6 @@ def show(app: App, user: str, output: str) -> None:
 
 
 # --- create -----------------------------------------------------------------------------------
-
-
-def _with_nickname(spec: UserSpec) -> UserSpec:
-    from provisioner.passwords import mail_nickname
-
-    if spec.attributes.get("mailNickname"):
-        return spec
-    return dataclasses.replace(spec, attributes={**spec.attributes, "mailNickname": mail_nickname(spec.upn)})
 
 
 class PasswordKeeper:
@@ -226,19 +218,26 @@ def create(app: App, upn: str | None, display_name: str | None, given_name: str 
                 raise click.UsageError(f"--password-stdin: {problem}")
         specs = [UserSpec(upn=upn, attributes={k: v for k, v in attributes.items() if v is not None},
                           roles=roles, password=password)]
-    specs = [_with_nickname(s) for s in specs]
-    generated = sum(1 for s in specs if not s.password)
+    # One pass for what the plan needs up front; the rows themselves are read again while planning
+    # rather than held, so a 100,000-row file costs little more memory than its plan.
+    refs: list[str] = []
+    supplied: dict[str, str] = {}
+    any_roles = False
+    for spec in specs:
+        refs.append(spec.upn)
+        any_roles = any_roles or bool(spec.roles)
+        if spec.password:
+            supplied[spec.upn.lower()] = spec.password
+    generated = len(refs) - len(supplied)
     if generated > MAX_PASSWORDS_SHOWN and password_out is None and not opts.dry_run:
         raise click.UsageError(f"{generated} users get generated passwords: name a --password-out FILE to keep them")
 
     async def work(d: Directory) -> None:
         from provisioner import operations, plan
 
-        state = await operations.read_state(d, refs=[s.upn for s in specs], deleted=True,
-                                            roles=any(s.roles for s in specs), assignments_of_refs=True)
+        state = await operations.read_state(d, refs=refs, deleted=True, roles=any_roles, assignments_of_refs=True)
         planned = plan.plan_create(specs, state)
-        keeper = PasswordKeeper({s.upn.lower(): s.password for s in specs if s.password},
-                                None if opts.dry_run else password_out)
+        keeper = PasswordKeeper(supplied, None if opts.dry_run else password_out)
         try:
             await run_plan(app, d, state, planned, opts, passwords=keeper.password, on_created=keeper.created)
         finally:
@@ -247,14 +246,14 @@ def create(app: App, upn: str | None, display_name: str | None, given_name: str 
     app.run(work)
 
 
-def _read_specs(path: Path, action: str, skip_invalid: Path | None) -> list[UserSpec]:
+def _read_specs(path: Path, action: str, skip_invalid: Path | None) -> UserRows:
     from provisioner.inputs import read_users
 
     rows, problems = read_users(path, for_action=action, skip_invalid=skip_invalid is not None)
     if problems and skip_invalid is not None:
         skip_invalid.write_text("".join(f"{p}\n" for p in problems), encoding="utf-8")
         err(f"{len(problems)} invalid row problem(s) skipped; listed in {skip_invalid}.")
-    return list(rows)
+    return rows
 
 
 def _refs(refs: Iterable[str], from_file: Path | None, action: str, skip_invalid: Path | None) -> list[str]:
