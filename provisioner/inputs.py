@@ -8,7 +8,8 @@ headings) alike. Blank lines count, as in a spreadsheet, but are otherwise skipp
 the heading line itself.
 
 CSV files are read twice, streaming, so a file of any size costs memory for its user names only:
-once to validate every row, once (lazily, while planning) to yield the specs.
+once to validate every row, once (lazily, while planning) to yield the specs. A file that changes in
+between is refused, before anything is written.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from provisioner.errors import InputError, RowError
+from provisioner.errors import InputError, ProvisionerError, RowError
 from provisioner.model import USER_WRITABLE, UserSpec
 from provisioner.passwords import check_policy
 
@@ -102,22 +103,36 @@ class UserRows:
     given: an object id or an original UPN.
     """
 
-    def __init__(self, path: Path, for_action: str, skip: frozenset[int], count: int):
+    def __init__(self, path: Path, for_action: str, skip: frozenset[int], count: int, stamp: tuple[int, int]):
         self._path = path
         self._for_action = for_action
         self._skip = skip
         self._count = count
+        self._stamp = stamp
 
     def __len__(self) -> int:
         return self._count
 
     def __iter__(self) -> Iterator[UserSpec]:
+        # Read again, not held: the file must still be the one that was validated.
+        if _stamp(self._path) != self._stamp:
+            raise self._changed()
         for row, record in _records(self._path):
             if row in self._skip or record is None:
                 continue
-            spec, _ = _parse_row(row, record, self._for_action)
-            if spec is not None:
-                yield spec
+            spec = None if isinstance(record, RowError) else _parse_row(row, record, self._for_action)[0]
+            if spec is None:
+                raise self._changed()
+            yield spec
+
+    def _changed(self) -> ProvisionerError:
+        return ProvisionerError(f"{self._path} changed while it was being read; nothing was written from it. "
+                                "Run the command again once the file is complete.")
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
 
 
 def read_users(path: str | Path, *, for_action: str, skip_invalid: bool = False) -> tuple[UserRows, list[RowError]]:
@@ -140,6 +155,7 @@ def read_users(path: str | Path, *, for_action: str, skip_invalid: bool = False)
     if for_action not in ACTIONS:
         raise ValueError(f"unknown action {for_action!r}")
     path = Path(path)
+    stamp = _stamp(path)
     problems: list[RowError] = []
     bad: set[int] = set()
     seen: dict[str, int] = {}
@@ -169,7 +185,7 @@ def read_users(path: str | Path, *, for_action: str, skip_invalid: bool = False)
         raise InputError(str(path), problems)
     if problems and not skip_invalid:
         raise InputError(str(path), problems)
-    return UserRows(path, for_action, frozenset(bad), count), problems
+    return UserRows(path, for_action, frozenset(bad), count, stamp), problems
 
 
 # --- reading records --------------------------------------------------------------------------

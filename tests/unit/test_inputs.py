@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.errors import InputError, RowError
+from provisioner.errors import InputError, ProvisionerError, RowError
 from provisioner.inputs import Manifest, read_manifest, read_users
 from provisioner.model import UserSpec
 
@@ -107,6 +107,16 @@ def test_delete_needs_only_the_upn_and_assign_needs_roles(tmp_path):
     with pytest.raises(InputError) as e:
         read_users(assign, for_action="assign")
     assert e.value.problems == [RowError(1, "roles", "missing; list the roles separated by ';', like global;user")]
+
+
+def test_rows_read_again_must_come_from_the_validated_file(tmp_path):
+    users = tmp_path / "users.csv"
+    users.write_text("userPrincipalName,displayName\nalice@contoso.com,Alice\n")
+    rows, _ = read_users(users, for_action="create")
+    assert [s.upn for s in rows] == [s.upn for s in rows] == ["alice@contoso.com"]
+    users.write_text("userPrincipalName,displayName\nalice@contoso.com,Alice\nnot-a-upn,Bob\n")
+    with pytest.raises(ProvisionerError, match="users.csv changed while it was being read; nothing was written"):
+        list(rows)
 
 
 def test_unknown_column_names_the_accepted_headings(tmp_path):
