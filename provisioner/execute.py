@@ -149,6 +149,7 @@ class _Item:
     attempts: int = 0
     uncertain: bool = False  # the last send may or may not have been applied
     verify: bool = False  # a create to look up before resending
+    exists: bool = False  # Graph answered a resent create with a conflict: the first send created it
     lag_deadline: float | None = None
     not_before: float = 0.0
 
@@ -305,10 +306,10 @@ class Executor:
             if resp.ok:
                 return self._done(item, report, resp, object_id=resp.body.get("id"))
             if resp.status == 404:
-                item.verify = False  # it was not created: send the create again
-                item.attempts += 1
-                if item.attempts >= MAX_UNCERTAIN_ATTEMPTS:
-                    return self._fail(item, report, resp)
+                if item.exists:
+                    return self._lagging(item, resp, report)  # created, but not yet readable
+                # Not created: send it again. The failed send was counted when its answer was unknown.
+                item.verify = False
                 return [item]
             return self._transient(item, resp, report)
         if resp.ok:
@@ -371,7 +372,7 @@ class Executor:
         c = item.change
         if c.action is Action.CREATE and object_id is None and verify_create:
             # The conflict says the first send created it; read its id for the role phase.
-            item.verify = True
+            item.verify = item.exists = True
             item.not_before = 0.0
             return [item]
         if c.action in (Action.CREATE, Action.RESTORE) and object_id:
