@@ -25,6 +25,7 @@ from provisioner.local.realism import (
     error_body,
     header,
     read_body,
+    replay,
     send_error,
     send_json,
 )
@@ -179,14 +180,6 @@ class BatchApp:
         scope = _item_scope(outer, item, body)
         started: Message = {}
         chunks: list[bytes] = []
-        sent = False
-
-        async def receive() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return {"type": "http.disconnect"}
 
         async def capture(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -195,7 +188,7 @@ class BatchApp:
                 chunks.append(message.get("body", b""))
 
         try:
-            await self.app(scope, receive, capture)
+            await self.app(scope, replay(body), capture)
         except Exception:
             # Starlette re-raises after sending its 500; the item keeps the 500 it answered.
             if not started:

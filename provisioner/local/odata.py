@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import sqlite3
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -163,15 +164,30 @@ def decode_token(token: str) -> list:
     return values
 
 
-def keyset(q: Query, props: dict[str, Prop]) -> tuple[str, str, list]:
-    """(ORDER BY clause, extra WHERE for the page position, its params) for keyset paging."""
+def fetch_page(db: sqlite3.Connection, table: str, columns: str, where: str, q: Query,
+               props: dict[str, Prop]) -> tuple[list[tuple], int | None]:
+    """Up to ``q.top + 1`` rows of ``table`` matching ``where`` and ``q``'s $filter, in keyset order
+    from ``q``'s page position (the extra row says there is a next page), and the $count asked for
+    on a first page."""
+    where, params = [where], []
+    if q.filter_sql:
+        where.append(q.filter_sql)
+        params += q.filter_params
+    count = None
+    if q.count and q.skiptoken is None:
+        count = db.execute(f"SELECT COUNT(*) FROM {table} WHERE {' AND '.join(where)}", params).fetchone()[0]
     key = props[q.order_prop].sql
     direction, cmp = ("DESC", "<") if q.order_desc else ("ASC", ">")
-    order = f"ORDER BY {key} {direction}, id {direction}"
-    if q.skiptoken is None:
-        return order, "", []
-    # A row-value comparison lets SQLite seek the (key, id) index instead of scanning from the start.
-    return order, f"(({key}, id) {cmp} (?, ?))", list(q.skiptoken)
+    if q.skiptoken is not None:
+        # A row-value comparison lets SQLite seek the (key, id) index instead of scanning from the start.
+        where.append(f"(({key}, id) {cmp} (?, ?))")
+        params += list(q.skiptoken)
+    rows = db.execute(
+        f"SELECT {columns} FROM {table} WHERE {' AND '.join(where)} ORDER BY {key} {direction}, id {direction} "
+        "LIMIT ?",
+        [*params, q.top + 1],
+    ).fetchall()
+    return rows, count
 
 
 # -- $filter ---------------------------------------------------------------------------------

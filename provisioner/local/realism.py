@@ -488,7 +488,7 @@ class RealismMiddleware:
             if isinstance(principal, str) and self._is_fresh(principal):
                 await self._not_found(scope, send, principal, extra)
                 return None
-            return _replay(body)
+            return replay(body)
         return receive
 
     async def _not_found(self, scope: Scope, send: Send, key: str, extra: list) -> None:
@@ -574,7 +574,8 @@ async def read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
-def _replay(body: bytes) -> Receive:
+def replay(body: bytes) -> Receive:
+    """An ASGI ``receive`` that hands over a body already read, once."""
     sent = False
 
     async def receive() -> Message:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from .odata import Prop, Query, keyset, project
+from .odata import Prop, Query, fetch_page, project
 from .store import Store, assignment_id, iso
 from .users import DEFAULT_PROPS, find_user
 from .wire import GraphError, bad_request, not_found
@@ -50,18 +50,8 @@ _ACTIVE_PRINCIPAL = (
 
 def list_definitions(store: Store, q: Query) -> tuple[list[dict], list | None]:
     """One page of role definitions: (definitions, next keyset position or None)."""
-    where, params = ["1"], []
-    if q.filter_sql:
-        where.append(q.filter_sql)
-        params += q.filter_params
-    order, page_where, page_params = keyset(q, DEFINITION_PROPS)
-    if page_where:
-        where.append(page_where)
     with store.read() as db:
-        rows = db.execute(
-            f"SELECT body FROM role_definitions WHERE {' AND '.join(where)} {order} LIMIT ?",
-            params + page_params + [q.top + 1],
-        ).fetchall()
+        rows, _ = fetch_page(db, "role_definitions", "body", "1", q, DEFINITION_PROPS)
     defs = [json.loads(r[0]) for r in rows[: q.top]]
     position = [defs[-1]["displayName"], defs[-1]["id"]] if len(rows) > q.top else None
     return defs, position
@@ -167,23 +157,8 @@ _COLUMNS = "id, role_definition_id, principal_id, directory_scope_id, app_scope_
 
 def list_assignments(store: Store, q: Query) -> tuple[list[dict], list | None, int | None]:
     """One page of assignments of active principals: (assignments, next position, count)."""
-    where, params = [_ACTIVE_PRINCIPAL], []
-    if q.filter_sql:
-        where.append(q.filter_sql)
-        params += q.filter_params
-    count = None
     with store.read() as db:
-        if q.count and q.skiptoken is None:
-            count = db.execute(
-                f"SELECT COUNT(*) FROM role_assignments WHERE {' AND '.join(where)}", params
-            ).fetchone()[0]
-        order, page_where, page_params = keyset(q, ASSIGNMENT_PROPS)
-        if page_where:
-            where.append(page_where)
-        rows = db.execute(
-            f"SELECT {_COLUMNS} FROM role_assignments WHERE {' AND '.join(where)} {order} LIMIT ?",
-            params + page_params + [q.top + 1],
-        ).fetchall()
+        rows, count = fetch_page(db, "role_assignments", _COLUMNS, _ACTIVE_PRINCIPAL, q, ASSIGNMENT_PROPS)
         items = [_row(r) for r in rows[: q.top]]
         if q.expand:
             expand(db, items, q.expand)

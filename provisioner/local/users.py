@@ -8,7 +8,7 @@ import sqlite3
 import uuid
 from datetime import timedelta
 
-from .odata import Prop, Query, keyset, project
+from .odata import Prop, Query, fetch_page, project
 from .store import USER_COLUMNS, Store, iso, row_user, user_row
 from .wire import GraphError, bad_request, not_found
 
@@ -362,24 +362,9 @@ def list_users(
 ) -> tuple[list[dict], list | None, int | None]:
     """One page of users (active or soft-deleted): (users, next keyset position or None, count or None)."""
     props = DELETED_PROPS if deleted else PROPS
-    where = ["deleted IS NOT NULL" if deleted else "deleted IS NULL"]
-    params: list = []
-    if q.filter_sql:
-        where.append(q.filter_sql)
-        params += q.filter_params
-    count = None
+    where = "deleted IS NOT NULL" if deleted else "deleted IS NULL"
     with store.read() as db:
-        if q.count and q.skiptoken is None:
-            count = db.execute(f"SELECT COUNT(*) FROM users WHERE {' AND '.join(where)}", params).fetchone()[
-                0
-            ]
-        order, page_where, page_params = keyset(q, props)
-        if page_where:
-            where.append(page_where)
-        rows = db.execute(
-            f"SELECT {USER_COLUMNS} FROM users WHERE {' AND '.join(where)} {order} LIMIT ?",
-            params + page_params + [q.top + 1],
-        ).fetchall()
+        rows, count = fetch_page(db, "users", USER_COLUMNS, where, q, props)
     users = [row_user(r) for r in rows[: q.top]]
     position = None
     if len(rows) > q.top:
