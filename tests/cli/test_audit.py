@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -388,9 +389,13 @@ def test_markdown_output(tenant):
     result = run("--output", "markdown")
     assert result.exit_code == 0
     created = data["holders"][0]["createdDateTime"][:10]
+    # The two runs read the tenant clock apart, maybe across a second: the time is checked for shape.
+    generated = re.search(r"Generated (\S+)\. ", result.stdout).group(1)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", generated)
+    assert generated >= data["generatedDateTime"]
     assert result.stdout == (
         "## Audit of local\n\n"
-        f"Generated {data['generatedDateTime']}. 4 users, 0 deleted users, 1 Global Administrator(s); "
+        f"Generated {generated}. 4 users, 0 deleted users, 1 Global Administrator(s); "
         "findings: 0 error, 1 warning, 0 info.\n\n"
         "### Findings\n\n"
         "| Severity | Finding | Evidence | Fix |\n|---|---|---|---|\n"
