@@ -164,12 +164,12 @@ def decode_token(token: str) -> list:
     return values
 
 
-def fetch_page(db: sqlite3.Connection, table: str, columns: str, where: str, q: Query,
+def fetch_page(db: sqlite3.Connection, table: str, columns: str, condition: str, q: Query,
                props: dict[str, Prop]) -> tuple[list[tuple], int | None]:
-    """Up to ``q.top + 1`` rows of ``table`` matching ``where`` and ``q``'s $filter, in keyset order
+    """Up to ``q.top + 1`` rows of ``table`` matching ``condition`` and ``q``'s $filter, in keyset order
     from ``q``'s page position (the extra row says there is a next page), and the $count asked for
     on a first page."""
-    where, params = [where], []
+    where, params = [condition], []
     if q.filter_sql:
         where.append(q.filter_sql)
         params += q.filter_params
