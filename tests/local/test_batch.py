@@ -8,6 +8,7 @@ import re
 
 import httpx
 import pytest
+from graph_kit import new_user
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -253,22 +254,10 @@ def test_parallel_items_run_concurrently():
 
 # -- against the real local tenant -----------------------------------------------------------
 
-PASSWORD = "xWwvJ]6NMw+bWH-d"
-
-
-def user_body(alias: str) -> dict:
-    return {
-        "accountEnabled": True,
-        "displayName": alias.title(),
-        "mailNickname": alias,
-        "userPrincipalName": f"{alias}@contoso.onmicrosoft.com",
-        "passwordProfile": {"forceChangePasswordNextSignIn": True, "password": PASSWORD},
-    }
-
 
 def create_item(rid: str, alias: str) -> dict:
     return {"id": rid, "method": "POST", "url": "/users", "headers": {"Content-Type": "application/json"},
-            "body": user_body(alias)}
+            "body": new_user(alias)}
 
 
 def test_batch_creates_users_in_the_local_tenant(tmp_path):

@@ -9,21 +9,10 @@ import time
 
 import httpx
 import pytest
+from graph_kit import new_user
 
 from provisioner.local.realism import Realism
 from provisioner.local.serve import RemoteBindRefused, base_url, check_host, is_loopback, running_server, serve
-
-PASSWORD = "xWwvJ]6NMw+bWH-d"
-
-
-def new_user(alias: str) -> dict:
-    return {
-        "accountEnabled": True,
-        "displayName": alias.title(),
-        "mailNickname": alias,
-        "userPrincipalName": f"{alias}@contoso.onmicrosoft.com",
-        "passwordProfile": {"forceChangePasswordNextSignIn": True, "password": PASSWORD},
-    }
 
 
 def test_requests_and_batches_over_a_loopback_port(tmp_path):
