@@ -17,21 +17,6 @@ from typing import Any
 
 RESTORE_WINDOW = timedelta(days=30)
 
-# The user properties the tool reads (Graph returns most of them only when asked by $select).
-USER_SELECT = (
-    "id",
-    "userPrincipalName",
-    "displayName",
-    "accountEnabled",
-    "givenName",
-    "surname",
-    "jobTitle",
-    "department",
-    "usageLocation",
-    "mailNickname",
-    "onPremisesSyncEnabled",
-    "createdDateTime",
-)
 # The user properties the tool writes and compares in plans (UPN and mailNickname are identity).
 USER_WRITABLE = (
     "displayName",
@@ -42,6 +27,8 @@ USER_WRITABLE = (
     "department",
     "usageLocation",
 )
+# The user properties the tool reads (Graph returns most of them only when asked by $select).
+USER_SELECT = ("id", "userPrincipalName", *USER_WRITABLE, "mailNickname", "onPremisesSyncEnabled", "createdDateTime")
 
 
 def parse_datetime(value: str | None) -> datetime | None:

@@ -122,24 +122,20 @@ async def list_deleted_users(store: Store, request: Request) -> Response:
 async def get_deleted_item(store: Store, request: Request) -> Response:
     select = _select(request, "user", users.KNOWN)
     user = users.get_deleted(store, request.path_params["key"])
-    body = {
-        "@odata.context": context_url("directoryObjects", select, entity=True),
-        "@odata.type": USER_TYPE,
-        **users.user_view(user, select, DELETED_DEFAULT),
-    }
-    return json_response(request, body)
+    return _directory_object(request, users.user_view(user, select, DELETED_DEFAULT), select)
 
 
 @graph
 async def restore_deleted_item(store: Store, request: Request) -> Response:
     body = users.body_json(await request.body(), optional=True)
     user = users.restore_user(store, request.path_params["key"], body)
-    out = {
-        "@odata.context": context_url("directoryObjects", None, entity=True),
-        "@odata.type": USER_TYPE,
-        **users.user_view(user, None),
-    }
-    return json_response(request, out)
+    return _directory_object(request, users.user_view(user, None), None)
+
+
+def _directory_object(request: Request, view: dict, select: list[str] | None) -> Response:
+    """A user answered under /directory/deletedItems: typed, since the set holds any directory object."""
+    body = {"@odata.context": context_url("directoryObjects", select, entity=True), "@odata.type": USER_TYPE, **view}
+    return json_response(request, body)
 
 
 @graph

@@ -299,22 +299,25 @@ def find_user(db: sqlite3.Connection, key: str, *, deleted: bool = False) -> dic
     return row_user(row) if row else None
 
 
-def get_user(store: Store, key: str) -> dict:
-    """GET /users/{id | userPrincipalName}."""
-    with store.read() as db:
-        user = find_user(db, key)
+def require_user(db: sqlite3.Connection, key: str, *, deleted: bool = False) -> dict:
+    """``find_user``, answering Graph's 404 when there is no such user."""
+    user = find_user(db, key, deleted=deleted)
     if user is None:
         raise not_found(key)
     return user
+
+
+def get_user(store: Store, key: str) -> dict:
+    """GET /users/{id | userPrincipalName}."""
+    with store.read() as db:
+        return require_user(db, key)
 
 
 def update_user(store: Store, key: str, body: dict) -> None:
     """PATCH /users/{id | userPrincipalName}."""
     values = _check_values(body, creating=False)
     with store.write() as db:
-        user = find_user(db, key)
-        if user is None:
-            raise not_found(key)
+        user = require_user(db, key)
         if user["onPremisesSyncEnabled"] and set(values) - CLOUD_WRITABLE_ON_SYNCED:
             raise bad_request(SYNCED_UPDATE_ERROR)
         if "userPrincipalName" in values:
@@ -346,9 +349,7 @@ def _save(db: sqlite3.Connection, user: dict) -> None:
 def delete_user(store: Store, key: str) -> None:
     """DELETE /users/{id | upn}: soft delete; the UPN is freed by prefixing the object id (observed)."""
     with store.write() as db:
-        user = find_user(db, key)
-        if user is None:
-            raise not_found(key)
+        user = require_user(db, key)
         if user["onPremisesSyncEnabled"]:
             raise bad_request(SYNCED_DELETE_ERROR)
         db.execute(
@@ -421,10 +422,7 @@ def get_deleted(store: Store, key: str) -> dict:
     """GET /directory/deletedItems/{id}."""
     purge_expired(store)
     with store.read() as db:
-        user = find_user(db, key, deleted=True)
-    if user is None:
-        raise not_found(key)
-    return user
+        return require_user(db, key, deleted=True)
 
 
 def restore_user(store: Store, key: str, body: dict) -> dict:
@@ -436,9 +434,7 @@ def restore_user(store: Store, key: str, body: dict) -> dict:
         raise bad_request("Invalid value specified for property 'autoReconcileProxyConflict'.")
     purge_expired(store)
     with store.write() as db:
-        user = find_user(db, key, deleted=True)
-        if user is None:
-            raise not_found(key)
+        user = require_user(db, key, deleted=True)
         upn = user["userPrincipalName"][32:]
         if new_upn is not None:
             upn = check_upn(db, new_upn)
@@ -459,9 +455,7 @@ def purge_user(store: Store, key: str) -> None:
     """DELETE /directory/deletedItems/{id}: permanent; role assignments go with the object."""
     purge_expired(store)
     with store.write() as db:
-        user = find_user(db, key, deleted=True)
-        if user is None:
-            raise not_found(key)
+        user = require_user(db, key, deleted=True)
         db.execute("DELETE FROM role_assignments WHERE principal_id = ?", (user["id"],))
         db.execute("DELETE FROM users WHERE id = ?", (user["id"],))
 
