@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from starlette.requests import Request
 
-from .wire import GraphError, bad_request, unsupported_query
+from .wire import GRAPH_ROOT, GraphError, bad_request, unsupported_query
 
 MAX_TOP = 999
 DEFAULT_TOP = 100
@@ -128,7 +128,7 @@ def project(obj: dict, select: list[str] | None, default: tuple[str, ...]) -> di
 
 def context_url(entity_set: str, select: list[str] | None, entity: bool = False) -> str:
     """`@odata.context` as Graph writes it, e.g. `...$metadata#users(id,displayName)/$entity`."""
-    base = f"https://graph.microsoft.com/v1.0/$metadata#{entity_set}"
+    base = f"{GRAPH_ROOT}/$metadata#{entity_set}"
     if select:
         base += "(" + ",".join(select) + ")"
     return base + ("/$entity" if entity else "")
@@ -194,8 +194,7 @@ def fetch_page(db: sqlite3.Connection, table: str, columns: str, condition: str,
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<lp>\()|(?P<rp>\))|(?P<comma>,)"
-    r"|(?P<word>[A-Za-z_][\w.]*)|(?P<num>-?\d+(?:\.\d+)?)"
-    r"|(?P<guid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}))"
+    r"|(?P<word>[A-Za-z_][\w.]*)|(?P<num>-?\d+(?:\.\d+)?))"
 )
 _COMPARE = {"eq", "ne", "gt", "ge", "lt", "le"}
 _FUNCS = {"startswith", "endswith"}
@@ -295,8 +294,6 @@ class FilterParser:
         self.i += 1
         if kind == "str":
             return value[1:-1].replace("''", "'")
-        if kind == "guid":
-            return value
         if kind == "num":
             return float(value) if "." in value else int(value)
         if kind == "word" and value.lower() in ("true", "false"):

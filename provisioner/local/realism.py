@@ -287,22 +287,14 @@ class TokenBucket:
         return (self.capacity - self.tokens) / self.capacity
 
 
-@dataclass
-class _Limit:
-    bucket: TokenBucket
-    scope: str  # "Tenant_Application/Write" etc., app and tenant ids appended on use
-    information: str
-
-
 class Throttle:
     """Graph's identity token buckets for one tenant: per app+tenant RU and writes, tenant writes.
 
     `clock` is a monotonic seconds source (injectable for tests).
     """
 
-    def __init__(self, realism: Realism, tenant_id: str, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, realism: Realism, clock: Callable[[], float] = time.monotonic):
         self.realism = realism
-        self.tenant_id = tenant_id
         self.clock = clock
         scale = realism.time_scale
         self._tenant_writes = TokenBucket(TENANT_WRITES, TENANT_WRITE_WINDOW_S / scale)
@@ -311,11 +303,7 @@ class Throttle:
     def _app_buckets(self, app: str) -> tuple[TokenBucket, TokenBucket]:
         buckets = self._apps.get(app)
         if buckets is None:
-            scale = self.realism.time_scale
-            buckets = (
-                TokenBucket(RESOURCE_UNITS[self.realism.tenant_size], RESOURCE_WINDOW_S / scale),
-                TokenBucket(APP_WRITES, APP_WRITE_WINDOW_S / scale),
-            )
+            buckets = (TokenBucket(*self.realism.resource_budget()), TokenBucket(*self.realism.write_budget()))
             self._apps[app] = buckets
         return buckets
 
@@ -384,7 +372,7 @@ class RealismMiddleware:
         self.tenant_id = tenant_id
         self.clock = clock
         self.rng = random.Random(realism.seed)
-        self.throttle = Throttle(realism, tenant_id, clock) if realism.throttle else None
+        self.throttle = Throttle(realism, clock) if realism.throttle else None
         self._fresh: dict[str, float] = {}  # lower-cased user id / UPN -> when it was written
         self._fresh_checked = 0.0
 

@@ -118,9 +118,10 @@ def create_assignment(store: Store, body: dict) -> dict:
         definition = find_definition(db, role_id)
         if definition is None:
             raise not_found(role_id)
-        if find_user(db, principal_id) is None:
+        principal = find_user(db, principal_id)
+        if principal is None:
             raise not_found(principal_id)
-        principal_id = principal_id.lower()
+        principal_id = principal["id"]
         aid = assignment_id(
             definition["id"], principal_id, scope if scope is not None else f"app:{app_scope}"
         )
@@ -132,13 +133,7 @@ def create_assignment(store: Store, body: dict) -> dict:
             )
         except sqlite3.IntegrityError as exc:
             raise bad_request(CONFLICT) from exc
-    return {
-        "id": aid,
-        "principalId": principal_id,
-        "directoryScopeId": scope,
-        "appScopeId": app_scope,
-        "roleDefinitionId": definition["id"],
-    }
+    return _row((aid, definition["id"], principal_id, scope, app_scope))
 
 
 def _row(row: tuple) -> dict:

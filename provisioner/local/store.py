@@ -66,11 +66,6 @@ def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_iso(text: str) -> datetime:
-    """Inverse of `iso`."""
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-
-
 def builtin_roles() -> list[dict]:
     """Entra's built-in role definitions shipped with the package (`builtin_roles.json`)."""
     text = resources.files(__package__).joinpath("builtin_roles.json").read_text(encoding="utf-8")
@@ -95,7 +90,6 @@ class Store:
         self.conn.execute("PRAGMA mmap_size = 268435456")
         self.conn.execute("PRAGMA cache_size = -16000")
         self.lock = threading.RLock()
-        self._offset: tuple[float, float] | None = None
         self.created_now = self.bootstrap(domain)
 
     def close(self) -> None:
@@ -217,17 +211,11 @@ class Store:
     def advance_clock(self, delta: timedelta) -> datetime:
         """Move the tenant clock forward (or back) by `delta`; returns the new tenant time."""
         with self.write() as db:
-            row = db.execute("SELECT value FROM meta WHERE key = 'clock_offset'").fetchone()
-            offset = float(row[0]) + delta.total_seconds()
+            offset = (self.clock_offset() + delta).total_seconds()
             db.execute("UPDATE meta SET value = ? WHERE key = 'clock_offset'", (repr(offset),))
         return datetime.now(UTC) + timedelta(seconds=offset)
 
     # -- domains -----------------------------------------------------------------------------
-
-    def verified_domains(self) -> set[str]:
-        """Lower-cased verified domain names."""
-        with self.read() as db:
-            return {r[0].lower() for r in db.execute("SELECT name FROM domains WHERE is_verified = 1")}
 
     def default_domain(self) -> str:
         """The tenant's default domain."""

@@ -370,18 +370,8 @@ def list_users(
     position = None
     if len(rows) > q.top:
         last = users[-1]
-        position = [_sort_value(last, q.order_prop), last["id"]]
+        position = [last[q.order_prop], last["id"]]
     return users, position, count
-
-
-def _sort_value(user: dict, prop: str):
-    return {
-        "userPrincipalName": user["userPrincipalName"],
-        "displayName": user["displayName"],
-        "createdDateTime": user["createdDateTime"],
-        "deletedDateTime": user["deletedDateTime"],
-        "id": user["id"],
-    }[prop]
 
 
 def count_users(store: Store) -> int:

@@ -113,6 +113,14 @@ def test_create_assignment_201_with_graph_shaped_id(client):
     assert got["principalId"] == user["id"]
 
 
+def test_assignment_to_a_principal_named_by_upn_holds_its_object_id(client):
+    user = create(client, "byname")
+    body = assign(client, BILLING, user["userPrincipalName"].upper()).json()
+    assert body["principalId"] == user["id"]
+    listed = client.get(f"{BASE}/roleAssignments", params={"$filter": f"principalId eq '{user['id']}'"}).json()
+    assert [a["id"] for a in listed["value"]] == [body["id"]]
+
+
 def test_duplicate_assignment_is_conflict(client):
     user = create(client, "twice")
     assert assign(client, BILLING, user["id"]).status_code == 201
