@@ -79,12 +79,12 @@ async def read_state(
     last one is never removed.
     """
     state = TenantState(now=await d.sync_clock())
+    upns = [r for r in refs if not is_object_id(r)]
+    ids = {r.lower() for r in refs if is_object_id(r)}
     if all_users or len(refs) > LIST_ALL_ABOVE:
         async for user in d.iter_users():
             state.users[user.user_principal_name.lower()] = user
     else:
-        upns = [r for r in refs if not is_object_id(r)]
-        ids = [r for r in refs if is_object_id(r)]
         state.users.update(await d.users_by_upn(upns))
         for user in (await users_by_id(d, ids)).values():
             state.users[user.user_principal_name.lower()] = user
@@ -96,8 +96,8 @@ async def read_state(
         state.users[user.user_principal_name.lower()] = user
     assignments: dict[str, RoleAssignment] = {a.id: a for a in ga}
     if assignments_of_refs:
-        targets = [state.user(r) for r in refs if not is_object_id(r)]
-        targets += [u for u in state.users.values() if u.id in set(refs)]
+        targets = [state.user(r) for r in upns]
+        targets += [u for u in state.users.values() if u.id.lower() in ids]
         wanted = {u.id for u in targets if u is not None}
         if len(wanted) > ASSIGNMENTS_LIST_ALL_ABOVE:
             # One paged listing beats a request per user for bulk inputs.

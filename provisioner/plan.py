@@ -590,14 +590,14 @@ def fingerprint(state: TenantState, plan: Plan) -> str:
         new_upn = c.attributes.get("newUserPrincipalName") if c.action is Action.RESTORE else None
         if isinstance(new_upn, str):
             upns.add(new_upn.lower())
-    users: dict[str, Any] = {}
-    for upn in sorted(upns):
+    # A UPN stands for the id it names (or none); each id's properties are digested once.
+    upn_ids: dict[str, str | None] = {}
+    for upn in upns:
         user = state.user(upn)
-        users[upn] = _user_digest(user)
+        upn_ids[upn] = user.id.lower() if user is not None else None
         if user is not None:
             ids.add(user.id.lower())
-    for oid in sorted(ids):
-        users[oid] = _user_digest(index.by_id.get(oid))
+    users = {oid: _user_digest(index.by_id.get(oid)) for oid in ids}
     deleted = sorted(
         [d.id, d.user_principal_name, d.deleted.isoformat(), d.on_premises_sync_enabled]
         for d in state.deleted
@@ -609,8 +609,9 @@ def fingerprint(state: TenantState, plan: Plan) -> str:
         for a in state.assignments
         if a.principal_id.lower() in ids or (a.principal_id in ga_principals and _is_ga(a, index))
     )
-    ga_users = sorted(_user_digest(index.by_id.get(p.lower())) or p for p in ga_principals)
-    payload = {"users": users, "deleted": deleted, "assignments": assignments, "globalAdmins": ga_users}
+    ga_users = [_user_digest(index.by_id.get(p.lower())) or p for p in sorted(ga_principals)]
+    payload = {"upns": upn_ids, "users": users, "deleted": deleted, "assignments": assignments,
+               "globalAdmins": ga_users}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -623,4 +624,4 @@ def _user_digest(user: User | None) -> Any:
         return None
     g = user.to_graph()
     g.pop("createdDateTime", None)
-    return json.dumps(g, sort_keys=True)
+    return g
