@@ -18,7 +18,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from provisioner.errors import GraphError
+from provisioner.errors import GraphError, ProvisionerError
 from provisioner.model import (
     USER_SELECT,
     DeletedUser,
@@ -357,13 +357,15 @@ class Directory:
             found += [RoleAssignment.from_graph(d) for d in page]
         return found
 
-    async def token_for_doctor(self) -> str | None:
-        """The bearer token this gateway would send, for ``doctor`` to read its claims."""
+    async def token_for_doctor(self) -> str:
+        """The bearer token this gateway sends (fetching it signs in), for ``doctor`` to read its claims."""
         provider = getattr(self._adapter, "_authentication_provider", None)
         token_provider = getattr(provider, "access_token_provider", None)
-        if token_provider is None:
-            return None
-        return await token_provider.get_authorization_token(self._adapter.base_url + "/users")
+        url = self._adapter.base_url + "/users"
+        token = await token_provider.get_authorization_token(url) if token_provider else ""
+        if not token:
+            raise ProvisionerError(f"no bearer token for {self._adapter.base_url}")
+        return token
 
 
 def _listing(path: str, select: str, top: int, filter: str | None, advanced: bool) -> str:

@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
 from provisioner.cli.app import App, Stop
 from provisioner.errors import ExitCode, ProvisionerError
 
-if TYPE_CHECKING:
-    from provisioner.config import Profile
-
 
 def _line(ok: bool, text: str) -> None:
     mark = click.style("ok ", fg="green") if ok else click.style("FAIL", fg="red")
     click.echo(f"[{mark}] {text}")
-
-
-async def _token(profile: Profile) -> str:
-    from provisioner import auth
-
-    if profile.auth == "token":
-        return auth.static_token(profile)
-    credential = auth.build_credential(profile)
-    try:
-        return str((await auth.acquire_token(credential, auth.graph_scope(profile))).token)
-    finally:
-        await auth.close_credential(credential)
 
 
 @click.command()
@@ -49,29 +32,34 @@ def doctor(app: App) -> None:
     _line(True, f"config: {app.config.path or 'none (built-in local tenant)'}; target {profile.describe()}")
 
     async def check() -> bool:
+        from contextlib import AsyncExitStack
+
         from provisioner.operations import connected
 
-        healthy = True
-        granted: set[str] | None = None
-        delegated = False
-        if not profile.is_local:
+        async with AsyncExitStack() as stack:
+            # One gateway, one credential: the token read for its claims is the one the checks use,
+            # so a device-code or browser sign-in happens once.
             try:
-                claims = auth.token_claims(await _token(profile))
+                d = await stack.enter_async_context(connected(profile))
+                claims = None if profile.is_local else auth.token_claims(await d.token_for_doctor())
             except Exception as e:  # any credential failure is the finding itself
                 _line(False, f"credential ({profile.auth}): {type(e).__name__}: {e}")
                 return False
-            delegated, granted = permissions.granted_from_claims(claims)
-            who = claims.get("upn") or claims.get("app_displayname") or claims.get("appid") or "?"
-            _line(True, f"token: for {who}, tenant {claims.get('tid', '?')}, "
-                        f"{'delegated' if delegated else 'application'} permissions: "
-                        f"{', '.join(sorted(granted)) or 'none'}")
-        try:
-            async with connected(profile) as d:
+            healthy = True
+            granted: set[str] | None = None
+            delegated = False
+            if claims is not None:
+                delegated, granted = permissions.granted_from_claims(claims)
+                who = claims.get("upn") or claims.get("app_displayname") or claims.get("appid") or "?"
+                _line(True, f"token: for {who}, tenant {claims.get('tid', '?')}, "
+                            f"{'delegated' if delegated else 'application'} permissions: "
+                            f"{', '.join(sorted(granted)) or 'none'}")
+            try:
                 users = [u async for u in d.iter_users(top=1)][:1]
                 _line(True, f"reachable: {d.label} answered (users readable: {'yes' if users else 'empty tenant'})")
-        except ProvisionerError as e:
-            _line(False, f"reachable: {e}")
-            healthy = False
+            except ProvisionerError as e:
+                _line(False, f"reachable: {e}")
+                healthy = False
         if granted is None:
             _line(True, "permissions: the local tenant grants every permission")
             return healthy

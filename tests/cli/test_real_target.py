@@ -76,6 +76,15 @@ def test_missing_token_variable(served: Tenant) -> None:
     assert "TEST_GRAPH_TOKEN" in result.stderr
 
 
+def test_doctor_without_the_token_variable_fails_at_the_credential(served: Tenant) -> None:
+    served.extra_env["TEST_GRAPH_TOKEN"] = None  # type: ignore[assignment]
+    result = served.run("doctor")
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[1].startswith("[FAIL] credential (token): ConfigError: ") and "TEST_GRAPH_TOKEN" in lines[1]
+    assert len(lines) == 2
+
+
 def _jwt(claims: dict[str, object]) -> str:
     def part(d: dict[str, object]) -> str:
         return base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()
