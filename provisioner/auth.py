@@ -67,18 +67,18 @@ def authority(profile: Profile) -> str:
     return CLOUDS[profile.cloud].authority_host
 
 
-def env_secret(profile: Profile, field: str, *, required: bool = True) -> str | None:
+def env_secret(profile: Profile, field: str) -> str | None:
     """The value of the environment variable named by ``profile.<field>``; never echoed in errors."""
     name = getattr(profile, field)
     if not name:
         return None
     value = os.environ.get(name)
-    if not value and required:
+    if not value:
         raise ConfigError(
             f"{profile.source or 'config'}: {profile.key(field)}: environment variable {name} is not set "
             f"or empty; export {name} before running the command"
         )
-    return value or None
+    return value
 
 
 def static_token(profile: Profile) -> str:

@@ -55,16 +55,12 @@ class Request:
     method: str
     url: str
     body: Mapping[str, Any] | None = field(default=None, repr=False)  # may hold a password
-    headers: Mapping[str, str] = field(default_factory=dict)
 
     def to_batch_item(self) -> dict[str, Any]:
         item: dict[str, Any] = {"id": self.id, "method": self.method, "url": self.url}
-        headers = dict(self.headers)
         if self.body is not None:
-            headers.setdefault("Content-Type", "application/json")
+            item["headers"] = {"Content-Type": "application/json"}
             item["body"] = self.body
-        if headers:
-            item["headers"] = headers
         return item
 
 
@@ -159,7 +155,6 @@ class Directory:
         clock: _Clock,
         *,
         label: str,
-        simulated: bool,
         credential: Any = None,
     ):
         self._client = client
@@ -169,7 +164,6 @@ class Directory:
         self._http = http
         self._net = net
         self.label = label
-        self.simulated = simulated
 
     async def __aenter__(self) -> Directory:
         return self
@@ -318,24 +312,12 @@ class Directory:
             await asyncio.sleep(wait)
         return done
 
-    async def iter_deleted_users(self, *, filter: str | None = None) -> AsyncIterator[DeletedUser]:
+    async def iter_deleted_users(self) -> AsyncIterator[DeletedUser]:
         select = "id,userPrincipalName,displayName,deletedDateTime,onPremisesSyncEnabled"
-        advanced = bool(filter and "endswith" in filter.lower())
-        url = _listing("/directory/deletedItems/microsoft.graph.user", select, PAGE_SIZE, filter, advanced)
-        async for page in self.pages(url, advanced=advanced):
+        url = _listing("/directory/deletedItems/microsoft.graph.user", select, PAGE_SIZE, None, False)
+        async for page in self.pages(url):
             for d in page:
                 yield DeletedUser.from_graph(d)
-
-    async def get_deleted_user(self, object_id: str) -> DeletedUser | None:
-        try:
-            d = await self.get(f"/directory/deletedItems/{_quote(object_id)}")
-        except GraphError as e:
-            if e.status in (400, 404):
-                return None
-            raise
-        if d.get("@odata.type", "#microsoft.graph.user") != "#microsoft.graph.user":
-            return None
-        return DeletedUser.from_graph(d)
 
     async def role_definitions(self) -> list[RoleDefinition]:
         roles: list[RoleDefinition] = []
@@ -503,7 +485,6 @@ async def connect(profile: Profile) -> Directory:
         net: Any = local.transport(state, realism=local.Realism.from_env())
         provider: Any = AnonymousAuthenticationProvider()
         label = f"local tenant {state} (simulated)"
-        simulated = True
     else:
         base = auth.graph_base_url(profile)
         net = httpx.AsyncHTTPTransport(http2=True, retries=0)
@@ -522,7 +503,6 @@ async def connect(profile: Profile) -> Directory:
                 credential, scopes=[auth.graph_scope(profile)], allowed_hosts=hosts
             )
         label = f"tenant {profile.name} ({base})"
-        simulated = False
 
     clock = _Clock()
     http = httpx.AsyncClient(
@@ -532,6 +512,5 @@ async def connect(profile: Profile) -> Directory:
     adapter = GraphRequestAdapter(provider, client=http)
     adapter.base_url = base  # httpx adds a trailing slash, which would make every path '//users'
     return Directory(
-        GraphServiceClient(request_adapter=adapter), http, net, clock, label=label, simulated=simulated,
-        credential=credential,
+        GraphServiceClient(request_adapter=adapter), http, net, clock, label=label, credential=credential,
     )

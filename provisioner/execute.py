@@ -252,8 +252,7 @@ class Executor:
         answered = {r.id for r in responses}
         for resp in responses:
             if resp.id in requests:
-                item, request = requests[resp.id]
-                retry.extend(self._handle(item, request, resp, report))
+                retry.extend(self._handle(requests[resp.id][0], resp, report))
         for rid, (item, _) in requests.items():
             if rid not in answered:
                 retry.extend(self._uncertain(item, report, None, "no response for this batch item"))
@@ -300,7 +299,7 @@ class Executor:
 
     # -- reading answers --
 
-    def _handle(self, item: _Item, request: Request, resp: Response, report: Report) -> list[_Item]:
+    def _handle(self, item: _Item, resp: Response, report: Report) -> list[_Item]:
         c = item.change
         if item.verify:
             if resp.ok:
@@ -315,16 +314,16 @@ class Executor:
         if resp.ok:
             object_id = resp.body.get("id") if isinstance(resp.body, Mapping) else None
             return self._done(item, report, resp, object_id=object_id)
-        if resp.status == 429:
-            delay = resp.retry_after or 1.0
-            self.budget.throttled(delay)
-            item.not_before = time.monotonic() + delay
-            return [item]
-        if resp.status in (500, 502, 503, 504):
-            return self._uncertain(item, report, resp, None)
+        if resp.status in (429, 500, 502, 503, 504):
+            return self._transient(item, resp, report)
         error = resp.error()
         if item.uncertain and self._already_done(c, error):
-            return self._done(item, report, resp, object_id=None, verify_create=True)
+            if c.action is Action.CREATE:
+                # The conflict says the first send created it; read its id for the role phase.
+                item.verify = item.exists = True
+                item.not_before = 0.0
+                return [item]
+            return self._done(item, report, resp, object_id=None)
         if c.action is Action.ASSIGN and error.is_not_found and c.upn.lower() in report.created:
             return self._lagging(item, resp, report)
         return self._fail(item, report, resp)
@@ -367,14 +366,8 @@ class Executor:
         item.not_before = now + min(5.0, 0.2 * 2**item.attempts)
         return [item]
 
-    def _done(self, item: _Item, report: Report, resp: Response, *, object_id: str | None,
-              verify_create: bool = False) -> list[_Item]:
+    def _done(self, item: _Item, report: Report, resp: Response, *, object_id: str | None) -> list[_Item]:
         c = item.change
-        if c.action is Action.CREATE and object_id is None and verify_create:
-            # The conflict says the first send created it; read its id for the role phase.
-            item.verify = item.exists = True
-            item.not_before = 0.0
-            return [item]
         if c.action in (Action.CREATE, Action.RESTORE) and object_id:
             report.created[c.upn.lower()] = object_id
         if c.action is Action.CREATE and object_id and self.on_created is not None:
