@@ -50,6 +50,13 @@ def upn_problem(upn: str) -> str | None:
     )
 
 
+def country_problem(code: str) -> str | None:
+    """Why ``code`` is not a usage location (a two-letter country code), or None when it is."""
+    if _COUNTRY.match(code):
+        return None
+    return f"{code!r} is not a country code; use two letters (ISO 3166), like US or DE"
+
+
 # Columns the tool reads, by Graph name. ``password`` and ``passwordProfile`` are the same column.
 _ATTRIBUTE_COLUMNS = ("displayName", "givenName", "surname", "jobTitle", "department", "usageLocation")
 KNOWN_COLUMNS = (
@@ -350,16 +357,10 @@ def _parse_row(row: int, record: Record, for_action: str) -> tuple[UserSpec | No
             problems.append(RowError(row, heading("displayName"), "missing; a new user needs a display name"))
         location = attributes.get("usageLocation")
         if location is not None:
-            if _COUNTRY.match(location):
-                attributes["usageLocation"] = location.upper()
+            if problem := country_problem(location):
+                problems.append(RowError(row, heading("usageLocation"), problem))
             else:
-                problems.append(
-                    RowError(
-                        row,
-                        heading("usageLocation"),
-                        f"{location!r} is not a country code; use two letters (ISO 3166), like US or DE",
-                    )
-                )
+                attributes["usageLocation"] = location.upper()
         enabled = values.get("accountEnabled")
         if enabled not in (None, ""):
             parsed = _boolean(enabled)

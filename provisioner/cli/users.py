@@ -201,11 +201,15 @@ def create(app: App, upn: str | None, display_name: str | None, given_name: str 
     else:
         if not upn or not display_name:
             raise click.UsageError("a UPN and --display-name are needed (or --from FILE)")
-        from provisioner.inputs import upn_problem
+        from provisioner.inputs import country_problem, upn_problem
 
         problem = upn_problem(upn)
         if problem:
             raise click.UsageError(problem)
+        if usage_location is not None:
+            if problem := country_problem(usage_location):
+                raise click.UsageError(f"--usage-location: {problem}")
+            usage_location = usage_location.upper()
         attributes = {"userPrincipalName": upn, "displayName": display_name, "accountEnabled": not disabled,
                       "givenName": given_name, "surname": surname, "jobTitle": job_title,
                       "department": department, "usageLocation": usage_location}

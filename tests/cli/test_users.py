@@ -180,6 +180,18 @@ def test_create_bad_upn_is_refused_before_any_write(tenant: Tenant) -> None:
     assert tenant.journal_lines() == []
 
 
+def test_create_usage_location_is_checked_like_a_file_row(tenant: Tenant) -> None:
+    before = tenant.snapshot()
+    result = tenant.run("users", "create", ALICE, "--display-name", "Alice", "--usage-location", "usa", "--yes")
+    assert result.exit_code == 64
+    assert ("Error: --usage-location: 'usa' is not a country code; use two letters (ISO 3166), like US or DE"
+            in result.stderr)
+    assert tenant.snapshot() == before
+    assert tenant.ok("users", "create", ALICE, "--display-name", "Alice", "--usage-location", "gb", "--yes",
+                     "--password-out", str(tenant.root / "pw.csv"))
+    assert tenant.json("users", "show", ALICE)["usageLocation"] == "GB"
+
+
 def test_create_unknown_domain_fails_with_graphs_reason(tenant: Tenant) -> None:
     before = tenant.snapshot()
     result = tenant.run("users", "create", "x@fabrikam.com", "--display-name", "X", "--yes")
