@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from provisioner.cli.app import App, ChangeOptions, change_options, run_plan
-from provisioner.cli.users import from_option, output_option, skip_invalid_option
+from provisioner.cli.files import from_option, read_rows, skip_invalid_option
+from provisioner.cli.users import output_option
 
 if TYPE_CHECKING:
     from provisioner.directory import Directory
@@ -100,13 +101,12 @@ def members(app: App, role: str, output: str) -> None:
 
 def _role_specs(user: str | None, role_refs: tuple[str, ...], from_file: Path | None,
                 skip_invalid: Path | None, action: str) -> Iterable[UserSpec]:
-    from provisioner.cli.users import _read_specs
     from provisioner.model import UserSpec
 
     if from_file is not None:
         if user or role_refs:
             raise click.UsageError("give either USER ROLE... or --from FILE, not both")
-        return _read_specs(from_file, action, skip_invalid)
+        return read_rows(from_file, action, skip_invalid)
     if not user or not role_refs:
         raise click.UsageError("name a user and at least one role (or use --from FILE)")
     return [UserSpec(upn=user, roles=role_refs)]

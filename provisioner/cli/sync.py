@@ -8,17 +8,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from provisioner.cli.app import App, ChangeOptions, change_options, err, run_plan, show_plan
+from provisioner.cli.files import PasswordKeeper, check_password_out, password_out_option
 from provisioner.errors import ExitCode
 
 if TYPE_CHECKING:
     from provisioner.directory import Directory
     from provisioner.model import Plan, TenantState
     from provisioner.plan import Planned
-
-password_out_option = click.option(
-    "--password-out", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
-    help="Write the generated passwords of created users to FILE (mode 0600).")
-
 
 def _creates(plan: Plan) -> int:
     from provisioner.model import Action
@@ -28,12 +24,8 @@ def _creates(plan: Plan) -> int:
 
 async def _apply(app: App, d: Directory, state: TenantState, planned: Planned, opts: ChangeOptions,
                  password_out: Path | None) -> None:
-    from provisioner.cli.users import MAX_PASSWORDS_SHOWN, PasswordKeeper
-
-    creates = _creates(planned.plan)
-    if creates > MAX_PASSWORDS_SHOWN and password_out is None and not opts.dry_run:
-        raise click.UsageError(f"{creates} users get generated passwords: name a --password-out FILE to keep them")
-    keeper = PasswordKeeper({}, None if opts.dry_run else password_out)
+    check_password_out(_creates(planned.plan), password_out, opts)
+    keeper = PasswordKeeper({}, password_out, opts)
     try:
         await run_plan(app, d, state, planned, opts, passwords=keeper.password, on_created=keeper.created)
     finally:

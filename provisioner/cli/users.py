@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -11,11 +10,18 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from provisioner.cli.app import App, ChangeOptions, change_options, err, run_plan
+from provisioner.cli.files import (
+    PasswordKeeper,
+    check_password_out,
+    from_option,
+    password_out_option,
+    read_rows,
+    skip_invalid_option,
+)
 from provisioner.errors import NotFound
 
 if TYPE_CHECKING:
     from provisioner.directory import Directory
-    from provisioner.inputs import UserRows
     from provisioner.model import Change, User
 
 USER_COLUMNS = [
@@ -27,15 +33,8 @@ USER_COLUMNS = [
     ("department", "Department"),
     ("createdDateTime", "Created"),
 ]
-# More generated passwords than this in one run go to a file, not to the terminal.
-MAX_PASSWORDS_SHOWN = 10
-
 output_option = click.option("--output", "-o", type=click.Choice(["table", "json", "csv"]), default="table",
                              show_default=True, help="Output format (data goes to stdout).")
-from_option = click.option("--from", "from_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
-                           metavar="FILE", help="Read the users from a CSV or JSON file (every row validated first).")
-skip_invalid_option = click.option("--skip-invalid", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
-                                   help="Go on without the bad rows of --from; write them to FILE.")
 
 
 @click.group()
@@ -117,45 +116,6 @@ def show(app: App, user: str, output: str) -> None:
 # --- create -----------------------------------------------------------------------------------
 
 
-class PasswordKeeper:
-    """Supplies each created user's password and gives it to the admin once: into the file they
-    named (mode 0600), or on stderr at the end for a handful of users. Never into logs or plans."""
-
-    def __init__(self, supplied: dict[str, str], out: Path | None):
-        self.supplied = supplied
-        self.out = out
-        self.shown: list[tuple[str, str]] = []
-        self._file = None
-        if out is not None:
-            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            os.chmod(out, 0o600)
-            self._file = os.fdopen(fd, "a", encoding="utf-8")
-            if self._file.tell() == 0:
-                self._file.write("userPrincipalName,password\n")
-
-    def password(self, change: Change) -> str:
-        from provisioner.passwords import generate
-
-        return self.supplied.get(change.upn.lower()) or generate()
-
-    def created(self, change: Change, object_id: str, password: str) -> None:
-        if change.upn.lower() in self.supplied:
-            return
-        if self._file is not None:
-            self._file.write(f"{change.upn},{password}\n")
-            self._file.flush()
-        else:
-            self.shown.append((change.upn, password))
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-        for upn, password in self.shown:
-            err(f"Initial password for {upn}: {password}  (shown once; it must be changed at first sign-in)")
-        if self.out is not None and self._file is not None:
-            err(f"Initial passwords written to {self.out} (mode 0600).")
-
-
 def _read_password_stdin() -> str:
     line = sys.stdin.readline().rstrip("\r\n")
     if not line:
@@ -174,8 +134,7 @@ def _read_password_stdin() -> str:
 @click.option("--disabled", is_flag=True, help="Create the account disabled (sign-in blocked).")
 @click.option("--role", "roles", multiple=True, metavar="ROLE", help="Assign ROLE once the user exists (repeatable).")
 @click.option("--password-stdin", is_flag=True, help="Read the initial password from stdin instead of generating one.")
-@click.option("--password-out", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
-              help="Write generated passwords to FILE (mode 0600) instead of showing them.")
+@password_out_option
 @from_option
 @skip_invalid_option
 @change_options
@@ -197,7 +156,7 @@ def create(app: App, upn: str | None, display_name: str | None, given_name: str 
     if from_file is not None:
         if upn:
             raise click.UsageError("give either a UPN or --from FILE, not both")
-        specs = _read_specs(from_file, "create", skip_invalid)
+        specs = read_rows(from_file, "create", skip_invalid)
     else:
         if not upn or not display_name:
             raise click.UsageError("a UPN and --display-name are needed (or --from FILE)")
@@ -232,16 +191,14 @@ def create(app: App, upn: str | None, display_name: str | None, given_name: str 
         any_roles = any_roles or bool(spec.roles)
         if spec.password:
             supplied[spec.upn.lower()] = spec.password
-    generated = len(refs) - len(supplied)
-    if generated > MAX_PASSWORDS_SHOWN and password_out is None and not opts.dry_run:
-        raise click.UsageError(f"{generated} users get generated passwords: name a --password-out FILE to keep them")
+    check_password_out(len(refs) - len(supplied), password_out, opts)
 
     async def work(d: Directory) -> None:
         from provisioner import operations, plan
 
         state = await operations.read_state(d, refs=refs, deleted=True, roles=any_roles, assignments_of_refs=True)
         planned = plan.plan_create(specs, state)
-        keeper = PasswordKeeper(supplied, None if opts.dry_run else password_out)
+        keeper = PasswordKeeper(supplied, password_out, opts)
         try:
             await run_plan(app, d, state, planned, opts, passwords=keeper.password, on_created=keeper.created)
         finally:
@@ -250,22 +207,12 @@ def create(app: App, upn: str | None, display_name: str | None, given_name: str 
     app.run(work)
 
 
-def _read_specs(path: Path, action: str, skip_invalid: Path | None) -> UserRows:
-    from provisioner.inputs import read_users
-
-    rows, problems = read_users(path, for_action=action, skip_invalid=skip_invalid is not None)
-    if problems and skip_invalid is not None:
-        skip_invalid.write_text("".join(f"{p}\n" for p in problems), encoding="utf-8")
-        err(f"{len(problems)} invalid row problem(s) skipped; listed in {skip_invalid}.")
-    return rows
-
-
 def _refs(refs: Iterable[str], from_file: Path | None, action: str, skip_invalid: Path | None) -> list[str]:
     refs = list(refs)
     if from_file is not None:
         if refs:
             raise click.UsageError("give either users or --from FILE, not both")
-        return [s.upn for s in _read_specs(from_file, action, skip_invalid)]
+        return [s.upn for s in read_rows(from_file, action, skip_invalid)]
     if not refs:
         raise click.UsageError("name at least one user (UPN or object id), or use --from FILE")
     return refs
