@@ -20,7 +20,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from provisioner.model import Action, Change, DeletedUser, RoleDefinition, TenantState, User, format_datetime
+from provisioner.model import Change, DeletedUser, Plan, RoleDefinition, TenantState, User, format_datetime
+from provisioner.render import MARKERS, summary
 from provisioner.roles.catalog import CLASSIC_ROLES, GLOBAL_ADMIN_ID, classic_for, is_privileged
 
 FORMAT_VERSION = 1
@@ -458,30 +459,9 @@ def _deleted_findings(
 
 # --- rendering ---------------------------------------------------------------------------------
 
-_VERBS = {
-    Action.CREATE: "to create",
-    Action.UPDATE: "to update",
-    Action.RESTORE: "to restore",
-    Action.ASSIGN: "role assignments to add",
-    Action.REVOKE: "role assignments to remove",
-    Action.DELETE: "to delete",
-    Action.PURGE: "to purge",
-}
-_SIGNS = {
-    Action.CREATE: "+", Action.RESTORE: "+", Action.ASSIGN: "+", Action.UPDATE: "~",
-    Action.REVOKE: "-", Action.DELETE: "-", Action.PURGE: "-",
-}
-
-
 def plan_summary(changes: Sequence[Change]) -> str:
-    if not changes:
-        return "No changes. The tenant matches the manifest."
-    parts = []
-    for action, verb in _VERBS.items():
-        n = sum(1 for c in changes if c.action is action)
-        if n:
-            parts.append(f"{n} {verb}")
-    return "Plan: " + ", ".join(parts) + "."
+    """The plan's own summary line; an empty plan says what it means for an audit."""
+    return summary(Plan(tuple(changes))) if changes else "No changes. The tenant matches the manifest."
 
 
 HOLDER_COLUMNS = ("Role", "User", "Name", "Enabled", "Source", "Created")
@@ -516,7 +496,7 @@ def _finding_row(f: Finding) -> list[str]:
 
 
 def _change_row(c: Change) -> list[str]:
-    return [_SIGNS[c.action], c.action.value, c.upn, c.role_name or "", c.reason]
+    return [MARKERS[c.action], c.action.value, c.upn, c.role_name or "", c.reason]
 
 
 def _headline(r: AuditReport) -> str:

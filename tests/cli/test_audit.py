@@ -340,12 +340,12 @@ def test_manifest_drift_is_shown_and_not_applied(tenant, tmp_path):
     ))
     data = report("--manifest", str(manifest))
     assert data["drift"]["manifest"] == str(manifest)
-    assert data["drift"]["summary"] == "Plan: 1 to create, 1 role assignments to add."
+    assert data["drift"]["summary"] == "Plan: 1 to create, 1 role assignment to add."
     assert [(c["action"], c["userPrincipalName"]) for c in data["drift"]["changes"]] == [
         ("create", f"newhire@{DOMAIN}"), ("assign", f"newhire@{DOMAIN}"),
     ]
     assert [(f["code"], f["severity"]) for f in data["findings"]] == [("drift", "warning")]
-    assert data["findings"][0]["evidence"] == f"{manifest}: Plan: 1 to create, 1 role assignments to add."
+    assert data["findings"][0]["evidence"] == f"{manifest}: Plan: 1 to create, 1 role assignment to add."
     again = report("--manifest", str(manifest))
     assert again["drift"]["changes"] == data["drift"]["changes"]
     assert again["summary"]["users"] == data["summary"]["users"]

@@ -152,7 +152,7 @@ def test_drift_is_a_warning_only_when_there_are_changes():
     )
     report = audit(s, protected=(), expiring_within=WEEK, all_roles=False, drift=Drift("m.toml", changes))
     assert [(f.code, f.evidence) for f in report.findings] == [
-        ("drift", "m.toml: Plan: 1 to create, 1 role assignments to add, 1 to delete."),
+        ("drift", "m.toml: Plan: 1 to create, 1 role assignment to add, 1 to delete."),
     ]
     quiet = audit(s, protected=(), expiring_within=WEEK, all_roles=False, drift=Drift("m.toml", ()))
     assert quiet.findings == ()
