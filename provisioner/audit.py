@@ -22,6 +22,7 @@ from typing import Any
 
 from provisioner.model import Change, DeletedUser, Plan, RoleDefinition, TenantState, User, format_datetime
 from provisioner.render import MARKERS, summary
+from provisioner.roles import rules
 from provisioner.roles.catalog import CLASSIC_ROLES, GLOBAL_ADMIN_ID, classic_for, is_privileged
 
 FORMAT_VERSION = 1
@@ -259,7 +260,7 @@ def audit(
     by_id = {u.id.lower(): u for u in state.users.values()}
     deleted_by_id = {d.id.lower(): d for d in state.deleted if not d.expired(now)}
     definitions = {d.id.lower(): d for d in state.roles}
-    template_of = {d.id.lower(): d.template_id.lower() for d in state.roles}
+    templates = rules.template_of(state)
 
     def role_of(definition_id: str) -> RoleDefinition:
         d = definitions.get(definition_id.lower())
@@ -275,7 +276,7 @@ def audit(
     holders_by_role: dict[str, list[Holder]] = {t: [] for t in audited_ids}
     held_by: dict[str, list[RoleDefinition]] = {}
     for a in assignments:
-        template = template_of.get(a.role_definition_id.lower(), a.role_definition_id.lower())
+        template = templates.get(a.role_definition_id.lower(), a.role_definition_id.lower())
         held_by.setdefault(a.principal_id.lower(), []).append(role_of(a.role_definition_id))
         if template not in holders_by_role:
             continue
@@ -300,7 +301,7 @@ def audit(
         found = [Holder(role, h.assignment_id, h.principal_id, h.scope, h.user, h.deleted) for h in holders_by_role[t]]
         holders += sorted(found, key=lambda h: ((h.upn or "~").lower(), h.principal_id, h.scope))
 
-    findings = _global_admin_findings(state, template_of, by_id)
+    findings = _global_admin_findings(state, by_id)
     findings += _protected_findings(state, protected, deleted_by_id)
     findings += _holder_findings(held_by, by_id)
     findings += _deleted_findings(deleted_by_id, held_by, now, expiring_within)
@@ -331,11 +332,8 @@ def audit(
     )
 
 
-def _global_admin_findings(state: TenantState, template_of: dict[str, str], by_id: dict[str, User]) -> list[Finding]:
-    ga_ids = sorted({
-        a.principal_id.lower() for a in state.assignments
-        if template_of.get(a.role_definition_id.lower(), a.role_definition_id.lower()) == GLOBAL_ADMIN_ID
-    })
+def _global_admin_findings(state: TenantState, by_id: dict[str, User]) -> list[Finding]:
+    ga_ids = sorted({p.lower() for p in rules.holders(state, GLOBAL_ADMIN_ID)})
     usable = [by_id[i] for i in ga_ids if i in by_id and by_id[i].account_enabled]
     names = ", ".join(sorted(u.user_principal_name for u in usable)) or "none"
     evidence = f"{len(ga_ids)} Global Administrator(s), {len(usable)} enabled: {names}"

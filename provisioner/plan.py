@@ -33,7 +33,7 @@ from provisioner.model import (
 from provisioner.passwords import mail_nickname
 from provisioner.render import render_markdown, render_text, summary
 from provisioner.roles.catalog import GLOBAL_ADMIN_ID, resolve_role
-from provisioner.roles.rules import removes_last_global_admin
+from provisioner.roles.rules import holders, removes_last_global_admin, template_of
 
 __all__ = [
     "Planned",
@@ -75,7 +75,7 @@ class _Index:
         self.deleted_by_upn: dict[str, list[DeletedUser]] = {}
         for d in sorted(state.deleted, key=lambda d: (d.deleted, d.id)):
             self.deleted_by_upn.setdefault(d.original_upn.lower(), []).append(d)
-        self.templates = templates = {d.id.lower(): d.template_id.lower() for d in state.roles}
+        self.templates = templates = template_of(state)
         self.role_names = {d.template_id.lower(): d.display_name for d in state.roles}
         self.held: dict[str, dict[str, RoleAssignment]] = {}
         for a in state.assignments:
@@ -603,7 +603,7 @@ def fingerprint(state: TenantState, plan: Plan) -> str:
         for d in state.deleted
         if d.id.lower() in ids or d.original_upn.lower() in upns
     )
-    ga_principals = {a.principal_id for a in state.assignments if _is_ga(a, index)}
+    ga_principals = holders(state, GLOBAL_ADMIN_ID)
     assignments = sorted(
         [a.id, a.principal_id, a.role_definition_id, a.directory_scope_id]
         for a in state.assignments

@@ -7,14 +7,14 @@ from provisioner.model import Action, Change, Plan, TenantState
 from provisioner.roles.catalog import GLOBAL_ADMIN_ID
 
 
-def _template_of(state: TenantState) -> dict[str, str]:
+def template_of(state: TenantState) -> dict[str, str]:
     """Role definition id -> template id (equal for built-in roles; custom roles differ)."""
     return {d.id.lower(): d.template_id.lower() for d in state.roles}
 
 
 def holders(state: TenantState, template_id: str) -> set[str]:
     """Principal ids assigned the role with this template id, tenant-wide, whatever they are."""
-    templates = _template_of(state)
+    templates = template_of(state)
     wanted = template_id.lower()
     return {
         a.principal_id
