@@ -288,8 +288,22 @@ class Directory:
                     found[user.user_principal_name.lower()] = user
         return found
 
-    async def _batch_with_retry(self, requests: Sequence[Request], attempts: int = 6) -> list[Response]:
-        """Batched reads: resend throttled or failed items until they succeed."""
+    async def users_by_id(self, ids: Iterable[str]) -> dict[str, User]:
+        """The active users among object ``ids``, keyed by id (missing ones left out), 20 to a batch."""
+        wanted = sorted(set(ids))
+        found: dict[str, User] = {}
+        for n in range(0, len(wanted), BATCH_LIMIT):
+            requests = [get_user_request(str(i), ref) for i, ref in enumerate(wanted[n : n + BATCH_LIMIT])]
+            for resp in await self._batch_with_retry(requests, absent=404):
+                if resp.ok:
+                    user = User.from_graph(resp.body)
+                    found[user.id] = user
+        return found
+
+    async def _batch_with_retry(self, requests: Sequence[Request], attempts: int = 6,
+                                absent: int | None = None) -> list[Response]:
+        """Batched reads: resend throttled or failed items until they succeed. An item answered
+        with the ``absent`` status is returned as it is (e.g. 404 for "no such user")."""
         import asyncio
 
         pending = list(requests)
@@ -299,7 +313,7 @@ class Directory:
             retry = []
             by_id = {r.id: r for r in pending}
             for resp in await self.batch(pending):
-                if resp.ok:
+                if resp.ok or resp.status == absent:
                     done.append(resp)
                 elif resp.status in (429, 503, 504) and attempt < attempts - 1:
                     retry.append(by_id[resp.id])

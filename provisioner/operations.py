@@ -7,7 +7,7 @@ role rules. Nothing here parses arguments or prints.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +27,7 @@ from provisioner.execute import (
     Progress,
     Report,
 )
-from provisioner.model import Change, RoleAssignment, TenantState, User
+from provisioner.model import Change, RoleAssignment, TenantState
 from provisioner.roles.catalog import GLOBAL_ADMIN_ID
 
 _OBJECT_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -47,21 +47,6 @@ async def connected(profile: Profile) -> AsyncIterator[Directory]:
         yield directory
     finally:
         await directory.close()
-
-
-async def users_by_id(d: Directory, ids: Iterable[str]) -> dict[str, User]:
-    """Active users by object id (missing ones are left out), looked up 20 to a batch."""
-    wanted = sorted(set(ids))
-    found: dict[str, User] = {}
-    for n in range(0, len(wanted), graph.BATCH_LIMIT):
-        requests = [graph.get_user_request(str(i), ref) for i, ref in enumerate(wanted[n : n + graph.BATCH_LIMIT])]
-        for resp in await d.batch(requests):
-            if resp.ok:
-                user = User.from_graph(resp.body)
-                found[user.id] = user
-            elif resp.status != 404:
-                raise resp.error()
-    return found
 
 
 async def read_state(
@@ -86,13 +71,13 @@ async def read_state(
             state.users[user.user_principal_name.lower()] = user
     else:
         state.users.update(await d.users_by_upn(upns))
-        for user in (await users_by_id(d, ids)).values():
+        for user in (await d.users_by_id(ids)).values():
             state.users[user.user_principal_name.lower()] = user
     if roles or assignments_of_refs:
         state.roles = await d.role_definitions()
     ga = await d.role_assignments(role_id=GLOBAL_ADMIN_ID)
     known = {u.id for u in state.users.values()}
-    for user in (await users_by_id(d, {a.principal_id for a in ga} - known)).values():
+    for user in (await d.users_by_id({a.principal_id for a in ga} - known)).values():
         state.users[user.user_principal_name.lower()] = user
     assignments: dict[str, RoleAssignment] = {a.id: a for a in ga}
     if assignments_of_refs:

@@ -84,7 +84,6 @@ def list_roles(app: App, show_all: bool, output: str) -> None:
 @click.pass_obj
 def members(app: App, role: str, output: str) -> None:
     """The holders of ROLE (alias, display name, legacy name or template id)."""
-    from provisioner.operations import users_by_id
     from provisioner.output import render
     from provisioner.roles.catalog import resolve_role
 
@@ -92,7 +91,7 @@ def members(app: App, role: str, output: str) -> None:
         definition = resolve_role(role, await d.role_definitions())
         click.echo(f"Role: {definition.display_name} ({definition.template_id})", err=True)
         ids = {a.principal_id for a in await d.role_assignments(role_id=definition.template_id)}
-        found = await users_by_id(d, ids)
+        found = await d.users_by_id(ids)
         rows = [u.to_graph() for u in sorted(found.values(), key=lambda u: u.user_principal_name.lower())]
         return rows
 
