@@ -8,7 +8,8 @@ headings) alike. Blank lines count, as in a spreadsheet, but are otherwise skipp
 the heading line itself.
 
 CSV files are read twice, streaming, so a file of any size costs memory for its user names only:
-once to validate every row, once (lazily, while planning) to yield the specs. A file that changes in
+once to validate every row (keeping each row's reference), once (lazily, while planning) to yield
+the specs. A file that changes in
 between is refused, before anything is written.
 """
 
@@ -106,19 +107,28 @@ class _Column:
 class UserRows:
     """The valid rows of a user file, read lazily (and again on each iteration) as ``UserSpec``.
 
-    ``len()`` is the number of valid rows. For restore inputs a spec's ``upn`` holds the reference
-    given: an object id or an original UPN.
+    For restore inputs a spec's ``upn`` holds the reference given: an object id or an original UPN.
+    What a plan needs before it reads the rows is kept from validation: ``refs`` (each valid row's
+    reference, in file order), ``passwords`` (supplied ones, by lower-cased UPN) and ``any_roles``.
     """
 
-    def __init__(self, path: Path, for_action: str, skip: frozenset[int], count: int, stamp: tuple[int, int]):
+    def __init__(self, path: Path, for_action: str, stamp: tuple[int, int]):
         self._path = path
         self._for_action = for_action
-        self._skip = skip
-        self._count = count
         self._stamp = stamp
+        self._skip: frozenset[int] = frozenset()  # the invalid rows, when they are skipped
+        self.refs: list[str] = []
+        self.passwords: dict[str, str] = {}
+        self.any_roles = False
+
+    def _keep(self, spec: UserSpec) -> None:
+        self.refs.append(spec.upn)
+        if spec.password:
+            self.passwords[spec.upn.lower()] = spec.password
+        self.any_roles = self.any_roles or bool(spec.roles)
 
     def __len__(self) -> int:
-        return self._count
+        return len(self.refs)
 
     def __iter__(self) -> Iterator[UserSpec]:
         # Read again, not held: the file must still be the one that was validated.
@@ -166,7 +176,7 @@ def read_users(path: str | Path, *, for_action: str, skip_invalid: bool = False)
     problems: list[RowError] = []
     bad: set[int] = set()
     seen: dict[str, int] = {}
-    count = 0
+    rows = UserRows(path, for_action, stamp)
     for row, record in _records(path):
         if isinstance(record, RowError):
             problems.append(record)
@@ -185,14 +195,15 @@ def read_users(path: str | Path, *, for_action: str, skip_invalid: bool = False)
         if row_problems:
             problems.extend(row_problems)
             bad.add(row)
-        else:
-            count += 1
+        elif spec is not None:
+            rows._keep(spec)
     if any(p.row == 0 for p in problems):
         # A heading problem spoils every row: nothing is usable, whatever skip_invalid says.
         raise InputError(str(path), problems)
     if problems and not skip_invalid:
         raise InputError(str(path), problems)
-    return UserRows(path, for_action, frozenset(bad), count, stamp), problems
+    rows._skip = frozenset(bad)
+    return rows, problems
 
 
 # --- reading records --------------------------------------------------------------------------
@@ -297,10 +308,16 @@ def _columns(headings: list[str], template: bool) -> tuple[list[_Column], list[R
 
 def _reference(record: Record, for_action: str) -> str:
     values = {col.name: value for col, value in record.items() if col.name}
-    upn, object_id = values.get("userPrincipalName"), values.get("objectId")
+    upn, object_id = values.get("userPrincipalName") or "", values.get("objectId") or ""
+    return _ref(upn, object_id, for_action) if isinstance(upn, str) and isinstance(object_id, str) else ""
+
+
+def _ref(upn: str, object_id: str, for_action: str) -> str:
+    """What a row names its user by: the object id for a restore (or a delete or purge without a
+    UPN), else the UPN."""
     if object_id and (for_action == "restore" or (for_action in ("delete", "purge") and not upn)):
-        upn = object_id
-    return upn if isinstance(upn, str) else ""
+        return object_id
+    return upn
 
 
 # --- validating a row --------------------------------------------------------------------------
@@ -327,14 +344,10 @@ def _parse_row(row: int, record: Record, for_action: str) -> tuple[UserSpec | No
     object_id = values.get("objectId") or ""
     if not isinstance(upn, str) or not isinstance(object_id, str):
         return None, [RowError(row, "userPrincipalName", "must be text")]
-    ref = upn
-    if for_action == "restore" and object_id:
-        if not _GUID.match(object_id):
-            problems.append(RowError(row, heading("objectId"), f"{object_id!r} is not an object id (a GUID)"))
-        ref = object_id
-    elif for_action in ("delete", "purge") and not upn and object_id:
-        ref = object_id
-    elif not upn:
+    ref = _ref(upn, object_id, for_action)
+    if for_action == "restore" and object_id and not _GUID.match(object_id):
+        problems.append(RowError(row, heading("objectId"), f"{object_id!r} is not an object id (a GUID)"))
+    if not ref:
         needed = (
             "userPrincipalName or objectId" if for_action in ("restore", "delete", "purge") else ("userPrincipalName")
         )

@@ -99,16 +99,18 @@ def members(app: App, role: str, output: str) -> None:
 
 
 def _role_specs(user: str | None, role_refs: tuple[str, ...], from_file: Path | None,
-                skip_invalid: Path | None, action: str) -> Iterable[UserSpec]:
+                skip_invalid: Path | None, action: str) -> tuple[Iterable[UserSpec], list[str]]:
+    """The (user, roles) pairs to plan, and the users they name."""
     from provisioner.model import UserSpec
 
     if from_file is not None:
         if user or role_refs:
             raise click.UsageError("give either USER ROLE... or --from FILE, not both")
-        return read_rows(from_file, action, skip_invalid)
+        rows = read_rows(from_file, action, skip_invalid)
+        return rows, rows.refs
     if not user or not role_refs:
         raise click.UsageError("name a user and at least one role (or use --from FILE)")
-    return [UserSpec(upn=user, roles=role_refs)]
+    return [UserSpec(upn=user, roles=role_refs)], [user]
 
 
 def _role_command(action: str):  # type: ignore[no-untyped-def]
@@ -123,13 +125,12 @@ def _role_command(action: str):  # type: ignore[no-untyped-def]
     def command(app: App, user: str | None, role_refs: tuple[str, ...], from_file: Path | None,
                 skip_invalid: Path | None, **change: Any) -> None:
         opts = ChangeOptions(**change)
-        specs = _role_specs(user, role_refs, from_file, skip_invalid, action)
+        specs, refs = _role_specs(user, role_refs, from_file, skip_invalid, action)
 
         async def work(d: Directory) -> None:
             from provisioner import operations, plan
 
-            state = await operations.read_state(d, refs=[s.upn for s in specs], roles=True,
-                                                assignments_of_refs=True)
+            state = await operations.read_state(d, refs=refs, roles=True, assignments_of_refs=True)
             planner = plan.plan_assign_rows if action == "assign" else plan.plan_revoke_rows
             planned = planner(specs, state)
             await run_plan(app, d, state, planned, opts)

@@ -156,7 +156,10 @@ def create(app: App, upn: str | None, display_name: str | None, given_name: str 
     if from_file is not None:
         if upn:
             raise click.UsageError("give either a UPN or --from FILE, not both")
-        specs = read_rows(from_file, "create", skip_invalid)
+        # The rows are read again while planning rather than held: a 100,000-row file costs
+        # little more memory than its plan.
+        specs = rows = read_rows(from_file, "create", skip_invalid)
+        refs, supplied, any_roles = rows.refs, rows.passwords, rows.any_roles
     else:
         if not upn or not display_name:
             raise click.UsageError("a UPN and --display-name are needed (or --from FILE)")
@@ -181,16 +184,7 @@ def create(app: App, upn: str | None, display_name: str | None, given_name: str 
                 raise click.UsageError(f"--password-stdin: {problem}")
         specs = [UserSpec(upn=upn, attributes={k: v for k, v in attributes.items() if v is not None},
                           roles=roles, password=password)]
-    # One pass for what the plan needs up front; the rows themselves are read again while planning
-    # rather than held, so a 100,000-row file costs little more memory than its plan.
-    refs: list[str] = []
-    supplied: dict[str, str] = {}
-    any_roles = False
-    for spec in specs:
-        refs.append(spec.upn)
-        any_roles = any_roles or bool(spec.roles)
-        if spec.password:
-            supplied[spec.upn.lower()] = spec.password
+        refs, supplied, any_roles = [upn], {upn.lower(): password} if password else {}, bool(roles)
     check_password_out(len(refs) - len(supplied), password_out, opts)
 
     async def work(d: Directory) -> None:
@@ -212,7 +206,7 @@ def _refs(refs: Iterable[str], from_file: Path | None, action: str, skip_invalid
     if from_file is not None:
         if refs:
             raise click.UsageError("give either users or --from FILE, not both")
-        return [s.upn for s in read_rows(from_file, action, skip_invalid)]
+        return read_rows(from_file, action, skip_invalid).refs
     if not refs:
         raise click.UsageError("name at least one user (UPN or object id), or use --from FILE")
     return refs
