@@ -25,11 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from provisioner.errors import InputError, ProvisionerError, RowError
-from provisioner.model import USER_WRITABLE, UserSpec
+from provisioner.model import DEFAULT_MANAGED_ROLES, USER_WRITABLE, Manifest, UserSpec
 from provisioner.passwords import check_policy
 
 ACTIONS = ("create", "delete", "restore", "purge", "assign", "revoke")
-DEFAULT_MANAGED_ROLES = ("global", "billing", "password", "service", "user")
 
 # Graph's allowed UPN characters before the @ (no accents); a domain of dotted labels after it.
 _UPN = re.compile(
@@ -81,20 +80,6 @@ class EntryError(RowError):
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}"
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """The desired state ``sync`` converges to.
-
-    ``scope_domains``: the UPN domains the manifest owns; users of other domains are never touched.
-    ``managed_roles``: the roles the manifest decides (references as written: aliases, names or
-    template ids); other roles held by in-scope users are left alone.
-    """
-
-    users: tuple[UserSpec, ...]
-    scope_domains: tuple[str, ...]
-    managed_roles: tuple[str, ...] = DEFAULT_MANAGED_ROLES
 
 
 @dataclass(frozen=True)

@@ -216,6 +216,24 @@ class UserSpec:
     row: int | None = None  # the input row it came from, for error messages
 
 
+# The roles a manifest decides when it does not say (the five classic admin roles).
+DEFAULT_MANAGED_ROLES = ("global", "billing", "password", "service", "user")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The desired state ``sync`` converges to.
+
+    ``scope_domains``: the UPN domains the manifest owns; users of other domains are never touched.
+    ``managed_roles``: the roles the manifest decides (references as written: aliases, names or
+    template ids); other roles held by in-scope users are left alone.
+    """
+
+    users: tuple[UserSpec, ...]
+    scope_domains: tuple[str, ...]
+    managed_roles: tuple[str, ...] = DEFAULT_MANAGED_ROLES
+
+
 @dataclass
 class TenantState:
     """What was read from the tenant to make a plan: only as much as the plan needs.

@@ -16,12 +16,12 @@ from datetime import datetime
 from typing import Any
 
 from provisioner.errors import NotFound, ProvisionerError, Refused
-from provisioner.inputs import Manifest
 from provisioner.model import (
     USER_WRITABLE,
     Action,
     Change,
     DeletedUser,
+    Manifest,
     Plan,
     Policy,
     RoleAssignment,
@@ -31,7 +31,6 @@ from provisioner.model import (
     UserSpec,
 )
 from provisioner.passwords import mail_nickname
-from provisioner.render import render_markdown, render_text, summary
 from provisioner.roles.catalog import GLOBAL_ADMIN_ID, resolve_role
 from provisioner.roles.rules import holders, removes_last_global_admin, template_of
 
@@ -48,9 +47,6 @@ __all__ = [
     "plan_restore",
     "plan_revoke",
     "plan_revoke_rows",
-    "render_markdown",
-    "render_text",
-    "summary",
 ]
 
 

@@ -16,8 +16,7 @@ from pathlib import Path
 from provisioner import plan as planning
 from provisioner.directory import Directory
 from provisioner.errors import ExitCode, ProvisionerError, Refused
-from provisioner.inputs import Manifest
-from provisioner.model import Plan, TenantState
+from provisioner.model import Manifest, Plan, TenantState
 from provisioner.operations import read_full_state
 from provisioner.plan import Planned
 
