@@ -9,6 +9,7 @@ purge a deleted user. The symbols line above the changes lists only the markers 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -47,14 +48,15 @@ def summary(plan: Plan) -> str:
     def assignments(n: int, verb: str) -> str:
         return f"{n} role assignment{'s' if n != 1 else ''} to {verb}"
 
+    counts = Counter(c.action for c in plan.changes)
     parts = [
-        (plan.count(Action.CREATE), lambda n: f"{n} to create"),
-        (plan.count(Action.UPDATE), lambda n: f"{n} to update"),
-        (plan.count(Action.RESTORE), lambda n: f"{n} to restore"),
-        (plan.count(Action.ASSIGN), lambda n: assignments(n, "add")),
-        (plan.count(Action.REVOKE), lambda n: assignments(n, "remove")),
-        (plan.count(Action.DELETE), lambda n: f"{n} to delete"),
-        (plan.count(Action.PURGE), lambda n: f"{n} to purge"),
+        (counts[Action.CREATE], lambda n: f"{n} to create"),
+        (counts[Action.UPDATE], lambda n: f"{n} to update"),
+        (counts[Action.RESTORE], lambda n: f"{n} to restore"),
+        (counts[Action.ASSIGN], lambda n: assignments(n, "add")),
+        (counts[Action.REVOKE], lambda n: assignments(n, "remove")),
+        (counts[Action.DELETE], lambda n: f"{n} to delete"),
+        (counts[Action.PURGE], lambda n: f"{n} to purge"),
     ]
     return "Plan: " + ", ".join(text(n) for n, text in parts if n) + "."
 
@@ -179,8 +181,9 @@ def markdown_lines(plan: Plan) -> Iterator[str]:
         yield EMPTY
         return
     yield f"### {summary(plan)}"
+    counts = Counter(c.action for c in plan.changes)
     for action, title, headings in _TABLES:
-        count = plan.count(action)
+        count = counts[action]
         if not count:
             continue
         yield from ("", f"#### {title} ({count})", "")
