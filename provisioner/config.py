@@ -209,7 +209,7 @@ def load_config(path: Path | None = None) -> Config:
             raise ConfigError(
                 f"{file}: config file not found; fix the path given by {hint} or copy config.example.toml there"
             )
-        return _builtin_config(None)
+        return Config(path=None, default_tenant=LOCAL, profiles={LOCAL: Profile(name=LOCAL)})
     try:
         with file.open("rb") as f:
             raw = tomllib.load(f)
@@ -218,10 +218,6 @@ def load_config(path: Path | None = None) -> Config:
     except OSError as e:
         raise ConfigError(f"{file}: cannot read the config file ({e.strerror}); check its permissions") from None
     return _Parser(file).parse(raw)
-
-
-def _builtin_config(file: Path | None) -> Config:
-    return Config(path=file, default_tenant=LOCAL, profiles={LOCAL: Profile(name=LOCAL)})
 
 
 class _Parser:

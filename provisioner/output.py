@@ -14,8 +14,6 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-FORMATS = ("table", "json", "csv")
-
 Column = tuple[str, str]  # (key in the row, table heading)
 
 

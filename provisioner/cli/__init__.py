@@ -67,7 +67,7 @@ def cli(ctx: click.Context, tenant: str | None, config_path: Path | None, verbos
     if verbose:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         logging.getLogger("provisioner.graph").setLevel(logging.INFO)
-    ctx.obj = App(tenant=tenant, config_path=config_path, verbose=verbose, debug=debug)
+    ctx.obj = App(tenant=tenant, config_path=config_path, debug=debug)
 
 
 def _register() -> None:

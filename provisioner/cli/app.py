@@ -3,7 +3,6 @@ shown, confirmed and run."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +39,6 @@ def err(message: str) -> None:
 class App:
     tenant: str | None = None
     config_path: Path | None = None
-    verbose: int = 0
     debug: bool = False
     _config: Config | None = field(default=None, repr=False)
 
@@ -75,6 +73,8 @@ class App:
 
             async with connected(profile) as directory:
                 return await work(directory)
+
+        import asyncio
 
         return asyncio.run(main())
 
@@ -164,7 +164,9 @@ async def run_plan(
         if opts.output != "text":
             show_plan(planned, opts.output)
         else:
-            err("No changes. The tenant already matches.")
+            from provisioner.render import EMPTY
+
+            err(EMPTY)
         return None
     show_plan(planned, opts.output)
     if opts.dry_run:
