@@ -22,13 +22,14 @@ from provisioner.local.realism import (
     Receive,
     Scope,
     Send,
-    error_body,
     header,
+    id_headers,
     read_body,
     replay,
     send_error,
     send_json,
 )
+from provisioner.local.wire import error_body
 
 MAX_REQUESTS = 20
 BATCH_PATH = "/v1.0/$batch"
@@ -160,12 +161,7 @@ class BatchApp:
                 status[item.key] = code
                 parts.append(part)
         body = b'{"responses":[' + b",".join(parts) + b"]}"
-        request_id = _new_request_id()
-        headers = [(b"request-id", request_id.encode())]
-        client_id = header(scope, b"client-request-id")
-        if client_id:
-            headers.append((b"client-request-id", client_id.encode()))
-        await send_json(send, 200, body, headers)
+        await send_json(send, 200, body, id_headers(scope)[1])
 
     async def _dispatch(self, outer: Scope, item: _Item) -> bytes:
         return (await self._dispatch_status(outer, item))[1]
@@ -268,7 +264,7 @@ def _item_response(item_id: str, status: int, raw_headers: list[tuple[bytes, byt
 
 
 def _item_error(item: _Item, status: int, code: str, message: str) -> bytes:
-    body = error_body(code, message, _new_request_id())
+    body = error_body(code, message, str(uuid.uuid4()))
     return _item_response(item.id, status, [(b"content-type", JSON_CONTENT_TYPE)], body)
 
 
@@ -276,6 +272,3 @@ def _failed_dependency(item: _Item) -> bytes:
     return _item_error(item, 424, "FailedDependency",
                        "The request was not run because a request it depends on failed.")
 
-
-def _new_request_id() -> str:
-    return str(uuid.uuid4())

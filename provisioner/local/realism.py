@@ -19,9 +19,10 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote
+
+from provisioner.local.wire import JSON_MEDIA_TYPE, error_body
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -36,7 +37,7 @@ APP_WRITES, APP_WRITE_WINDOW_S = 3_000, 150.0
 TENANT_WRITES, TENANT_WRITE_WINDOW_S = 18_000, 300.0
 
 # The media type Graph (and the core routes) answer JSON with.
-JSON_CONTENT_TYPE = b"application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false"
+JSON_CONTENT_TYPE = JSON_MEDIA_TYPE.encode()
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 _ANONYMOUS_APP = "anonymous"
 
@@ -160,19 +161,7 @@ def _parse_bool(raw: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-# Graph's error envelope (graph-facts §13.1), for answers this layer makes up itself.
-
-
-def error_body(code: str, message: str, request_id: str, client_request_id: str | None = None,
-               inner: Mapping[str, str] | None = None) -> bytes:
-    """Graph's JSON error envelope, with `innerError` carrying date, request-id and the client's id
-    (plus `inner`'s extra keys, as the 429 body has)."""
-    inner_error: dict[str, str] = dict(inner or {})
-    inner_error["date"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    inner_error["request-id"] = request_id
-    # Without a client-request-id of the client's own, Graph echoes the request-id there.
-    inner_error["client-request-id"] = client_request_id or request_id
-    return json.dumps({"error": {"code": code, "message": message, "innerError": inner_error}}).encode()
+# Answers this layer makes up itself, in Graph's error envelope (graph-facts §13.1).
 
 
 async def send_json(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
@@ -189,17 +178,23 @@ async def send_json(send: Send, status: int, body: bytes, headers: list[tuple[by
     await send({"type": "http.response.body", "body": body})
 
 
+def id_headers(scope: Scope) -> tuple[str, list[tuple[bytes, bytes]]]:
+    """A fresh request-id, and the headers that carry it and echo the client's own id."""
+    request_id = str(uuid.uuid4())
+    headers = [(b"request-id", request_id.encode())]
+    client_id = header(scope, b"client-request-id")
+    if client_id:
+        headers.append((b"client-request-id", client_id.encode()))
+    return request_id, headers
+
+
 async def send_error(send: Send, scope: Scope, status: int, code: str, message: str,
                      extra_headers: list[tuple[bytes, bytes]] | tuple = (),
                      inner: Mapping[str, str] | None = None) -> None:
     """Answer with Graph's error envelope and a fresh `request-id` header."""
-    request_id = str(uuid.uuid4())
-    client_id = header(scope, b"client-request-id")
-    body = error_body(code, message, request_id, client_id, inner)
-    headers = [(b"request-id", request_id.encode()), *extra_headers]
-    if client_id:
-        headers.append((b"client-request-id", client_id.encode()))
-    await send_json(send, status, body, headers)
+    request_id, headers = id_headers(scope)
+    body = error_body(code, message, request_id, header(scope, b"client-request-id"), inner=inner)
+    await send_json(send, status, body, [*headers, *extra_headers])
 
 
 def header(scope: Scope, name: bytes) -> str | None:

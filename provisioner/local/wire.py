@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 GRAPH_ROOT = "https://graph.microsoft.com/v1.0"
+JSON_MEDIA_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false"
 
 
 class GraphError(Exception):
@@ -64,7 +67,7 @@ def json_response(request: Request, body: dict, status: int = 200) -> Response:
     return Response(
         json.dumps(body, separators=(",", ":")),
         status_code=status,
-        media_type="application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false",
+        media_type=JSON_MEDIA_TYPE,
         headers=_headers(request),
     )
 
@@ -81,12 +84,21 @@ def text_response(request: Request, text: str) -> Response:
 
 def error_response(request: Request, err: GraphError) -> Response:
     """Graph's error envelope with `innerError` date, request-id and client-request-id."""
-    inner = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
-        "request-id": request_id(request),
-        "client-request-id": request.headers.get("client-request-id", request_id(request)),
-    }
-    body: dict = {"error": {"code": err.code, "message": err.message, "innerError": inner}}
-    if err.details:
-        body["error"]["details"] = err.details
-    return json_response(request, body, err.status)
+    body = error_body(err.code, err.message, request_id(request), request.headers.get("client-request-id"),
+                      details=err.details)
+    return Response(body, status_code=err.status, media_type=JSON_MEDIA_TYPE, headers=_headers(request))
+
+
+def error_body(code: str, message: str, request_id: str, client_request_id: str | None = None, *,
+               inner: Mapping[str, str] | None = None, details: list[dict] | None = None) -> bytes:
+    """Graph's JSON error envelope, with `innerError` carrying date, request-id and the client's id
+    (plus `inner`'s extra keys, as the 429 body has)."""
+    inner_error: dict[str, str] = dict(inner or {})
+    inner_error["date"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    inner_error["request-id"] = request_id
+    # Without a client-request-id of the client's own, Graph echoes the request-id there.
+    inner_error["client-request-id"] = client_request_id or request_id
+    error: dict[str, Any] = {"code": code, "message": message, "innerError": inner_error}
+    if details:
+        error["details"] = details
+    return json.dumps({"error": error}, separators=(",", ":")).encode()
