@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import IO, Any, Protocol
 
 from provisioner import directory as graph
-from provisioner.directory import Directory, Request, Response
+from provisioner.directory import Directory, Kind, Request, Response, backoff
 from provisioner.model import Action, Change
 
 # With a 10 % fault rate, twelve unknown outcomes in a row happen about once in 10^12 items.
@@ -97,9 +97,12 @@ class Outcome:
 class OutcomeSink(Protocol):
     def write(self, outcome: Outcome) -> None: ...
 
+    def flush(self) -> None: ...
+
 
 class JsonLines:
-    """Appends one JSON object per outcome and flushes, so a crash loses nothing written."""
+    """Appends one JSON object per outcome; flushed after every batch, so a crash loses at most the
+    batch in flight."""
 
     def __init__(self, stream: IO[str], extra: Mapping[str, Any] | None = None):
         self._stream = stream
@@ -109,6 +112,8 @@ class JsonLines:
         record = {"time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), **self._extra}
         record.update(outcome.to_json())
         self._stream.write(json.dumps(record) + "\n")
+
+    def flush(self) -> None:
         self._stream.flush()
 
 
@@ -125,6 +130,8 @@ class CsvResults:
 
     def write(self, outcome: Outcome) -> None:
         self._writer.writerow(outcome.to_json())
+
+    def flush(self) -> None:
         self._stream.flush()
 
 
@@ -138,17 +145,13 @@ class Report:
     failures: list[Outcome] = field(default_factory=list)  # the first ones, for the summary
     created: dict[str, str] = field(default_factory=dict)  # lower UPN -> object id, this run
 
-    @property
-    def rate(self) -> float:
-        return self.ok / self.elapsed if self.elapsed else 0.0
-
 
 @dataclass
 class _Item:
     change: Change
     attempts: int = 0
     uncertain: bool = False  # the last send may or may not have been applied
-    verify: bool = False  # a create to look up before resending
+    verify: bool = False  # a create or an assignment to look up before resending
     exists: bool = False  # Graph answered a resent create with a conflict: the first send created it
     lag_deadline: float | None = None
     not_before: float = 0.0
@@ -244,25 +247,24 @@ class Executor:
         except asyncio.CancelledError:
             for item, _ in requests.values():
                 self._settle(report, Outcome(item.change, "unknown", message="interrupted while in flight"))
+            self._flush()
             raise
-        except Exception as e:  # a lost batch: every item's outcome is unknown
-            for item, _ in requests.values():
-                retry.extend(self._uncertain(item, report, None, f"{type(e).__name__}: {e}"))
-            return retry
-        answered = {r.id for r in responses}
         for resp in responses:
-            if resp.id in requests:
-                retry.extend(self._handle(requests[resp.id][0], resp, report))
-        for rid, (item, _) in requests.items():
-            if rid not in answered:
-                retry.extend(self._uncertain(item, report, None, "no response for this batch item"))
+            retry.extend(self._handle(requests[resp.id][0], resp, report))
+        self._flush()
         return retry
+
+    def _flush(self) -> None:
+        for sink in self.sinks:
+            sink.flush()
 
     # -- building requests --
 
     def _request(self, item: _Item, report: Report) -> Request | None:
         c = item.change
         rid = str(next(self._ids))
+        if item.verify and c.action is Action.ASSIGN:
+            return graph.assignments_request(rid, principal_id=self._principal(c, report) or "", role_id=c.role_id)
         if item.verify:
             return graph.get_user_request(rid, c.upn)
         if c.action is Action.CREATE:
@@ -274,7 +276,7 @@ class Executor:
         if c.action is Action.RESTORE:
             return graph.restore_user_request(rid, self._object_id(c, report), c.attributes)
         if c.action is Action.ASSIGN:
-            principal = c.object_id or report.created.get(c.upn.lower())
+            principal = self._principal(c, report)
             if principal is None:
                 self._settle(report, Outcome(c, "failed", code="FailedDependency",
                                              message=f"{c.upn} was not created, so no role was assigned"))
@@ -285,6 +287,10 @@ class Executor:
         if c.action is Action.DELETE:
             return graph.delete_user_request(rid, self._object_id(c, report))
         return graph.purge_user_request(rid, self._object_id(c, report))
+
+    @staticmethod
+    def _principal(c: Change, report: Report) -> str | None:
+        return c.object_id or report.created.get(c.upn.lower())
 
     def _object_id(self, c: Change, report: Report) -> str:
         return c.object_id or report.created.get(c.upn.lower(), c.upn)
@@ -301,39 +307,52 @@ class Executor:
 
     def _handle(self, item: _Item, resp: Response, report: Report) -> list[_Item]:
         c = item.change
+        kind = resp.kind
         if item.verify:
-            if resp.ok:
-                return self._done(item, report, resp, object_id=resp.body.get("id"))
-            if resp.status == 404:
-                if item.exists:
-                    return self._lagging(item, resp, report)  # created, but not yet readable
-                # Not created: send it again. The failed send was counted when its answer was unknown.
-                item.verify = False
-                return [item]
-            return self._transient(item, resp, report)
-        if resp.ok:
+            return self._verified(item, resp, report)
+        if kind is Kind.OK:
             object_id = resp.body.get("id") if isinstance(resp.body, Mapping) else None
             return self._done(item, report, resp, object_id=object_id)
-        if resp.status in (429, 500, 502, 503, 504):
+        if kind in (Kind.THROTTLED, Kind.TRANSIENT):
             return self._transient(item, resp, report)
-        error = resp.error()
-        if item.uncertain and self._already_done(c, error):
-            if c.action is Action.CREATE:
-                # The conflict says the first send created it; read its id for the role phase.
-                item.verify = item.exists = True
+        if item.uncertain:
+            # After an unknown outcome, the answer to a resend can show the first send worked.
+            if c.action is Action.CREATE and kind is Kind.CONFLICT:
+                item.verify = item.exists = True  # read its id for the role phase
                 item.not_before = 0.0
                 return [item]
-            return self._done(item, report, resp, object_id=None)
-        if c.action is Action.ASSIGN and error.is_not_found and c.upn.lower() in report.created:
+            if c.action is Action.ASSIGN and kind in (Kind.CONFLICT, Kind.INVALID):
+                # Graph answers a duplicate assignment with a bare 400: look, rather than read its message.
+                item.verify = True
+                item.not_before = 0.0
+                return [item]
+            if c.action is not Action.ASSIGN and kind is Kind.NOT_FOUND:
+                return self._done(item, report, resp, object_id=None)
+        if c.action is Action.ASSIGN and kind is Kind.NOT_FOUND and c.upn.lower() in report.created:
             return self._lagging(item, resp, report)
         return self._fail(item, report, resp)
 
-    @staticmethod
-    def _already_done(c: Change, error: Any) -> bool:
-        """After an unknown outcome, Graph's answer to a resend can show the first send worked."""
-        if c.action in (Action.CREATE, Action.ASSIGN):
-            return bool(error.is_conflict or (error.status == 400 and "conflicting object" in error.message))
-        return bool(error.is_not_found)
+    def _verified(self, item: _Item, resp: Response, report: Report) -> list[_Item]:
+        """The answer to a look-up made before resending a create or an assignment."""
+        c = item.change
+        if resp.kind in (Kind.THROTTLED, Kind.TRANSIENT):
+            return self._transient(item, resp, report)
+        if c.action is Action.ASSIGN:
+            if resp.ok and resp.values():
+                return self._done(item, report, resp, object_id=None)
+            if resp.ok:  # not there: send it again, and judge the next answer as it comes
+                item.verify = item.uncertain = False
+                return [item]
+            return self._fail(item, report, resp)
+        if resp.ok:
+            return self._done(item, report, resp, object_id=resp.body.get("id"))
+        if resp.kind is Kind.NOT_FOUND:
+            if item.exists:
+                return self._lagging(item, resp, report)  # created, but not yet readable
+            # Not created: send it again. The failed send was counted when its answer was unknown.
+            item.verify = False
+            return [item]
+        return self._fail(item, report, resp)
 
     def _uncertain(self, item: _Item, report: Report, resp: Response | None, why: str | None) -> list[_Item]:
         item.attempts += 1
@@ -344,7 +363,7 @@ class Executor:
             return []
         item.uncertain = True
         item.verify = item.change.action is Action.CREATE
-        delay = resp.retry_after if resp is not None and resp.retry_after else min(8.0, 0.25 * 2**item.attempts)
+        delay = backoff(item.attempts, resp.retry_after if resp is not None else None)
         item.not_before = time.monotonic() + delay
         return [item]
 

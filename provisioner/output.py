@@ -11,7 +11,7 @@ import io
 import json
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
 from typing import Any
 
 Column = tuple[str, str]  # (key in the row, table heading)
@@ -44,6 +44,28 @@ def render(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], fmt: st
         return "(none)\n"
     table = [[_cell(row.get(k)) for k, _ in columns] for row in rows]
     return tabulate(table, headers=[h for _, h in columns], tablefmt="simple", disable_numparse=True) + "\n"
+
+
+async def write_rows(rows: AsyncIterable[Mapping[str, Any]], columns: Sequence[Column], fmt: str,
+                     out: Any = None) -> None:
+    """Write rows to stdout as they arrive: JSON and CSV stream (a 100,000-user listing is never
+    held whole); a table needs every row to size its columns."""
+    out = out or sys.stdout
+    if fmt == "json":
+        first = True
+        async for row in rows:
+            item = json.dumps(dict(row), indent=2, default=str).replace("\n", "\n  ")
+            out.write(("[\n  " if first else ",\n  ") + item)
+            first = False
+        out.write("[]\n" if first else "\n]\n")
+    elif fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([key for key, _ in columns])
+        async for row in rows:
+            writer.writerow(["" if row.get(k) is None else row.get(k) for k, _ in columns])
+    else:
+        out.write(render([row async for row in rows], columns, fmt))
+    out.flush()
 
 
 def render_one(row: Mapping[str, Any], fields: Iterable[Column], fmt: str) -> str:

@@ -10,15 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import replace
 from pathlib import Path
 
-from provisioner import plan as planning
-from provisioner.directory import Directory
-from provisioner.errors import ExitCode, ProvisionerError, Refused
-from provisioner.model import Manifest, Plan, TenantState
-from provisioner.operations import read_full_state
-from provisioner.plan import Planned
+from provisioner.errors import ExitCode, ProvisionerError
+from provisioner.model import Plan
 
 STALE = "the tenant changed since this plan was made; run sync again"
 
@@ -27,25 +22,6 @@ class PlanFileError(ProvisionerError):
     """A plan file that cannot be read or is not a provisioner plan."""
 
     exit_code = ExitCode.USAGE
-
-
-async def plan_sync(d: Directory, manifest: Manifest, *, prune: bool = False, tenant: str = "") -> tuple[
-        TenantState, Planned]:
-    """Read the tenant and plan the changes that make it match ``manifest``."""
-    state = await read_full_state(d)
-    planned = planning.diff(manifest, state, prune=prune)
-    return state, Planned(replace(planned.plan, tenant=tenant), planned.notes)
-
-
-async def check_fresh(d: Directory, plan: Plan, *, tenant: str = "") -> TenantState:
-    """Re-read the tenant; refuse (exit 4) a plan made for another tenant or from a state that has changed."""
-    if plan.tenant and tenant and plan.tenant != tenant:
-        raise Refused(f"this plan was made for tenant {plan.tenant!r}, not {tenant!r}; apply it with --tenant "
-                      f"{plan.tenant}, or run sync again against this tenant")
-    state = await read_full_state(d)
-    if not plan.fingerprint or planning.fingerprint(state, plan) != plan.fingerprint:
-        raise Refused(STALE)
-    return state
 
 
 def save_plan(plan: Plan, path: Path) -> None:

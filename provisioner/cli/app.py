@@ -15,10 +15,10 @@ from provisioner.errors import ExitCode, ProvisionerError
 
 if TYPE_CHECKING:
     from provisioner.config import Config, Profile
-    from provisioner.directory import Directory
     from provisioner.execute import Report
-    from provisioner.model import Change, Policy, TenantState
+    from provisioner.model import Change
     from provisioner.plan import Planned
+    from provisioner.services import Applied, RunOptions, Target
 
 T = TypeVar("T")
 
@@ -53,26 +53,16 @@ class App:
     def profile(self) -> Profile:
         return self.config.profile(self.tenant)
 
-    def policy(self, *, force: bool = False) -> Policy:
-        from provisioner.model import Policy
-
-        safety = self.profile().safety
-        return Policy(
-            protected=frozenset(u.lower() for u in safety.protected_accounts),
-            max_deletes=safety.max_deletes,
-            force=force,
-        )
-
-    def run(self, work: Callable[[Directory], Awaitable[T]]) -> T:
+    def run(self, work: Callable[[Target], Awaitable[T]]) -> T:
         """Connect to the target, say which it is on stderr, and run ``work`` in one event loop."""
         profile = self.profile()
         err(f"Target: {profile.describe()}")
 
         async def main() -> T:
-            from provisioner.operations import connected
+            from provisioner.services import open_target
 
-            async with connected(profile) as directory:
-                return await work(directory)
+            async with open_target(profile) as target:
+                return await work(target)
 
         import asyncio
 
@@ -141,46 +131,49 @@ def confirm(changes: Sequence[Change], *, yes: bool, typed: str | None = None) -
         raise Stop("not applied: confirmation not given", ExitCode.ERROR)
 
 
-async def run_plan(
-    app: App,
-    directory: Directory,
-    state: TenantState,
-    planned: Planned,
-    opts: ChangeOptions,
-    *,
-    typed: str | None = None,
-    passwords: Callable[[Change], str] | None = None,
-    on_created: Callable[[Change, str, str], None] | None = None,
-) -> Report | None:
-    """Guard, show, confirm and execute a plan; None when nothing was executed."""
-    from provisioner import plan as planning
-    from provisioner.operations import RunFiles, execute
+class CliReview:
+    """A plan's review on the command line: notes and plan shown, a dry run stops, a write asks first."""
+
+    def __init__(self, opts: ChangeOptions, *, typed: str | None = None,
+                 check: Callable[[Planned], None] | None = None):
+        self.opts = opts
+        self.typed = typed
+        self.check = check  # refuses a plan this command cannot run as asked (before it is shown)
+
+    def notes(self, notes: Sequence[str]) -> None:
+        for note in notes:
+            err(note)
+
+    def approve(self, planned: Planned) -> bool:
+        if self.check is not None:
+            self.check(planned)
+        if not planned.plan.changes:
+            if self.opts.output != "text":
+                show_plan(planned, self.opts.output)
+            else:
+                from provisioner.render import EMPTY
+
+                err(EMPTY)
+            return False
+        show_plan(planned, self.opts.output)
+        if self.opts.dry_run:
+            err("Dry run: nothing was written.")
+            return False
+        confirm(planned.plan.changes, yes=self.opts.yes, typed=self.typed)
+        return True
+
+
+def run_options(opts: ChangeOptions) -> RunOptions:
     from provisioner.output import Progress
+    from provisioner.services import RunOptions
 
-    for note in planned.notes:
-        err(note)
-    planning.guardrails(planned.plan, state, app.policy(force=opts.force))
-    if not planned.plan.changes:
-        if opts.output != "text":
-            show_plan(planned, opts.output)
-        else:
-            from provisioner.render import EMPTY
+    return RunOptions(force=opts.force, results=opts.results, progress=Progress("Applying"))
 
-            err(EMPTY)
-        return None
-    show_plan(planned, opts.output)
-    if opts.dry_run:
-        err("Dry run: nothing was written.")
-        return None
-    confirm(planned.plan.changes, yes=opts.yes, typed=typed)
-    profile = app.profile()
-    files = RunFiles(journal=profile.execution.journal, results=opts.results, tenant=profile.name)
-    report = await execute(
-        directory, profile, planned.plan.changes, files=files, passwords=passwords, on_created=on_created,
-        progress=Progress("Applying"),
-    )
-    summarize(report)
-    return report
+
+def finish(applied: Applied) -> None:
+    """The run's summary, when something ran."""
+    if applied.report is not None:
+        summarize(applied.report)
 
 
 def summarize(report: Report) -> None:

@@ -13,7 +13,7 @@ from provisioner.errors import ExitCode
 
 if TYPE_CHECKING:
     from provisioner.audit import AuditReport
-    from provisioner.directory import Directory
+    from provisioner.services import Target
 
 # Exit code when findings reach the --fail-on level: distinct from 1 (the audit could not run),
 # so a CI job can tell "the tenant has problems" from "the audit failed".
@@ -53,19 +53,12 @@ def audit(app: App, all_roles: bool, expiring_within: str, manifest: Path | None
 
     within = parse_duration(expiring_within)
     desired = read_manifest(manifest) if manifest is not None else None
-    profile = app.profile()
 
-    async def work(d: Directory) -> AuditReport:
-        from provisioner import plan as planning
-        from provisioner.operations import read_full_state
+    async def work(target: Target) -> AuditReport:
+        from provisioner import services
 
-        state = await read_full_state(d)
-        drift = None
-        if desired is not None and manifest is not None:
-            planned = planning.diff(desired, state)
-            drift = auditing.Drift(str(manifest), planned.plan.changes, planned.notes)
-        return auditing.audit(state, protected=profile.safety.protected_accounts, expiring_within=within,
-                              all_roles=all_roles, tenant=profile.name, drift=drift)
+        return await services.audit(target, expiring_within=within, all_roles=all_roles, manifest=desired,
+                                    manifest_name=str(manifest or ""))
 
     report = app.run(work)
     click.echo(auditing.render(report, output), nl=False)

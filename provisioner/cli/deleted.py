@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from provisioner.cli.app import App
 
 if TYPE_CHECKING:
-    from provisioner.directory import Directory
+    from provisioner.services import DeletedList, Target
 
 COLUMNS = [
     ("userPrincipalName", "Original UPN"),
@@ -48,12 +48,10 @@ def list_deleted(app: App, expiring_within: str | None, output: str) -> None:
 
     within = parse_duration(expiring_within) if expiring_within else None
 
-    async def work(d: Directory) -> list[dict[str, Any]]:
-        now = await d.sync_clock()
-        found = [u async for u in d.iter_deleted_users()]
-        found = [u for u in found if not u.expired(now) and (within is None or u.expires - now <= within)]
-        found.sort(key=lambda u: (u.expires, u.original_upn.lower()))
-        return [u.to_graph(now) for u in found]
+    async def work(target: Target) -> DeletedList:
+        from provisioner import services
 
-    rows = app.run(work)
-    click.echo(render(rows, COLUMNS, output), nl=False)
+        return await services.deleted_users(target, expiring_within=within)
+
+    found = app.run(work)
+    click.echo(render([u.to_graph(found.now) for u in found.users], COLUMNS, output), nl=False)

@@ -2,34 +2,44 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from provisioner.cli.app import App, ChangeOptions, change_options, err, run_plan, show_plan
+from provisioner.cli.app import App, ChangeOptions, CliReview, change_options, err, finish, run_options, show_plan
 from provisioner.cli.files import PasswordKeeper, check_password_out, password_out_option
 from provisioner.errors import ExitCode
 
 if TYPE_CHECKING:
-    from provisioner.directory import Directory
-    from provisioner.model import Plan, TenantState
     from provisioner.plan import Planned
-
-def _creates(plan: Plan) -> int:
-    from provisioner.model import Action
-
-    return plan.count(Action.CREATE)
+    from provisioner.services import Target
 
 
-async def _apply(app: App, d: Directory, state: TenantState, planned: Planned, opts: ChangeOptions,
-                 password_out: Path | None) -> None:
-    check_password_out(_creates(planned.plan), password_out, opts)
-    keeper = PasswordKeeper({}, password_out, opts)
-    try:
-        await run_plan(app, d, state, planned, opts, passwords=keeper.password, on_created=keeper.created)
-    finally:
-        keeper.close()
+def _password_file(out: Path | None, opts: ChangeOptions) -> Callable[[Planned], None]:
+    def check(planned: Planned) -> None:
+        from provisioner.model import Action
+
+        check_password_out(planned.plan.count(Action.CREATE), out, opts)
+
+    return check
+
+
+class SavePlan(CliReview):
+    """``sync --out``: the plan is shown and saved for ``apply``, never written to the tenant."""
+
+    def __init__(self, opts: ChangeOptions, out: Path):
+        super().__init__(opts)
+        self.out = out
+
+    def approve(self, planned: Planned) -> bool:
+        from provisioner.sync import save_plan
+
+        show_plan(planned, self.opts.output)
+        save_plan(planned.plan, self.out)
+        err(f"Plan saved to {self.out}; nothing was written. Apply it with: provisioner apply {self.out}")
+        return False
 
 
 @click.command("sync")
@@ -60,25 +70,21 @@ def sync_command(app: App, manifest: Path, prune: bool, out: Path | None, detail
     if out is not None:
         opts.dry_run = True
     desired = read_manifest(manifest)
-    profile = app.profile()
 
-    async def work(d: Directory) -> bool:
-        from provisioner import plan as planning
-        from provisioner.sync import plan_sync, save_plan
+    keeper = PasswordKeeper({}, password_out, opts)
+    review = SavePlan(opts, out) if out is not None else CliReview(opts, check=_password_file(password_out, opts))
 
-        state, planned = await plan_sync(d, desired, prune=prune, tenant=profile.name)
-        if out is None:
-            await _apply(app, d, state, planned, opts, password_out)
-            return bool(planned.plan.changes)
-        for note in planned.notes:
-            err(note)
-        planning.guardrails(planned.plan, state, app.policy(force=opts.force))
-        show_plan(planned, opts.output)
-        save_plan(planned.plan, out)
-        err(f"Plan saved to {out}; nothing was written. Apply it with: provisioner apply {out}")
-        return bool(planned.plan.changes)
+    async def work(target: Target) -> Any:
+        from provisioner import services
 
-    changes = app.run(work)
+        return await services.sync(target, desired, review, run_options(opts), prune=prune, passwords=keeper)
+
+    try:
+        applied = app.run(work)
+    finally:
+        keeper.close()
+    finish(applied)
+    changes = bool(applied.planned.plan.changes)
     if detailed_exitcode and opts.dry_run and changes:
         click.get_current_context().exit(ExitCode.CHANGES_PRESENT)
 
@@ -99,15 +105,20 @@ def apply_command(app: App, plan_file: Path, yes: bool, output: str, results: Pa
 
     A stale plan is refused (exit 4) before any write: run sync again.
     """
-    from provisioner.plan import Planned
-    from provisioner.sync import check_fresh, load_plan
+    from provisioner.sync import load_plan
 
     saved = load_plan(plan_file)
     opts = ChangeOptions(yes=yes, output=output, results=results, force=force)
-    profile = app.profile()
+    keeper = PasswordKeeper({}, password_out, opts)
 
-    async def work(d: Directory) -> None:
-        state = await check_fresh(d, saved, tenant=profile.name)
-        await _apply(app, d, state, Planned(saved), opts, password_out)
+    async def work(target: Target) -> Any:
+        from provisioner import services
 
-    app.run(work)
+        review = CliReview(opts, check=_password_file(password_out, opts))
+        return await services.apply_plan(target, saved, review, run_options(opts), passwords=keeper)
+
+    try:
+        applied = app.run(work)
+    finally:
+        keeper.close()
+    finish(applied)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from provisioner.cli.app import App, ChangeOptions, change_options, err, run_plan
+from provisioner.cli.app import App, ChangeOptions, CliReview, change_options, err, finish, run_options
 from provisioner.cli.files import (
     PasswordKeeper,
     check_password_out,
@@ -18,11 +18,9 @@ from provisioner.cli.files import (
     read_rows,
     skip_invalid_option,
 )
-from provisioner.errors import NotFound
 
 if TYPE_CHECKING:
-    from provisioner.directory import Directory
-    from provisioner.model import Change, User
+    from provisioner.services import Target
 
 USER_COLUMNS = [
     ("userPrincipalName", "UPN"),
@@ -42,10 +40,6 @@ def users() -> None:
     """Create, delete, restore and purge users."""
 
 
-def _row(user: User) -> dict[str, Any]:
-    return user.to_graph()
-
-
 @users.command("list")
 @click.option("--upn-prefix", metavar="TEXT", help="Only users whose UPN starts with TEXT.")
 @click.option("--enabled/--disabled", default=None, help="Only enabled (or disabled) accounts.")
@@ -61,34 +55,15 @@ def list_users(app: App, upn_prefix: str | None, enabled: bool | None, synced: b
     Example:
       provisioner users list --upn-prefix svc- --enabled -o csv
     """
-    from provisioner.output import render
+    from provisioner.output import write_rows
 
-    clauses = []
-    if upn_prefix:
-        clauses.append("startswith(userPrincipalName,'{}')".format(upn_prefix.replace("'", "''")))
-    if enabled is not None:
-        clauses.append(f"accountEnabled eq {str(enabled).lower()}")
-    if synced is True:
-        clauses.append("onPremisesSyncEnabled eq true")
+    async def work(target: Target) -> None:
+        from provisioner import services
 
-    async def work(d: Directory) -> list[dict[str, Any]]:
-        holders: set[str] | None = None
-        if role:
-            from provisioner.roles.catalog import resolve_role
+        found = services.list_users(target, upn_prefix=upn_prefix, enabled=enabled, synced=synced, role=role)
+        await write_rows((user.to_graph() async for user in found), USER_COLUMNS, output)
 
-            definition = resolve_role(role, await d.role_definitions())
-            holders = {a.principal_id for a in await d.role_assignments(role_id=definition.template_id)}
-        rows = []
-        async for user in d.iter_users(filter=" and ".join(clauses) or None):
-            if synced is False and user.synced:
-                continue
-            if holders is not None and user.id not in holders:
-                continue
-            rows.append(_row(user))
-        return rows
-
-    rows = app.run(work)
-    click.echo(render(rows, USER_COLUMNS, output), nl=False)
+    app.run(work)
 
 
 @users.command("show")
@@ -99,15 +74,11 @@ def show(app: App, user: str, output: str) -> None:
     """Show one user (by UPN or object id) and the admin roles it holds."""
     from provisioner.output import render_one
 
-    async def work(d: Directory) -> dict[str, Any]:
-        found = await d.find_user(user)
-        if found is None:
-            raise NotFound(f"no active user {user!r}; deleted users are listed by 'provisioner deleted list'")
-        names = {r.id: r.display_name for r in await d.role_definitions()}
-        row = _row(found)
-        row["roles"] = sorted(names.get(a.role_definition_id, a.role_definition_id)
-                              for a in await d.role_assignments(principal_id=found.id))
-        return row
+    async def work(target: Target) -> dict[str, Any]:
+        from provisioner import services
+
+        details = await services.show_user(target, user)
+        return {**details.user.to_graph(), "roles": list(details.roles)}
 
     row = app.run(work)
     click.echo(render_one(row, [*USER_COLUMNS, ("id", "Object id"), ("roles", "Roles")], output), nl=False)
@@ -159,7 +130,7 @@ def create(app: App, upn: str | None, display_name: str | None, given_name: str 
         # The rows are read again while planning rather than held: a 100,000-row file costs
         # little more memory than its plan.
         specs = rows = read_rows(from_file, "create", skip_invalid)
-        refs, supplied, any_roles = rows.refs, rows.passwords, rows.any_roles
+        refs, supplied = rows.refs, rows.passwords
     else:
         if not upn or not display_name:
             raise click.UsageError("a UPN and --display-name are needed (or --from FILE)")
@@ -184,21 +155,21 @@ def create(app: App, upn: str | None, display_name: str | None, given_name: str 
                 raise click.UsageError(f"--password-stdin: {problem}")
         specs = [UserSpec(upn=upn, attributes={k: v for k, v in attributes.items() if v is not None},
                           roles=roles, password=password)]
-        refs, supplied, any_roles = [upn], {upn.lower(): password} if password else {}, bool(roles)
+        refs, supplied = [upn], {upn.lower(): password} if password else {}
     check_password_out(len(refs) - len(supplied), password_out, opts)
 
-    async def work(d: Directory) -> None:
-        from provisioner import operations, plan
+    keeper = PasswordKeeper(supplied, password_out, opts)
 
-        state = await operations.read_state(d, refs=refs, deleted=True, roles=any_roles, assignments_of_refs=True)
-        planned = plan.plan_create(specs, state)
-        keeper = PasswordKeeper(supplied, password_out, opts)
-        try:
-            await run_plan(app, d, state, planned, opts, passwords=keeper.password, on_created=keeper.created)
-        finally:
-            keeper.close()
+    async def work(target: Target) -> Any:
+        from provisioner import services
 
-    app.run(work)
+        return await services.create_users(target, specs, CliReview(opts), run_options(opts), passwords=keeper)
+
+    try:
+        applied = app.run(work)
+    finally:
+        keeper.close()
+    finish(applied)
 
 
 def _refs(refs: Iterable[str], from_file: Path | None, action: str, skip_invalid: Path | None) -> list[str]:
@@ -230,13 +201,12 @@ def delete(app: App, refs: tuple[str, ...], from_file: Path | None, skip_invalid
     opts = ChangeOptions(**change)
     targets = _refs(refs, from_file, "delete", skip_invalid)
 
-    async def work(d: Directory) -> None:
-        from provisioner import operations, plan
+    async def work(target: Target) -> Any:
+        from provisioner import services
 
-        state = await operations.read_state(d, refs=targets, assignments_of_refs=True)
-        await run_plan(app, d, state, plan.plan_delete(targets, state), opts)
+        return await services.delete_users(target, targets, CliReview(opts), run_options(opts))
 
-    app.run(work)
+    finish(app.run(work))
 
 
 @users.command("restore")
@@ -259,31 +229,16 @@ def restore(app: App, refs: tuple[str, ...], new_upn: str | None, auto_reconcile
     if new_upn and len(targets) > 1:
         raise click.UsageError("--new-upn needs exactly one user")
 
-    async def work(d: Directory) -> None:
-        from provisioner import operations, plan
+    async def work(target: Target) -> Any:
+        from provisioner import services
 
-        state = await operations.read_state(d, refs=[new_upn] if new_upn else [], deleted=True, roles=True)
-        planned = plan.plan_restore(targets, state, new_upn=new_upn, auto_reconcile=auto_reconcile_proxy)
-        # A conflict check for the original UPNs: they may have been taken since the delete.
-        originals = [c.attributes.get("newUserPrincipalName") or c.upn for c in planned.plan.changes]
-        state.users.update(await d.users_by_upn(originals))
-        planned = plan.plan_restore(targets, state, new_upn=new_upn, auto_reconcile=auto_reconcile_proxy)
-        report = await run_plan(app, d, state, planned, opts)
-        if report is not None:
-            await _tell_restored_roles(d, planned.plan.changes, report.created)
+        return await services.restore_users(target, targets, CliReview(opts), run_options(opts), new_upn=new_upn,
+                                            auto_reconcile=auto_reconcile_proxy)
 
-    app.run(work)
-
-
-async def _tell_restored_roles(d: Directory, changes: Iterable[Change], created: dict[str, str]) -> None:
-    names = {r.id: r.display_name for r in await d.role_definitions()}
-    for c in changes:
-        object_id = created.get(c.upn.lower())
-        if object_id is None:
-            continue
-        held = sorted(names.get(a.role_definition_id, a.role_definition_id)
-                      for a in await d.role_assignments(principal_id=object_id))
-        err(f"Restored {c.upn}" + (f"; its roles came back: {', '.join(held)}" if held else "; it held no admin roles"))
+    restored = app.run(work)
+    finish(restored)
+    for upn, held in restored.roles.items():
+        err(f"Restored {upn}" + (f"; its roles came back: {', '.join(held)}" if held else "; it held no admin roles"))
 
 
 @users.command("purge")
@@ -297,11 +252,9 @@ def purge(app: App, refs: tuple[str, ...], from_file: Path | None, skip_invalid:
     opts = ChangeOptions(**change)
     targets = _refs(refs, from_file, "purge", skip_invalid)
 
-    async def work(d: Directory) -> None:
-        from provisioner import operations, plan
+    async def work(target: Target) -> Any:
+        from provisioner import services
 
-        state = await operations.read_state(d, refs=targets, deleted=True)
-        await run_plan(app, d, state, plan.plan_purge(targets, state), opts, typed="purge")
+        return await services.purge_users(target, targets, CliReview(opts, typed="purge"), run_options(opts))
 
-    app.run(work)
-
+    finish(app.run(work))

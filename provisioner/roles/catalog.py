@@ -139,6 +139,11 @@ def _builtin(classic: ClassicRole) -> RoleDefinition:
     )
 
 
+def classic_definitions() -> list[RoleDefinition]:
+    """The five classic roles as role definitions, for a plan made without reading the tenant's."""
+    return [_builtin(c) for c in CLASSIC_ROLES]
+
+
 def resolve_role(ref: str, definitions: Sequence[RoleDefinition]) -> RoleDefinition:
     """Resolve a role reference to one of the tenant's role definitions.
 

@@ -15,7 +15,8 @@ from provisioner.cli.app import App
 from provisioner.cli.sync import apply_command, sync_command
 from provisioner.cli.users import users
 from provisioner.config import load_config
-from provisioner.operations import connected, read_full_state
+from provisioner.bootstrap import connected
+from provisioner.services.reads import full_state
 
 DOMAIN = "contoso.onmicrosoft.com"
 
@@ -51,7 +52,7 @@ def snapshot() -> dict[str, tuple]:
 
     async def read():
         async with connected(load_config().profile(None)) as d:
-            state = await read_full_state(d)
+            state = await full_state(d)
         names = {r.id: r.display_name for r in state.roles}
         held: dict[str, list[str]] = {}
         for a in state.assignments:

@@ -22,7 +22,8 @@ from provisioner.cli import cli
 from provisioner.config import load_config
 from provisioner.execute import Budget, Executor
 from provisioner.inputs import read_users
-from provisioner.operations import connected, read_full_state, read_state
+from provisioner.bootstrap import connected
+from provisioner.services.reads import Reader, full_state
 from provisioner.passwords import generate
 from provisioner.plan import plan_create
 
@@ -67,7 +68,7 @@ def read_back() -> tuple[collections.Counter, collections.Counter]:
 
     async def read():
         async with connected(load_config().profile(None)) as d:
-            return await read_full_state(d)
+            return await full_state(d)
 
     saved = {k: os.environ.pop(f"PROVISIONER_LOCAL_{k}") for k in REALISM if f"PROVISIONER_LOCAL_{k}" in os.environ}
     try:
@@ -163,9 +164,9 @@ def _run_unpaced(tenant: Path, upns_file: Path) -> object:
     async def run():
         specs = list(read_users(upns_file, for_action="create")[0])
         async with connected(load_config().profile(None)) as d:
-            state = await read_state(d, refs=[s.upn for s in specs], deleted=True, roles=True,
-                                     assignments_of_refs=True)
-            planned = plan_create(specs, state)
+            reader = Reader(d)
+            await reader.users([s.upn for s in specs])
+            planned = plan_create(specs, reader.state)
             executor = Executor(d, budget=Budget(None, 1.0), concurrency=8, passwords=lambda c: generate())
             return await executor.run(planned.plan.changes)
 

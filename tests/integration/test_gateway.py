@@ -1,4 +1,4 @@
-"""The Graph gateway against the in-process local tenant: connect, read, and read_state."""
+"""The Graph gateway against the in-process local tenant: connect, batched reads, typed answers."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import asyncio
 from pathlib import Path
 
 from provisioner.config import load_config
-from provisioner.directory import connect
+from provisioner.bootstrap import connect
+from provisioner.directory import Kind, get_user_request
 from provisioner.local import init_tenant
-from provisioner.operations import read_state
+from provisioner.services.reads import Reader
 
 ADMIN = "admin@contoso.onmicrosoft.com"
 GLOBAL = "62e90394-69f5-4237-9190-012177145e10"
@@ -32,14 +33,18 @@ def test_users_roles_and_state(tmp_path: Path, monkeypatch) -> None:  # type: ig
             users = [u async for u in d.iter_users(top=7)]
             assert len(users) == 26
             assert sum(1 for u in users if u.synced) >= 1
-            admin = await d.find_user(ADMIN)
-            assert admin is not None and admin.user_principal_name == ADMIN
-            assert await d.find_user("nobody@contoso.onmicrosoft.com") is None
+            admin = (await d.users_by_upn([ADMIN]))[ADMIN]
+            assert admin.user_principal_name == ADMIN
+            answers = await d.read([get_user_request("a", ADMIN), get_user_request("b", "nobody@contoso.onmicrosoft.com")])
+            assert (answers["a"].kind, answers["b"].kind) == (Kind.OK, Kind.NOT_FOUND)
             definitions = await d.role_definitions()
             assert any(r.template_id == GLOBAL for r in definitions)
             holders = [a.principal_id for a in await d.role_assignments(role_id=GLOBAL)]
             assert holders == [admin.id]
-            state = await read_state(d, refs=[ADMIN], deleted=True, roles=True, assignments_of_refs=True)
+            reader = Reader(d)
+            await reader.users([ADMIN])
+            await reader.assignments_of([admin.id])
+            state = reader.state
             assert state.user(ADMIN) is not None
             assert state.deleted == []
             assert any(a.principal_id == admin.id for a in state.assignments)

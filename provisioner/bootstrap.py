@@ -1,0 +1,127 @@
+"""The composition root: the one place that builds a Graph client — its credential, its middleware,
+and the transport (HTTPS to a real tenant, or the local tenant in-process, with no socket).
+
+Nothing else constructs clients: the gateway (``directory``) receives a ready request adapter.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from provisioner.directory import Clock, Directory
+
+if TYPE_CHECKING:
+    import httpx
+
+    from provisioner.config import Profile
+    from provisioner.execute import Budget
+
+log = logging.getLogger("provisioner.graph")
+
+
+def _middleware(options: dict[str, Any]) -> list[Any]:
+    """msgraph-sdk's default chain without its retry handler: the gateway's one retry policy
+    decides what is sent again (a write answered 503 may have been applied)."""
+    from kiota_http.kiota_client_factory import KiotaClientFactory
+    from kiota_http.middleware import RetryHandler
+    from msgraph_core.middleware import GraphTelemetryHandler
+    from msgraph_core.middleware.options import GraphTelemetryHandlerOption
+
+    chain = [m for m in KiotaClientFactory.get_default_middleware(options) if not isinstance(m, RetryHandler)]
+    chain.append(GraphTelemetryHandler(options=options[GraphTelemetryHandlerOption.get_key()]))
+    return chain
+
+
+def _hooks(clock: Clock) -> dict[str, list[Any]]:
+    async def on_request(request: httpx.Request) -> None:
+        request.extensions["provisioner_start"] = time.perf_counter()
+
+    async def on_response(response: httpx.Response) -> None:
+        clock.note(response.headers.get("Date"))
+        if log.isEnabledFor(logging.INFO):
+            start = response.request.extensions.get("provisioner_start")
+            ms = (time.perf_counter() - start) * 1000 if start else 0.0
+            log.info("%s %s -> %s (%.0f ms)", response.request.method, response.request.url.path,
+                     response.status_code, ms)
+
+    return {"request": [on_request], "response": [on_response]}
+
+
+async def connect(profile: Profile) -> Directory:
+    """Build the gateway for a target.
+
+    The local tenant is reached in-process through an ASGI transport; any other target over HTTPS
+    with its credential (a static token is one more credential), pinned to the target's Graph host.
+    """
+    import httpx
+    from kiota_abstractions.authentication import AnonymousAuthenticationProvider
+    from kiota_authentication_azure.azure_identity_authentication_provider import (
+        AzureIdentityAuthenticationProvider,
+    )
+    from msgraph import GraphRequestAdapter
+    from msgraph.graph_request_adapter import options as graph_options
+    from msgraph_core import GraphClientFactory
+
+    from provisioner import auth
+
+    credential = None
+    if profile.kind == "local":
+        from provisioner import local
+
+        state = profile.state or local.default_state_path()
+        local.init_tenant(state)
+        base = local.LOCAL_BASE_URL
+        net: Any = local.transport(state, realism=local.Realism.from_env())
+        provider: Any = AnonymousAuthenticationProvider()
+        label = f"local tenant {state} (simulated)"
+    else:
+        base = auth.graph_base_url(profile)
+        net = httpx.AsyncHTTPTransport(http2=True, retries=0)
+        credential = auth.build_credential(profile)
+        provider = AzureIdentityAuthenticationProvider(
+            credential, scopes=[auth.graph_scope(profile)], allowed_hosts=auth.allowed_hosts(profile)
+        )
+        label = f"tenant {profile.name} ({base})"
+
+    clock = Clock()
+    http = httpx.AsyncClient(
+        transport=net, base_url=base, timeout=httpx.Timeout(100, connect=30), event_hooks=_hooks(clock)
+    )
+    http = GraphClientFactory.create_with_custom_middleware(_middleware(graph_options), client=http)
+    adapter = GraphRequestAdapter(provider, client=http)
+    adapter.base_url = base  # httpx adds a trailing slash, which would make every path '//users'
+
+    closers = [http.aclose, net.aclose]  # AsyncGraphTransport.aclose() does not close the network transport
+    if credential is not None:  # kiota never closes the credential it was given
+
+        async def close_credential() -> None:
+            await auth.close_credential(credential)
+
+        closers.append(close_credential)
+    return Directory(adapter, closers, clock, label=label)
+
+
+@asynccontextmanager
+async def connected(profile: Profile) -> AsyncIterator[Directory]:
+    directory = await connect(profile)
+    try:
+        yield directory
+    finally:
+        await directory.close()
+
+
+def write_budget(profile: Profile) -> Budget:
+    """Pace writes to the target's budget: Graph's documented write quota for a real tenant; for
+    the local tenant, the budget it simulates (none unless throttling is switched on)."""
+    from provisioner.execute import Budget
+
+    if profile.is_local:
+        from provisioner.local import Realism
+
+        budget = Realism.from_env().write_budget()
+        return Budget(None, 1.0) if budget is None else Budget(budget[0], budget[1])
+    return Budget(profile.execution.write_budget, profile.execution.write_window_seconds)

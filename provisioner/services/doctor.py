@@ -1,0 +1,53 @@
+"""``doctor`` as a use case: is the target usable, and what is missing for which command."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from provisioner.config import Profile
+from provisioner.errors import ProvisionerError
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    text: str
+
+
+async def doctor(profile: Profile) -> AsyncIterator[Check]:
+    """Sign in once, read the token's claims, reach the tenant, and check every command's permissions.
+
+    One gateway and one credential: the token read for its claims is the one the checks use, so a
+    device-code or browser sign-in happens once.
+    """
+    from contextlib import AsyncExitStack
+
+    from provisioner import auth, permissions
+    from provisioner.bootstrap import connected
+
+    async with AsyncExitStack() as stack:
+        try:
+            d = await stack.enter_async_context(connected(profile))
+            claims = None if profile.is_local else auth.token_claims(await d.token_for_doctor())
+        except Exception as e:  # any credential failure is the finding itself
+            yield Check(False, f"credential ({profile.auth}): {type(e).__name__}: {e}")
+            return
+        granted: set[str] | None = None
+        delegated = False
+        if claims is not None:
+            delegated, granted = permissions.granted_from_claims(claims)
+            who = claims.get("upn") or claims.get("app_displayname") or claims.get("appid") or "?"
+            yield Check(True, f"token: for {who}, tenant {claims.get('tid', '?')}, "
+                              f"{'delegated' if delegated else 'application'} permissions: "
+                              f"{', '.join(sorted(granted)) or 'none'}")
+        try:
+            users = [u async for u in d.iter_users(top=1)][:1]
+            yield Check(True, f"reachable: {d.label} answered (users readable: {'yes' if users else 'empty tenant'})")
+        except ProvisionerError as e:
+            yield Check(False, f"reachable: {e}")
+    if granted is None:
+        yield Check(True, "permissions: the local tenant grants every permission")
+        return
+    for result in permissions.check_all(granted, delegated=delegated):
+        yield Check(result.ok, f"{result.command}" + (f": {result.hint}" if result.hint else ""))

@@ -1,0 +1,71 @@
+"""Declarative use cases: plan a sync of a manifest, and apply a saved plan.
+
+A saved plan is data someone may have edited: ``apply_plan`` reads only what the plan's fingerprint
+covers, refuses a plan made for another tenant or from a state that has changed, and re-derives
+every label from the ids before the first write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from provisioner import plan as planning
+from provisioner.errors import Refused
+from provisioner.model import Manifest, Plan, TenantState
+from provisioner.plan import Planned
+from provisioner.services.reads import DEFINITIONS_REQUEST, DELETED_REQUEST, GA_REQUEST, Reader, full_state
+from provisioner.services.target import Applied, Approve, Passwords, Review, RunOptions, Target, carry_out
+
+STALE = "the tenant changed since this plan was made; run sync again"
+
+
+async def plan_sync(target: Target, manifest: Manifest, *, prune: bool = False) -> tuple[TenantState, Planned]:
+    """Read the whole tenant and plan the changes that make it match ``manifest``."""
+    state = await full_state(target.directory)
+    planned = planning.diff(manifest, state, prune=prune)
+    return state, Planned(replace(planned.plan, tenant=target.profile.name), planned.notes)
+
+
+async def sync(target: Target, manifest: Manifest, review: Review | None = None, run: RunOptions | None = None, *,
+               prune: bool = False, passwords: Passwords | None = None) -> Applied:
+    """Converge the tenant to ``manifest``: plan, guard, review, run."""
+    state, planned = await plan_sync(target, manifest, prune=prune)
+    return await carry_out(target, state, planned, review or Approve(), run or RunOptions(),
+                           passwords=passwords or Passwords())
+
+
+async def read_for(target: Target, plan: Plan) -> TenantState:
+    """What the plan's fingerprint covers, in two round trips: the users it names (by UPN and by id),
+    the deleted users, the Global Administrator assignments and the role definitions; then those
+    users' assignments and the Global Administrators' accounts."""
+    r = Reader(target.directory)
+    names = {c.upn for c in plan.changes} | {c.new_upn for c in plan.changes if c.new_upn}
+    ids = {c.object_id for c in plan.changes if c.object_id}
+    answers = await r.users(sorted(names | ids), also=[GA_REQUEST, DELETED_REQUEST, DEFINITIONS_REQUEST])
+    await r.global_admins(answers)
+    await r.deleted(answers)
+    await r.take_definitions(answers)
+    await r.assignments_of(r.ids(), also=r.unknown_holders())
+    return r.state
+
+
+async def check_plan(target: Target, plan: Plan) -> TenantState:
+    """Refuse (exit 4) a plan for another tenant, or one the tenant has moved away from; return
+    the state it was checked against."""
+    tenant = target.profile.name
+    if plan.tenant and tenant and plan.tenant != tenant:
+        raise Refused(f"this plan was made for tenant {plan.tenant!r}, not {tenant!r}; apply it with --tenant "
+                      f"{plan.tenant}, or run sync again against this tenant")
+    state = await read_for(target, plan)
+    if not plan.fingerprint or planning.fingerprint(state, plan) != plan.fingerprint:
+        raise Refused(STALE)
+    return state
+
+
+async def apply_plan(target: Target, plan: Plan, review: Review | None = None, run: RunOptions | None = None, *,
+                     passwords: Passwords | None = None) -> Applied:
+    """Apply exactly a saved plan, if it still fits the tenant."""
+    state = await check_plan(target, plan)
+    return await carry_out(target, state, Planned(plan), review or Approve(), run or RunOptions(),
+                           passwords=passwords or Passwords())
+

@@ -1,0 +1,210 @@
+"""Reading exactly what a use case needs, in the fewest round trips.
+
+Each reader sends its independent reads together (one ``$batch`` per 20, several in flight) and
+fills a :class:`TenantState`. The tenant's clock comes from the answers' ``Date`` header. Role
+definitions are read only when a role is not one the catalog knows (the five classic roles and
+every template id need none).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+
+from provisioner.directory import (
+    MAX_IN_VALUES,
+    Directory,
+    Kind,
+    Request,
+    Response,
+    assignments_request,
+    chunks,
+    deleted_users_request,
+    get_user_request,
+    role_definitions_request,
+    users_by_upn_request,
+)
+from provisioner.errors import NotFound
+from provisioner.ids import is_guid
+from provisioner.model import DeletedUser, RoleAssignment, RoleDefinition, TenantState, User
+from provisioner.roles.catalog import GLOBAL_ADMIN_ID, classic_definitions, classic_for, resolve_role
+
+# Past this many users, one paged listing of the tenant is cheaper than looking each one up.
+LIST_ALL_ABOVE = 2000
+# Past this many users, one paged listing of every assignment beats a filtered read per user.
+ASSIGNMENTS_LIST_ALL_ABOVE = 50
+
+
+class Reader:
+    """Builds one use case's TenantState from batched reads."""
+
+    def __init__(self, d: Directory):
+        self.d = d
+        self.state = TenantState(now=d.now(), roles=classic_definitions())
+        self._definitions_read = False
+        self._assignments: dict[str, RoleAssignment] = {}
+
+    # -- the requests each kind of read sends --
+
+    @staticmethod
+    def user_requests(refs: Iterable[str]) -> list[Request]:
+        refs = list(refs)
+        upns = sorted({r.lower() for r in refs if not is_guid(r)})
+        ids = sorted({r.lower() for r in refs if is_guid(r)})
+        requests = [users_by_upn_request(f"upn{n}", part) for n, part in enumerate(chunks(upns, MAX_IN_VALUES))]
+        return requests + [get_user_request(f"id:{i}", i) for i in ids]
+
+    async def send(self, requests: Sequence[Request]) -> dict[str, Response]:
+        """Send reads together and take in what every answer says about users."""
+        answers = await self.d.read(requests) if requests else {}
+        self.state.now = self.d.now()
+        for rid, resp in answers.items():
+            if rid.startswith("upn"):
+                for item in resp.checked().values():
+                    self.add_user(User.from_graph(item))
+            elif rid.startswith("id:") and resp.kind is not Kind.NOT_FOUND:
+                self.add_user(User.from_graph(resp.checked().body))
+        return answers
+
+    async def collect(self, resp: Response) -> list[dict]:
+        return await self.d.collect(resp)
+
+    def add_user(self, user: User) -> None:
+        self.state.users[user.user_principal_name.lower()] = user
+
+    def add_assignments(self, assignments: Iterable[RoleAssignment]) -> None:
+        for a in assignments:
+            self._assignments[a.id] = a
+        self.state.assignments = list(self._assignments.values())
+
+    def ids(self) -> set[str]:
+        return {u.id.lower() for u in self.state.users.values()}
+
+    # -- reads several use cases share --
+
+    async def users(self, refs: Sequence[str], *, also: Sequence[Request] = ()) -> dict[str, Response]:
+        """The active users ``refs`` name (UPNs or object ids), with other independent reads."""
+        if len(refs) > LIST_ALL_ABOVE:
+            answers, _ = await asyncio.gather(self.send(also), self.all_users())
+            return answers
+        return await self.send([*self.user_requests(refs), *also])
+
+    async def all_users(self) -> None:
+        async for user in self.d.iter_users():
+            self.add_user(user)
+
+    async def assignments_of(self, principal_ids: Iterable[str], *,
+                             also: Sequence[Request] = ()) -> dict[str, Response]:
+        """The role assignments of these principals, with other independent reads."""
+        wanted = sorted(set(principal_ids))
+        if len(wanted) > ASSIGNMENTS_LIST_ALL_ABOVE:
+            answers, everything = await asyncio.gather(self.send(also), self.d.role_assignments())
+            keep = {p.lower() for p in wanted}
+            self.add_assignments(a for a in everything if a.principal_id.lower() in keep)
+            return answers
+        requests = [assignments_request(f"as:{p}", principal_id=p) for p in wanted]
+        answers = await self.send([*requests, *also])
+        for rid, resp in answers.items():
+            if rid.startswith("as:"):
+                self.add_assignments(RoleAssignment.from_graph(a) for a in await self.collect(resp))
+        return answers
+
+    async def global_admins(self, answers: Mapping[str, Response]) -> None:
+        """Take in the Global Administrator assignments read as ``ga`` (see :data:`GA_REQUEST`)."""
+        if "ga" in answers:
+            self.add_assignments(RoleAssignment.from_graph(a) for a in await self.collect(answers["ga"]))
+
+    def unknown_holders(self) -> list[Request]:
+        """Reads of the Global Administrator holders not read yet (their enabled state counts)."""
+        known = self.ids()
+        holders = {a.principal_id.lower() for a in self.state.assignments
+                   if a.role_definition_id.lower() == GLOBAL_ADMIN_ID}
+        return [get_user_request(f"id:{p}", p) for p in sorted(holders - known)]
+
+    async def deleted(self, answers: Mapping[str, Response]) -> None:
+        """Take in the deleted users read as ``deleted`` (see :func:`deleted_users_request`)."""
+        items = await self.collect(answers["deleted"])
+        self.state.deleted = [DeletedUser.from_graph(d) for d in items]
+
+    # -- roles --
+
+    def catalog_knows(self, refs: Iterable[str]) -> bool:
+        """Whether every role reference resolves without reading the tenant's role definitions."""
+        try:
+            for ref in refs:
+                resolve_role(ref, self.state.roles)
+        except NotFound:
+            return False
+        return True
+
+    async def take_definitions(self, answers: Mapping[str, Response]) -> None:
+        """Take in the role definitions read as ``definitions`` (see :data:`DEFINITIONS_REQUEST`)."""
+        if "definitions" in answers:
+            self.state.roles = [RoleDefinition.from_graph(d) for d in await self.collect(answers["definitions"])]
+            self._definitions_read = True
+
+    async def definitions(self) -> None:
+        """Every role definition of the tenant (built-in and custom), once."""
+        if not self._definitions_read:
+            self.state.roles = await self.d.role_definitions()
+            self._definitions_read = True
+
+    async def resolve(self, refs: Iterable[str]) -> list[RoleDefinition]:
+        """Role references resolved, from the catalog when it knows them all, else from the tenant."""
+        refs = list(refs)
+        try:
+            return [resolve_role(r, self.state.roles) for r in refs]
+        except NotFound:
+            if self._definitions_read:
+                raise
+        await self.definitions()
+        return [resolve_role(r, self.state.roles) for r in refs]
+
+    async def name_held_roles(self) -> None:
+        """Read the role definitions only if a held role is not one the catalog names."""
+        known = {r.id.lower() for r in self.state.roles}
+        if any(a.role_definition_id.lower() not in known and classic_for(a.role_definition_id) is None
+               for a in self.state.assignments):
+            await self.definitions()
+
+
+GA_REQUEST = assignments_request("ga", role_id=GLOBAL_ADMIN_ID)
+DELETED_REQUEST = deleted_users_request("deleted")
+DEFINITIONS_REQUEST = role_definitions_request("definitions")
+
+
+async def users_and_roles(r: Reader, refs: Sequence[str], *, global_admins: bool,
+                           deleted_if_missing: bool = False, role_refs: Iterable[str] = ()) -> None:
+    """The named users and their role assignments, in two round trips: the users (with the Global
+    Administrator assignments when the plan could remove one, and the role definitions when a role
+    is not in the catalog), then their assignments (with the Global Administrators' accounts and,
+    when a name matched no active user, the deleted users)."""
+    first = ([GA_REQUEST] if global_admins else []) + ([] if r.catalog_knows(role_refs) else [DEFINITIONS_REQUEST])
+    answers = await r.users(refs, also=first)
+    await r.global_admins(answers)
+    await r.take_definitions(answers)
+    by_id = {u.id.lower(): u for u in r.state.users.values()}
+    named = [u for ref in refs if (u := r.state.user(ref) or by_id.get(ref.lower())) is not None]
+    then = r.unknown_holders() if global_admins else []
+    missing = len({u.id for u in named}) < len({ref.lower() for ref in refs})
+    if deleted_if_missing and missing:
+        then.append(DELETED_REQUEST)
+    answers = await r.assignments_of([u.id for u in named], also=then)
+    if "deleted" in answers:
+        await r.deleted(answers)
+    await r.name_held_roles()
+
+
+async def full_state(d: Directory) -> TenantState:
+    """Every user, deleted user, role and assignment (what sync and the audit compare against):
+    four listings, read concurrently."""
+    users: dict[str, User] = {}
+
+    async def all_users() -> None:
+        async for user in d.iter_users():
+            users[user.user_principal_name.lower()] = user
+
+    _, roles, assignments, deleted = await asyncio.gather(
+        all_users(), d.role_definitions(), d.role_assignments(), d.deleted_users()
+    )
+    return TenantState(now=d.now(), users=users, deleted=deleted, roles=roles, assignments=assignments)

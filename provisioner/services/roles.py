@@ -1,0 +1,82 @@
+"""Use cases on admin roles: list them with their holders, list one role's members, assign, revoke."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from provisioner.model import RoleDefinition, User, UserSpec
+from provisioner.plan import plan_assign_rows, plan_revoke_rows
+from provisioner.roles.catalog import CLASSIC_ROLES, ClassicRole, classic_for, is_privileged
+from provisioner.services.reads import Reader, users_and_roles
+from provisioner.services.target import Applied, Approve, Review, RunOptions, Target, carry_out
+
+
+@dataclass(frozen=True)
+class RoleSummary:
+    definition: RoleDefinition
+    classic: ClassicRole | None
+    privileged: bool
+    holders: int
+
+
+async def list_roles(target: Target, *, all_roles: bool = False) -> list[RoleSummary]:
+    """The five classic roles (with ``all_roles`` every built-in role too) and how many hold each.
+    The assignments and, when every role is wanted, the definitions are read concurrently."""
+    d = target.directory
+    r = Reader(d)
+    if all_roles:
+        _, assignments = await asyncio.gather(r.definitions(), d.role_assignments())
+    else:
+        assignments = await d.role_assignments()
+    counts = Counter(a.role_definition_id.lower() for a in assignments)
+    by_template = {role.template_id.lower(): role for role in r.state.roles}
+    ordered = [by_template[c.template_id] for c in CLASSIC_ROLES if c.template_id in by_template]
+    if all_roles:
+        rest = [role for role in r.state.roles if classic_for(role.template_id) is None]
+        ordered += sorted(rest, key=lambda role: role.display_name.lower())
+    return [
+        RoleSummary(role, classic_for(role.template_id), is_privileged(role),
+                    counts.get(role.id.lower(), 0) + (counts.get(role.template_id.lower(), 0)
+                                                      if role.id.lower() != role.template_id.lower() else 0))
+        for role in ordered
+    ]
+
+
+@dataclass(frozen=True)
+class RoleMembers:
+    role: RoleDefinition
+    users: tuple[User, ...]  # sorted by UPN; groups and service principals are not listed
+
+
+async def role_members(target: Target, role: str) -> RoleMembers:
+    """The users holding ``role`` (alias, display name, legacy name or template id)."""
+    d = target.directory
+    definition = (await Reader(d).resolve([role]))[0]
+    ids = {a.principal_id for a in await d.role_assignments(role_id=definition.template_id)}
+    found = await d.users_by_id(ids)
+    return RoleMembers(definition, tuple(sorted(found.values(), key=lambda u: u.user_principal_name.lower())))
+
+
+async def assign_roles(target: Target, specs: Iterable[UserSpec], review: Review | None = None,
+                       run: RunOptions | None = None) -> Applied:
+    """Assign each spec's roles to its user; a role already held is a note, not a change."""
+    return await _role_changes(target, list(specs), review, run, assign=True)
+
+
+async def revoke_roles(target: Target, specs: Iterable[UserSpec], review: Review | None = None,
+                       run: RunOptions | None = None) -> Applied:
+    """Revoke each spec's roles from its user; never the last Global Administrator."""
+    return await _role_changes(target, list(specs), review, run, assign=False)
+
+
+async def _role_changes(target: Target, specs: list[UserSpec], review: Review | None, run: RunOptions | None, *,
+                        assign: bool) -> Applied:
+    r = Reader(target.directory)
+    # A revoke can remove a Global Administrator: read who holds it alongside the users.
+    await users_and_roles(r, [s.upn for s in specs], global_admins=not assign,
+                           role_refs={ref for s in specs for ref in s.roles})
+    planned = (plan_assign_rows if assign else plan_revoke_rows)(specs, r.state)
+    return await carry_out(target, r.state, planned, review or Approve(), run or RunOptions())

@@ -1,0 +1,152 @@
+"""What every use case shares: the target it acts on, how a plan is reviewed, and how it is run.
+
+A mutating use case reads what it needs, plans, then calls :func:`carry_out`: guardrails refuse
+before the first write, the caller's :class:`Review` sees the notes and the plan and says whether to
+write it (the CLI shows and confirms; the Python API writes by default), then the executor runs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from provisioner.config import Profile
+from provisioner.directory import Directory
+from provisioner.execute import CsvResults, Executor, JsonLines, OutcomeSink, Report
+from provisioner.model import Change, Policy, TenantState
+from provisioner.plan import Planned, guardrails
+
+
+@dataclass
+class Target:
+    """A connected tenant and the profile it was configured by (safety limits, journal, budget)."""
+
+    directory: Directory
+    profile: Profile
+
+    def policy(self, *, force: bool = False) -> Policy:
+        safety = self.profile.safety
+        return Policy(protected=frozenset(u.lower() for u in safety.protected_accounts),
+                      max_deletes=safety.max_deletes, force=force)
+
+
+@asynccontextmanager
+async def open_target(profile: Profile | None = None) -> AsyncIterator[Target]:
+    """Connect to ``profile``'s tenant (default: the config's default, else the local tenant)."""
+    from provisioner.bootstrap import connected
+
+    if profile is None:
+        from provisioner.config import load_config
+
+        profile = load_config().profile(None)
+    async with connected(profile) as directory:
+        yield Target(directory, profile)
+
+
+class Review(Protocol):
+    """Sees a plan before it is written, and decides whether it is."""
+
+    def notes(self, notes: Sequence[str]) -> None: ...
+
+    def approve(self, planned: Planned) -> bool: ...
+
+
+class Approve:
+    """Writes every plan that passes the guardrails (the Python API's default)."""
+
+    def notes(self, notes: Sequence[str]) -> None:
+        return None
+
+    def approve(self, planned: Planned) -> bool:
+        return True
+
+
+class DryRun(Approve):
+    """Plans and guards, writes nothing."""
+
+    def approve(self, planned: Planned) -> bool:
+        return False
+
+
+class Passwords:
+    """Each created user's initial password: the one the input supplied, else a generated one.
+
+    Generated passwords are kept in :attr:`generated` for the caller to hand over; the CLI's keeper
+    writes them to the admin's file or terminal instead. Never logged, never planned.
+    """
+
+    def __init__(self, supplied: dict[str, str] | None = None):
+        self.supplied = {k.lower(): v for k, v in (supplied or {}).items()}
+        self.generated: dict[str, str] = {}
+
+    def password(self, change: Change) -> str:
+        from provisioner.passwords import generate
+
+        return self.supplied.get(change.upn.lower()) or generate()
+
+    def created(self, change: Change, object_id: str, password: str) -> None:
+        if change.upn.lower() not in self.supplied:
+            self.generated[change.upn] = password
+
+
+@dataclass
+class RunOptions:
+    """How a mutating use case runs: past the delete limit or not, and where results go."""
+
+    force: bool = False
+    results: Path | None = None
+    progress: Callable[[int, int], None] | None = None
+
+
+@dataclass
+class Applied:
+    """A mutating use case's result: its plan, and the run's report (None when nothing was written:
+    a dry run, an empty plan, or a review that declined)."""
+
+    planned: Planned
+    report: Report | None = None
+    passwords: Passwords | None = field(default=None, repr=False)
+
+    @property
+    def created(self) -> dict[str, str]:
+        """Lower-cased UPN -> object id of each user created or restored by this run."""
+        return dict(self.report.created) if self.report else {}
+
+
+async def carry_out(target: Target, state: TenantState, planned: Planned, review: Review, run: RunOptions, *,
+                    passwords: Passwords | None = None) -> Applied:
+    """Guard the plan, let ``review`` see it, and run it if approved."""
+    review.notes(planned.notes)
+    guardrails(planned.plan, state, target.policy(force=run.force))
+    if not review.approve(planned) or not planned.plan.changes:
+        return Applied(planned, None, passwords)
+    report = await execute(target, planned.plan.changes, run, passwords=passwords)
+    return Applied(planned, report, passwords)
+
+
+async def execute(target: Target, changes: Sequence[Change], run: RunOptions, *,
+                  passwords: Passwords | None = None, lag_timeout: float = 60.0) -> Report:
+    """Run the changes through the executor, journalling every outcome as it happens."""
+    from provisioner.bootstrap import write_budget
+
+    profile = target.profile
+    streams = []
+    try:
+        profile.execution.journal.parent.mkdir(parents=True, exist_ok=True)
+        streams.append(profile.execution.journal.open("a", encoding="utf-8"))
+        sinks: list[OutcomeSink] = [JsonLines(streams[0], {"tenant": profile.name})]
+        if run.results is not None:
+            streams.append(run.results.open("w", encoding="utf-8", newline=""))
+            sinks.append(CsvResults(streams[1]) if run.results.suffix.lower() == ".csv" else JsonLines(streams[1]))
+        executor = Executor(
+            target.directory, budget=write_budget(profile), concurrency=profile.execution.concurrency,
+            sinks=sinks, passwords=passwords.password if passwords else None,
+            on_created=passwords.created if passwords else None, progress=run.progress, lag_timeout=lag_timeout,
+        )
+        return await executor.run(changes)
+    finally:
+        for stream in streams:
+            stream.close()

@@ -1,0 +1,168 @@
+"""Use cases on users: list, show, create, delete, restore, purge, and the deleted users' list."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from provisioner.directory import assignments_request, get_user_request, odata_string
+from provisioner.errors import NotFound
+from provisioner.ids import is_guid
+from provisioner.model import DeletedUser, RoleAssignment, User, UserSpec
+from provisioner.plan import plan_create, plan_delete, plan_purge, plan_restore
+from provisioner.services.reads import DEFINITIONS_REQUEST, DELETED_REQUEST, Reader, users_and_roles
+from provisioner.services.target import Applied, Approve, Passwords, Review, RunOptions, Target, carry_out
+
+
+async def list_users(target: Target, *, upn_prefix: str | None = None, enabled: bool | None = None,
+                     synced: bool | None = None, role: str | None = None) -> AsyncIterator[User]:
+    """Every active user matching the filters, streamed a page at a time."""
+    d = target.directory
+    clauses = []
+    if upn_prefix:
+        clauses.append(f"startswith(userPrincipalName,{odata_string(upn_prefix)})")
+    if enabled is not None:
+        clauses.append(f"accountEnabled eq {str(enabled).lower()}")
+    if synced is True:
+        clauses.append("onPremisesSyncEnabled eq true")
+    holders: asyncio.Task[set[str]] | None = None
+    if role:
+        definition = (await Reader(d).resolve([role]))[0]
+
+        async def holder_ids() -> set[str]:
+            return {a.principal_id.lower() for a in await d.role_assignments(role_id=definition.template_id)}
+
+        holders = asyncio.create_task(holder_ids())  # read while the first page of users is on its way
+    try:
+        async for user in d.iter_users(filter=" and ".join(clauses) or None):
+            if synced is False and user.synced:
+                continue
+            if holders is not None and user.id.lower() not in await holders:
+                continue
+            yield user
+    finally:
+        if holders is not None and not holders.done():
+            holders.cancel()
+
+
+@dataclass(frozen=True)
+class UserDetails:
+    user: User
+    roles: tuple[str, ...]  # display names of the admin roles held, sorted
+
+
+async def show_user(target: Target, ref: str) -> UserDetails:
+    """One active user (by UPN or object id) and the admin roles it holds: two round trips at most
+    (one when named by object id: the user and its assignments are read together)."""
+    r = Reader(target.directory)
+    requests = [get_user_request("user", ref)]
+    if is_guid(ref):
+        requests.append(assignments_request("held", principal_id=ref.lower()))
+    answers = await r.send(requests)
+    if answers["user"].status == 404:
+        raise NotFound(f"no active user {ref!r}; deleted users are listed by 'provisioner deleted list'")
+    user = User.from_graph(answers["user"].checked().body)
+    held = answers.get("held") or (await r.send([assignments_request("held", principal_id=user.id)]))["held"]
+    r.add_assignments(RoleAssignment.from_graph(a) for a in await r.collect(held))
+    await r.name_held_roles()
+    names = {d.id.lower(): d.display_name for d in r.state.roles}
+    return UserDetails(user, tuple(sorted(names.get(a.role_definition_id.lower(), a.role_definition_id)
+                                          for a in r.state.assignments)))
+
+
+async def create_users(target: Target, specs: Iterable[UserSpec], review: Review | None = None,
+                       run: RunOptions | None = None, *, passwords: Passwords | None = None) -> Applied:
+    """Create the users that do not exist yet and assign their roles.
+
+    Reads the named users (one batched round trip), and the assignments of those that already
+    exist and are given roles; role definitions only for a role the catalog does not know.
+    """
+    specs = list(specs)
+    r = Reader(target.directory)
+    role_refs = {ref for s in specs for ref in s.roles}
+    also = [] if r.catalog_knows(role_refs) else [DEFINITIONS_REQUEST]
+    await r.take_definitions(await r.users([s.upn for s in specs], also=also))
+    existing = [u.id for s in specs if s.roles and (u := r.state.user(s.upn)) is not None]
+    if existing:
+        await r.assignments_of(existing)
+    planned = plan_create(specs, r.state)
+    passwords = passwords or Passwords({s.upn: s.password for s in specs if s.password})
+    return await carry_out(target, r.state, planned, review or Approve(), run or RunOptions(), passwords=passwords)
+
+
+async def delete_users(target: Target, refs: Sequence[str], review: Review | None = None,
+                       run: RunOptions | None = None) -> Applied:
+    """Soft-delete users (restorable for 30 days); synced users and the last Global Administrator
+    are refused by the guardrails. A user already deleted is a note, not an error."""
+    r = Reader(target.directory)
+    await users_and_roles(r, refs, global_admins=True, deleted_if_missing=True)
+    return await carry_out(target, r.state, plan_delete(refs, r.state), review or Approve(), run or RunOptions())
+
+
+@dataclass
+class Restored(Applied):
+    """A restore's result, with the roles that came back with each restored user (by UPN)."""
+
+    roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+async def restore_users(target: Target, refs: Sequence[str], review: Review | None = None,
+                        run: RunOptions | None = None, *, new_upn: str | None = None,
+                        auto_reconcile: bool = False) -> Restored:
+    """Restore deleted users by object id or original UPN, optionally under ``new_upn``."""
+    r = Reader(target.directory)
+    names = [ref for ref in refs if not is_guid(ref)] + ([new_upn] if new_upn else [])
+    await r.deleted(await r.users(names, also=[DELETED_REQUEST]))
+    planned = plan_restore(refs, r.state, new_upn=new_upn, auto_reconcile=auto_reconcile)
+    # The names the restores take back must be free: read those not read yet (named by object id).
+    asked = {n.lower() for n in names}
+    taken = sorted({(c.new_upn or c.upn).lower() for c in planned.plan.changes} - asked)
+    if taken:
+        await r.users(taken)
+        planned = plan_restore(refs, r.state, new_upn=new_upn, auto_reconcile=auto_reconcile)
+    applied = await carry_out(target, r.state, planned, review or Approve(), run or RunOptions())
+    result = Restored(applied.planned, applied.report)
+    if applied.report is not None and applied.report.created:
+        spelled = {c.upn.lower(): c.upn for c in planned.plan.changes}
+        result.roles = await _roles_back(r, {spelled.get(k, k): v for k, v in applied.report.created.items()})
+    return result
+
+
+async def _roles_back(r: Reader, created: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    """The admin roles each restored user holds again (role assignments come back on restore)."""
+    await r.assignments_of(created.values())
+    await r.name_held_roles()
+    names = {d.id.lower(): d.display_name for d in r.state.roles}
+    owner = {oid.lower(): upn for upn, oid in created.items()}
+    back: dict[str, set[str]] = {upn: set() for upn in created}
+    for a in r.state.assignments:
+        if (upn := owner.get(a.principal_id.lower())) is not None:
+            back[upn].add(names.get(a.role_definition_id.lower(), a.role_definition_id))
+    return {upn: tuple(sorted(held)) for upn, held in back.items()}
+
+
+async def purge_users(target: Target, refs: Sequence[str], review: Review | None = None,
+                      run: RunOptions | None = None) -> Applied:
+    """Permanently delete users that are already deleted. This cannot be undone."""
+    r = Reader(target.directory)
+    await r.deleted(await r.users(refs, also=[DELETED_REQUEST]))  # an active user named is told to delete first
+    return await carry_out(target, r.state, plan_purge(refs, r.state), review or Approve(), run or RunOptions())
+
+
+@dataclass(frozen=True)
+class DeletedList:
+    now: datetime  # the tenant's time, for days left
+    users: tuple[DeletedUser, ...]
+
+
+async def deleted_users(target: Target, *, expiring_within: timedelta | None = None) -> DeletedList:
+    """Deleted users still restorable, soonest expiry first (only those expiring within the
+    given time when asked)."""
+    d = target.directory
+    found = await d.deleted_users()
+    now = d.now()
+    kept = [u for u in found if not u.expired(now) and (expiring_within is None or u.expires - now <= expiring_within)]
+    kept.sort(key=lambda u: (u.expires, u.original_upn.lower()))
+    return DeletedList(now, tuple(kept))
