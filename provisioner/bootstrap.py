@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     import httpx
 
     from provisioner.config import Profile
-    from provisioner.execute import Budget
 
 log = logging.getLogger("provisioner.graph")
 
@@ -114,14 +113,12 @@ async def connected(profile: Profile) -> AsyncIterator[Directory]:
         await directory.close()
 
 
-def write_budget(profile: Profile) -> Budget:
-    """Pace writes to the target's budget: Graph's documented write quota for a real tenant; for
-    the local tenant, the budget it simulates (none unless throttling is switched on)."""
-    from provisioner.execute import Budget
-
+def write_budget(profile: Profile) -> tuple[int | None, float]:
+    """The target's write budget (writes, window seconds): Graph's documented quota for a real tenant;
+    for the local tenant, the one it simulates (None: not throttled unless switched on)."""
     if profile.is_local:
         from provisioner.local import Realism
 
         budget = Realism.from_env().write_budget()
-        return Budget(None, 1.0) if budget is None else Budget(budget[0], budget[1])
-    return Budget(profile.execution.write_budget, profile.execution.write_window_seconds)
+        return (None, 1.0) if budget is None else budget
+    return profile.execution.write_budget, profile.execution.write_window_seconds

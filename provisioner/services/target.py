@@ -15,7 +15,7 @@ from typing import Protocol
 
 from provisioner.config import Profile
 from provisioner.directory import Directory
-from provisioner.execute import CsvResults, Executor, JsonLines, OutcomeSink, Report
+from provisioner.execute import Budget, CsvResults, Executor, JsonLines, OutcomeSink, Report, recent_writes
 from provisioner.model import Change, Policy, TenantState
 from provisioner.plan import Planned, guardrails
 
@@ -133,6 +133,8 @@ async def execute(target: Target, changes: Sequence[Change], run: RunOptions, *,
     from provisioner.bootstrap import write_budget
 
     profile = target.profile
+    writes, window = write_budget(profile)
+    spent = recent_writes(profile.execution.journal, profile.name, window) if writes else 0
     streams = []
     try:
         profile.execution.journal.parent.mkdir(parents=True, exist_ok=True)
@@ -142,7 +144,7 @@ async def execute(target: Target, changes: Sequence[Change], run: RunOptions, *,
             streams.append(run.results.open("w", encoding="utf-8", newline=""))
             sinks.append(CsvResults(streams[1]) if run.results.suffix.lower() == ".csv" else JsonLines(streams[1]))
         executor = Executor(
-            target.directory, budget=write_budget(profile), concurrency=profile.execution.concurrency,
+            target.directory, budget=Budget(writes, window, spent=spent), concurrency=profile.execution.concurrency,
             sinks=sinks, passwords=passwords.password if passwords else None,
             on_created=passwords.created if passwords else None, progress=run.progress, lag_timeout=lag_timeout,
         )

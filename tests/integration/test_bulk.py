@@ -18,14 +18,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from provisioner.bootstrap import connected
 from provisioner.cli import cli
 from provisioner.config import load_config
 from provisioner.execute import Budget, Executor
 from provisioner.inputs import read_users
-from provisioner.bootstrap import connected
-from provisioner.services.reads import Reader, full_state
 from provisioner.passwords import generate
 from provisioner.plan import plan_create
+from provisioner.services.reads import Reader, full_state
 
 DOMAIN = "contoso.onmicrosoft.com"
 BILLING = "b0f54661-2d74-4c50-afa3-1ec803f12efe"

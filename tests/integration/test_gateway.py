@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from provisioner.config import load_config
 from provisioner.bootstrap import connect
+from provisioner.config import load_config
 from provisioner.directory import Kind, get_user_request
 from provisioner.local import init_tenant
 from provisioner.services.reads import Reader
@@ -35,7 +35,8 @@ def test_users_roles_and_state(tmp_path: Path, monkeypatch) -> None:  # type: ig
             assert sum(1 for u in users if u.synced) >= 1
             admin = (await d.users_by_upn([ADMIN]))[ADMIN]
             assert admin.user_principal_name == ADMIN
-            answers = await d.read([get_user_request("a", ADMIN), get_user_request("b", "nobody@contoso.onmicrosoft.com")])
+            nobody = "nobody@contoso.onmicrosoft.com"
+            answers = await d.read([get_user_request("a", ADMIN), get_user_request("b", nobody)])
             assert (answers["a"].kind, answers["b"].kind) == (Kind.OK, Kind.NOT_FOUND)
             definitions = await d.role_definitions()
             assert any(r.template_id == GLOBAL for r in definitions)
