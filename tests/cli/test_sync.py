@@ -10,12 +10,12 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from provisioner.bootstrap import connected
 from provisioner.cli import ProvisionerGroup
 from provisioner.cli.app import App
 from provisioner.cli.sync import apply_command, sync_command
 from provisioner.cli.users import users
 from provisioner.config import load_config
-from provisioner.bootstrap import connected
 from provisioner.services.reads import full_state
 
 DOMAIN = "contoso.onmicrosoft.com"
