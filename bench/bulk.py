@@ -55,8 +55,9 @@ def count_users() -> tuple[int, int]:
     """(active users, duplicate UPNs) read back through the gateway, realism off."""
     import asyncio
 
-    from provisioner.config import load_config
     from provisioner.operations import connected
+
+    from provisioner.config import load_config
 
     for k in [k for k in os.environ if k.startswith("PROVISIONER_LOCAL_") and k != "PROVISIONER_LOCAL_STATE"]:
         del os.environ[k]

@@ -21,8 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from provisioner import directory as graph
-from provisioner.directory import Directory, Kind, Request, Response, backoff
+from provisioner import graph
+from provisioner.directory import Directory
+from provisioner.graph import Kind, Request, Response, backoff
 from provisioner.model import Action, Change
 
 # With a 10 % fault rate, twelve unknown outcomes in a row happen about once in 10^12 items.

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 
-from provisioner.directory import (
+from provisioner.directory import Directory
+from provisioner.errors import NotFound
+from provisioner.graph import (
     MAX_IN_VALUES,
-    Directory,
     Kind,
     Request,
     Response,
@@ -24,7 +25,6 @@ from provisioner.directory import (
     role_definitions_request,
     users_by_upn_request,
 )
-from provisioner.errors import NotFound
 from provisioner.ids import is_guid
 from provisioner.model import DeletedUser, RoleAssignment, RoleDefinition, TenantState, User
 from provisioner.roles.catalog import GLOBAL_ADMIN_ID, classic_definitions, classic_for, resolve_role

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from provisioner.directory import assignments_request, get_user_request, odata_string
 from provisioner.errors import NotFound
+from provisioner.graph import assignments_request, get_user_request, odata_string
 from provisioner.ids import is_guid
 from provisioner.model import DeletedUser, RoleAssignment, User, UserSpec
 from provisioner.plan import plan_create, plan_delete, plan_purge, plan_restore

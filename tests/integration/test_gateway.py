@@ -7,7 +7,7 @@ from pathlib import Path
 
 from provisioner.bootstrap import connect
 from provisioner.config import load_config
-from provisioner.directory import Kind, get_user_request
+from provisioner.graph import Kind, get_user_request
 from provisioner.local import init_tenant
 from provisioner.services.reads import Reader
 

@@ -1,0 +1,252 @@
+"""Graph requests and answers as plain data: what each write and read sends, and what an answer
+means (:class:`Kind`) — decided on the status and Graph's error codes, never on message text.
+
+No I/O here: the gateway (``directory``) sends these, the executor and the use cases build them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+from urllib.parse import quote
+
+from provisioner.errors import GraphError, ProvisionerError
+from provisioner.model import USER_SELECT
+
+PAGE_SIZE = 999  # Graph's largest page for users and deleted items
+BATCH_LIMIT = 20  # Graph's limit of requests in one $batch
+MAX_IN_VALUES = 15  # Graph's limit of values in one `in (...)` filter
+ADVANCED = {"ConsistencyLevel": "eventual"}
+DELETED_SELECT = "id,userPrincipalName,displayName,deletedDateTime,onPremisesSyncEnabled"
+ASSIGNMENTS = "/roleManagement/directory/roleAssignments"
+
+
+class Kind(StrEnum):
+    """What an answer means for the caller, whatever its exact status and code."""
+
+    OK = "ok"
+    THROTTLED = "throttled"  # 429: wait Retry-After, then send again
+    TRANSIENT = "transient"  # 500/502/503/504 or a transport error: the outcome of a write is unknown
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"  # the object (or the value of a unique property) already exists
+    FORBIDDEN = "forbidden"  # 401/403: the caller may not do this
+    INVALID = "invalid"  # any other refusal: the request itself is wrong
+
+
+TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
+RETRIED = frozenset({Kind.THROTTLED, Kind.TRANSIENT})
+
+
+def classify(status: int, code: str = "", details: Sequence[str] = ()) -> Kind:
+    """Graph's answer as a :class:`Kind`, decided on the status and Graph's error codes."""
+    if 200 <= status < 300:
+        return Kind.OK
+    if status == 429:
+        return Kind.THROTTLED
+    if status == 0 or status in TRANSIENT_STATUSES:
+        return Kind.TRANSIENT
+    if status == 404 or code == "Request_ResourceNotFound":
+        return Kind.NOT_FOUND
+    if status == 409 or "ObjectConflict" in details or code == "Request_MultipleObjectsWithSameKeyValue":
+        return Kind.CONFLICT
+    if status in (401, 403):
+        return Kind.FORBIDDEN
+    return Kind.INVALID
+
+
+def backoff(attempt: int, retry_after: float | None = None) -> float:
+    """Seconds to wait before sending again: Graph's ``Retry-After`` when given, else exponential."""
+    if retry_after is not None:
+        return retry_after
+    return min(8.0, 0.25 * 2**attempt)
+
+
+def _quote(value: str) -> str:
+    return quote(value, safe="@")
+
+
+def odata_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class Request:
+    """One Graph call, sent on its own or as an item of a ``$batch``. ``url`` is relative: ``/users``."""
+
+    id: str
+    method: str
+    url: str
+    body: Mapping[str, Any] | None = field(default=None, repr=False)  # may hold a password
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def to_batch_item(self) -> dict[str, Any]:
+        item: dict[str, Any] = {"id": self.id, "method": self.method, "url": self.url}
+        headers = dict(self.headers)
+        if self.body is not None:
+            headers["Content-Type"] = "application/json"
+            item["body"] = self.body
+        if headers:
+            item["headers"] = headers
+        return item
+
+
+@dataclass(frozen=True)
+class Response:
+    """One answer. ``status`` 0 means no HTTP answer came back (a transport error)."""
+
+    id: str
+    status: int
+    headers: Mapping[str, str]
+    body: Any
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def kind(self) -> Kind:
+        if self.ok:
+            return Kind.OK
+        e = self._error_body()
+        return classify(self.status, e.get("code") or "", [d.get("code", "") for d in e.get("details") or ()])
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers.items():
+            if key.lower() == name.lower():
+                return value
+        return None
+
+    @property
+    def retry_after(self) -> float | None:
+        value = self.header("Retry-After")
+        try:
+            return float(value) if value is not None else None
+        except ValueError:
+            return None
+
+    @property
+    def request_id(self) -> str | None:
+        inner = self._error_body().get("innerError") or self._error_body().get("innererror") or {}
+        return inner.get("request-id") or self.header("request-id")
+
+    def _error_body(self) -> dict[str, Any]:
+        e = self.body.get("error") if isinstance(self.body, Mapping) else None
+        return e if isinstance(e, dict) else {}
+
+    def error(self) -> GraphError:
+        e = self._error_body()
+        return GraphError(
+            self.status,
+            e.get("code") or f"HTTP{self.status}",
+            e.get("message") or "no error message",
+            request_id=self.request_id,
+            details=tuple(d.get("code", "") for d in e.get("details") or ()),
+        )
+
+    def failure(self) -> ProvisionerError:
+        """This answer as the error a command reports."""
+        if self.status == 0:
+            return ProvisionerError(f"Graph did not answer ({self.error().message}); check the network and the "
+                                    "target's graph_url, then run the command again")
+        return self.error()
+
+    def checked(self) -> Response:
+        """This answer if it is a success; else its error is raised."""
+        if not self.ok:
+            raise self.failure()
+        return self
+
+    def values(self) -> list[dict[str, Any]]:
+        """The ``value`` of a collection answer ([] for anything else)."""
+        return self.body.get("value", []) if isinstance(self.body, Mapping) else []
+
+
+def transport_failure(rid: str, e: BaseException) -> Response:
+    """A request that got no HTTP answer, as a TRANSIENT response."""
+    return Response(rid, 0, {}, {"error": {"code": "TransportError", "message": f"{type(e).__name__}: {e}"}})
+
+
+# --- requests ------------------------------------------------------------------------------------
+
+
+def create_user_request(rid: str, properties: Mapping[str, Any], password: str) -> Request:
+    body = {k: v for k, v in properties.items() if v is not None}
+    body["passwordProfile"] = {"forceChangePasswordNextSignIn": True, "password": password}
+    return Request(rid, "POST", "/users", body)
+
+
+def update_user_request(rid: str, object_id: str, changes: Mapping[str, Any]) -> Request:
+    return Request(rid, "PATCH", f"/users/{object_id}", dict(changes))
+
+
+def delete_user_request(rid: str, object_id: str) -> Request:
+    return Request(rid, "DELETE", f"/users/{object_id}")
+
+
+def restore_user_request(rid: str, object_id: str, *, new_upn: str | None = None,
+                         auto_reconcile: bool = False) -> Request:
+    # The v1.0 SDK's restore builder has no body; Graph takes these two optional parameters.
+    body: dict[str, Any] = {}
+    if auto_reconcile:
+        body["autoReconcileProxyConflict"] = True
+    if new_upn:
+        body["newUserPrincipalName"] = new_upn
+    return Request(rid, "POST", f"/directory/deletedItems/{object_id}/restore", body or None)
+
+
+def purge_user_request(rid: str, object_id: str) -> Request:
+    return Request(rid, "DELETE", f"/directory/deletedItems/{object_id}")
+
+
+def assign_role_request(rid: str, principal_id: str, role_id: str) -> Request:
+    body = {"principalId": principal_id, "roleDefinitionId": role_id, "directoryScopeId": "/"}
+    return Request(rid, "POST", ASSIGNMENTS, body)
+
+
+def revoke_role_request(rid: str, assignment_id: str) -> Request:
+    return Request(rid, "DELETE", f"{ASSIGNMENTS}/{assignment_id}")
+
+
+def get_user_request(rid: str, ref: str) -> Request:
+    """An active user by object id or UPN (404 when there is none)."""
+    return Request(rid, "GET", f"/users/{_quote(ref)}?$select={','.join(USER_SELECT)}")
+
+
+def users_by_upn_request(rid: str, upns: Sequence[str]) -> Request:
+    """The active users among at most 15 UPNs."""
+    flt = "userPrincipalName in (" + ",".join(odata_string(u) for u in upns) + ")"
+    return Request(rid, "GET", f"/users?$select={','.join(USER_SELECT)}&$filter={quote(flt)}")
+
+
+def assignments_request(rid: str, *, principal_id: str | None = None, role_id: str | None = None) -> Request:
+    """Tenant-wide role assignments, of one principal and/or of one role definition."""
+    clauses = []
+    if principal_id:
+        clauses.append(f"principalId eq {odata_string(principal_id)}")
+    if role_id:
+        clauses.append(f"roleDefinitionId eq {odata_string(role_id)}")
+    url = ASSIGNMENTS + ("?$filter=" + quote(" and ".join(clauses)) if clauses else "")
+    return Request(rid, "GET", url)
+
+
+def deleted_users_request(rid: str) -> Request:
+    return Request(rid, "GET", listing("/directory/deletedItems/microsoft.graph.user", DELETED_SELECT))
+
+
+def role_definitions_request(rid: str) -> Request:
+    return Request(rid, "GET", "/roleManagement/directory/roleDefinitions")
+
+
+def listing(path: str, select: str, *, top: int = PAGE_SIZE, filter: str | None = None,
+            advanced: bool = False) -> str:
+    """A collection URL; advanced queries (endswith, ne, ...) also need $count=true."""
+    url = f"{path}?$select={select}&$top={top}"
+    if filter:
+        url += "&$filter=" + quote(filter, safe="")
+    return url + "&$count=true" if advanced else url
+
+
+def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
