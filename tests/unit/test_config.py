@@ -231,7 +231,7 @@ write_window_seconds = 60
         ),
         (
             "safety = 3\n",
-            "FILE: safety: expected table, got an integer; write it like [section]",
+            "FILE: safety: expected a table, got an integer; write it like [section]",
         ),
     ],
 )
