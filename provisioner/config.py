@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from provisioner import tomlcheck as tc
-from provisioner.config_auth import AUTH_METHODS as AUTH_METHODS  # the auth methods a profile may name
 from provisioner.config_auth import fail, graph_settings, resolve
 from provisioner.errors import ConfigError
 

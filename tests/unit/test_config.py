@@ -451,7 +451,7 @@ def test_graph_url_rules(tmp_path: Path, auth: str, url: str, message: str) -> N
 
 def test_the_example_config_loads_and_shows_every_auth_method_and_cloud() -> None:
     from provisioner.auth import CLOUDS
-    from provisioner.config import AUTH_METHODS
+    from provisioner.config_auth import AUTH_METHODS
 
     example = Path(__file__).resolve().parents[2] / "config.example.toml"
     config = load_config(example)
