@@ -56,7 +56,3 @@ def boolean(value: Any) -> bool | None:
         if text in _FALSE:
             return False
     return None
-
-
-def string_list(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
