@@ -17,64 +17,33 @@ Each profile carries its merged ``safety`` and ``execution`` settings (``Profile
 ``Profile.execution``), so callers need nothing but the profile.
 Secrets never live in this file: a key such as ``client_secret`` holding a value is refused, and the
 ``*_env`` keys name environment variables instead.
+
+Tables are checked with ``tomlcheck`` (the manifest's style too); a real tenant's auth settings in
+``config_auth``.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
-import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from provisioner.auth import CLOUDS, LOOPBACK_HOSTS
+from provisioner import tomlcheck as tc
+from provisioner.config_auth import fail, graph_settings, resolve
 from provisioner.errors import ConfigError
 
 ENV_CONFIG = "PROVISIONER_CONFIG"
 LOCAL = "local"
 
-AUTH_METHODS = (
-    "certificate",
-    "secret",
-    "workload-identity",
-    "github-oidc",
-    "managed-identity",
-    "azure-cli",
-    "device-code",
-    "browser",
-    "token",
-)
-# Which profile keys each auth method cannot do without.
-REQUIRED = {
-    "certificate": ("tenant_id", "client_id", "certificate_path"),
-    "secret": ("tenant_id", "client_id", "client_secret_env"),
-    "workload-identity": ("tenant_id", "client_id"),
-    "github-oidc": ("tenant_id", "client_id"),
-    "managed-identity": ("tenant_id",),
-    "azure-cli": ("tenant_id",),
-    "device-code": ("tenant_id", "client_id"),
-    "browser": ("tenant_id", "client_id"),
-    "token": ("token_env",),
-}
-# Keys that only make sense with one auth method: setting them for another is a mistake worth naming.
-METHOD_KEYS = {
-    "certificate_path": "certificate",
-    "certificate_password_env": "certificate",
-    "client_secret_env": "secret",
-    "token_file": "workload-identity",
-    "token_env": "token",
-    "managed_identity_client_id": "managed-identity",
-    "redirect_uri": "browser",
-}
-
-_STR, _INT, _NUM, _STRLIST, _PATH = "a string", "an integer", "a number", "a list of strings", "a path"
-TOP_KEYS = {"default_tenant": _STR, "tenants": "table", "safety": "table", "execution": "table"}
-SAFETY_KEYS = {"protected_accounts": _STRLIST, "max_deletes": _INT}
-EXECUTION_KEYS = {"write_budget": _INT, "write_window_seconds": _NUM, "concurrency": _INT, "journal": _PATH}
-LOCAL_KEYS = {"kind": _STR, "state": _PATH, "safety": "table", "execution": "table"}
+# What each table may hold (tomlcheck fields: the kind, and so the "write it like" example).
+_STR, _PATH, _TABLE = tc.Field(tc.STR), tc.Field(tc.PATH), tc.Field(tc.TABLE)
+TOP_KEYS = {"default_tenant": _STR, "tenants": _TABLE, "safety": _TABLE, "execution": _TABLE}
+SAFETY_KEYS = {"protected_accounts": tc.Field(tc.STRLIST), "max_deletes": tc.Field(tc.INT)}
+EXECUTION_KEYS = {"write_budget": tc.Field(tc.INT), "write_window_seconds": tc.Field(tc.NUM),
+                  "concurrency": tc.Field(tc.INT), "journal": _PATH}
+LOCAL_KEYS = {"kind": _STR, "state": _PATH, "safety": _TABLE, "execution": _TABLE}
 GRAPH_KEYS = {
     "kind": _STR,
     "cloud": _STR,
@@ -89,15 +58,13 @@ GRAPH_KEYS = {
     "token_env": _STR,
     "managed_identity_client_id": _STR,
     "redirect_uri": _STR,
-    "safety": "table",
-    "execution": "table",
+    "safety": _TABLE,
+    "execution": _TABLE,
 }
 
 # A key whose name says it holds a secret, and the *_env key that should name it instead.
 _SECRET_WORDS = ("secret", "password", "passphrase", "token", "api_key", "private_key", "credential")
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_DOMAIN = re.compile(r"^(?=.{4,253}$)([A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,63}$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
 
 
 @dataclass(frozen=True)
@@ -227,7 +194,7 @@ class _Parser:
         self.file = file
 
     def fail(self, key: str, problem: str, fix: str) -> ConfigError:
-        return ConfigError(f"{self.file}: {key}: {problem}; {fix}")
+        return fail(self.file, key, problem, fix)
 
     def parse(self, raw: dict[str, Any]) -> Config:
         self.check_keys(raw, TOP_KEYS, "")
@@ -252,7 +219,8 @@ class _Parser:
 
     # -- generic checks -------------------------------------------------------------------------
 
-    def check_keys(self, table: dict[str, Any], allowed: dict[str, str], prefix: str) -> None:
+    def check_keys(self, table: dict[str, Any], allowed: dict[str, tc.Field], prefix: str) -> None:
+        # Stops at the first problem, in file order: one error, then the admin fixes and reruns.
         for key, value in table.items():
             dotted = f"{prefix}{key}"
             if _is_secret_key(key) and key not in allowed and _holds_value(value):
@@ -261,40 +229,21 @@ class _Parser:
                     "a secret must not be written in the config file",
                     f"put it in an environment variable and name it with {_env_key_for(key)}",
                 )
-            if key not in allowed:
-                close = difflib.get_close_matches(key, list(allowed), n=1)
-                fix = f"did you mean {prefix}{close[0]}?" if close else "remove it"
-                known = ", ".join(allowed)
-                raise self.fail(dotted, f"unknown key (known keys here: {known})", fix)
-            self.expect(value, allowed[key], dotted)
+            problem = tc.unknown_key(key, allowed, prefix) if key not in allowed else None
+            problem = problem or tc.value_problem(key, value, allowed[key])
+            if problem is not None:
+                raise self.fail(dotted, problem.problem, problem.fix)
 
-    def expect(self, value: Any, kind: str, key: str) -> None:
-        ok = {
-            _STR: isinstance(value, str),
-            _PATH: isinstance(value, str),
-            _INT: isinstance(value, int) and not isinstance(value, bool),
-            _NUM: isinstance(value, int | float) and not isinstance(value, bool),
-            _STRLIST: isinstance(value, list) and all(isinstance(v, str) for v in value),
-            "table": isinstance(value, dict),
-        }[kind]
-        if not ok:
-            example = {
-                _STR: 'key = "text"',
-                _PATH: 'key = "path/to/file"',
-                _INT: "key = 10",
-                _NUM: "key = 150",
-                _STRLIST: 'key = ["a@contoso.com", "b@contoso.com"]',
-                "table": "[section]",
-            }[kind]
-            raise self.fail(key, f"expected {kind}, got {_type_name(value)}", f"write it like {example}")
+    def expect(self, value: Any, field: tc.Field, key: str) -> None:
+        problem = tc.value_problem(key, value, field)
+        if problem is not None:
+            raise self.fail(key, problem.problem, problem.fix)
 
     def expect_table(self, value: Any, key: str) -> None:
-        self.expect(value, "table", key)
+        self.expect(value, _TABLE, key)
 
     def path(self, value: str) -> Path:
-        # Relative paths are relative to the config file, not to wherever the command runs.
-        p = Path(value).expanduser()
-        return p if p.is_absolute() else (self.file.parent / p)
+        return resolve(self.file, value)
 
     def positive(self, value: float, key: str, minimum: float) -> None:
         if value < minimum:
@@ -366,108 +315,9 @@ class _Parser:
             return Profile(state=state, **common)
         return self.graph_profile(prefix, table, common)
 
+
     def graph_profile(self, prefix: str, table: dict[str, Any], common: dict[str, Any]) -> Profile:
-        cloud = table.get("cloud", "global")
-        if cloud not in CLOUDS:
-            raise self.fail(f"{prefix}.cloud", f"unknown cloud {cloud!r}", _choices(cloud, CLOUDS))
-        if "auth" not in table:
-            methods = ", ".join(AUTH_METHODS)
-            raise self.fail(f"{prefix}.auth", "missing", f"set auth to one of {methods}")
-        auth = table["auth"]
-        if auth not in AUTH_METHODS:
-            raise self.fail(f"{prefix}.auth", f"unknown auth method {auth!r}", _choices(auth, AUTH_METHODS))
-        for key in REQUIRED[auth]:
-            if not table.get(key):
-                raise self.fail(
-                    f"{prefix}.{key}",
-                    f'missing; auth = "{auth}" needs it',
-                    f"add {key} = ... to [{prefix}] (see config.example.toml)",
-                )
-        for key, method in METHOD_KEYS.items():
-            if key in table and method != auth:
-                raise self.fail(
-                    f"{prefix}.{key}",
-                    f'only used with auth = "{method}", but this profile has auth = "{auth}"',
-                    "remove it or change auth",
-                )
-        self.check_ids(prefix, table)
-        for key in ("certificate_password_env", "client_secret_env", "token_env"):
-            if key in table and not _ENV_NAME.match(table[key]):
-                # Never echo the value: it may be the secret itself, pasted in by mistake.
-                raise self.fail(
-                    f"{prefix}.{key}",
-                    "must be the name of an environment variable (letters, digits and _), not its value",
-                    f'write {key} = "MY_VARIABLE" and export MY_VARIABLE with the secret',
-                )
-        graph_url = self.graph_url(prefix, table.get("graph_url"), auth, cloud)
-        paths = {k: self.path(table[k]) for k in ("certificate_path", "token_file") if k in table}
-        plain = (
-            "tenant_id",
-            "client_id",
-            "certificate_password_env",
-            "client_secret_env",
-            "token_env",
-            "managed_identity_client_id",
-            "redirect_uri",
-        )
-        return Profile(
-            cloud=cloud,
-            auth=auth,
-            graph_url=graph_url,
-            **{k: table[k] for k in plain if k in table},
-            **paths,
-            **common,
-        )
-
-    def check_ids(self, prefix: str, table: dict[str, Any]) -> None:
-        tid = table.get("tenant_id")
-        if tid is not None and not (_GUID.match(tid) or _DOMAIN.match(tid)):
-            raise self.fail(
-                f"{prefix}.tenant_id",
-                f"{tid!r} is neither a tenant ID (GUID) nor a domain",
-                "copy the Directory (tenant) ID from the Entra admin center's Overview page",
-            )
-        for key in ("client_id", "managed_identity_client_id"):
-            value = table.get(key)
-            if value is not None and not _GUID.match(value):
-                raise self.fail(
-                    f"{prefix}.{key}",
-                    f"{value!r} is not a GUID",
-                    "copy the Application (client) ID from the app registration's Overview page",
-                )
-
-    def graph_url(self, prefix: str, url: str | None, auth: str, cloud: str) -> str | None:
-        if url is None:
-            return None
-        key = f"{prefix}.graph_url"
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        if parts.scheme not in ("http", "https") or not host:
-            raise self.fail(key, f"{url!r} is not an http(s) URL", 'write it like "https://host/v1.0"')
-        if not parts.path.rstrip("/").endswith("/v1.0") or parts.query or parts.fragment:
-            raise self.fail(
-                key,
-                "must be the Graph v1.0 base URL",
-                'end it with "/v1.0", e.g. "http://127.0.0.1:8123/v1.0"',
-            )
-        loopback = host in LOOPBACK_HOSTS
-        if parts.scheme != "https" and not loopback:
-            raise self.fail(key, "plain http is only allowed to a loopback host", "use https:// or 127.0.0.1")
-        graph_host = urlsplit(CLOUDS[cloud].graph_root).hostname
-        if auth != "token" and host != graph_host:
-            raise self.fail(
-                key,
-                f'auth = "{auth}" is a real tenant credential and is only ever sent to the {cloud} cloud\'s '
-                f"Microsoft Graph host ({graph_host})",
-                'remove graph_url, or use auth = "token" with token_env for a loopback test target',
-            )
-        if auth == "token" and not loopback and host != graph_host:
-            raise self.fail(
-                key,
-                f"a static token is only sent to a loopback host or to {graph_host} (the {cloud} cloud's Graph)",
-                "point graph_url at 127.0.0.1 (provisioner local serve) or remove it",
-            )
-        return url.rstrip("/")
+        return Profile(**graph_settings(self.file, prefix, table), **common)
 
 
 def _is_secret_key(key: str) -> bool:
@@ -487,20 +337,3 @@ def _env_key_for(key: str) -> str:
         return "token_env"
     return "client_secret_env"
 
-
-def _choices(value: str, options: Any) -> str:
-    close = difflib.get_close_matches(value, list(options), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"use one of {', '.join(options)}{hint}"
-
-
-def _type_name(value: Any) -> str:
-    names = {
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        list: "a list",
-        dict: "a table",
-    }
-    return names.get(type(value), type(value).__name__)

@@ -7,6 +7,7 @@ four classes, so they pass whichever three a tenant's policy counts.
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 import string
@@ -27,17 +28,24 @@ _NICKNAME_FORBIDDEN = re.compile(r'[@()\\\[\]";:<>, ]')
 def generate(length: int = 20) -> str:
     """A random password that satisfies the cloud password policy, with all four classes.
 
-    ``secrets`` draws every character; one character of each class is placed first and the whole
-    is shuffled, so no position is predictable.
+    One character of each class is placed first, the rest come from the whole alphabet, and the
+    whole is shuffled (Fisher-Yates), so no position is predictable. Every choice is a digit of one
+    random integer drawn by ``secrets`` at once (one system call per password, not one per
+    choice), read in a mixed radix; its 64 spare bits keep any bias below 2**-64.
     """
     if not MIN_LENGTH <= length <= MAX_LENGTH:
         raise ValueError(f"password length must be between {MIN_LENGTH} and {MAX_LENGTH}, not {length}")
     alphabet = "".join(_CLASSES)
-    chars = [secrets.choice(cls) for cls in _CLASSES]
-    chars += [secrets.choice(alphabet) for _ in range(length - len(chars))]
-    # Fisher-Yates with the secrets generator (random.shuffle would use a non-cryptographic one).
-    for i in range(len(chars) - 1, 0, -1):
-        j = secrets.randbelow(i + 1)
+    pools = [*_CLASSES, *[alphabet] * (length - len(_CLASSES))]
+    swaps = range(length - 1, 0, -1)  # Fisher-Yates: position i swaps with one of 0..i
+    radices = [len(p) for p in pools] + [i + 1 for i in swaps]
+    n = secrets.randbits(math.prod(radices).bit_length() + 64)
+    digits = []
+    for radix in radices:
+        n, digit = divmod(n, radix)
+        digits.append(digit)
+    chars = [pool[d] for pool, d in zip(pools, digits, strict=False)]
+    for i, j in zip(swaps, digits[length:], strict=True):
         chars[i], chars[j] = chars[j], chars[i]
     return "".join(chars)
 

@@ -8,17 +8,12 @@ from typing import TYPE_CHECKING
 import click
 
 from provisioner.cli.app import App, err
-from provisioner.cli.deleted import parse_duration
+from provisioner.durations import duration_option
 from provisioner.errors import ExitCode
 
 if TYPE_CHECKING:
     from provisioner.audit import AuditReport
     from provisioner.services import Target
-
-# Exit code when findings reach the --fail-on level: distinct from 1 (the audit could not run),
-# so a CI job can tell "the tenant has problems" from "the audit failed".
-FINDINGS_EXIT = ExitCode.FINDINGS
-
 
 @click.command()
 @click.option("--all-roles", is_flag=True, help="List holders of every privileged built-in role, not only the five "
@@ -30,7 +25,7 @@ FINDINGS_EXIT = ExitCode.FINDINGS
 @click.option("--output", "-o", type=click.Choice(["table", "json", "markdown", "html"]), default="table",
               show_default=True, help="Report format (on stdout).")
 @click.option("--fail-on", type=click.Choice(["warning", "error"]), metavar="warning|error",
-              help=f"Exit with {FINDINGS_EXIT} when a finding is at this severity or above.")
+              help=f"Exit with {ExitCode.FINDINGS} when a finding is at this severity or above.")
 @click.pass_obj
 def audit(app: App, all_roles: bool, expiring_within: str, manifest: Path | None, output: str,
           fail_on: str | None) -> None:
@@ -51,7 +46,7 @@ def audit(app: App, all_roles: bool, expiring_within: str, manifest: Path | None
     from provisioner import audit as auditing
     from provisioner.inputs import read_manifest
 
-    within = parse_duration(expiring_within)
+    within = duration_option(expiring_within, "--expiring-within")
     desired = read_manifest(manifest) if manifest is not None else None
 
     async def work(target: Target) -> AuditReport:
@@ -66,4 +61,4 @@ def audit(app: App, all_roles: bool, expiring_within: str, manifest: Path | None
         reached = report.reaches(auditing.Severity(fail_on))
         if reached:
             err(f"{len(reached)} finding(s) at or above {fail_on}.")
-            click.get_current_context().exit(FINDINGS_EXIT)
+            click.get_current_context().exit(ExitCode.FINDINGS)

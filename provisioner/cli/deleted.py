@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import click
 
 from provisioner.cli.app import App
+from provisioner.durations import duration_option
 
 if TYPE_CHECKING:
     from provisioner.services import DeletedList, Target
@@ -24,15 +23,6 @@ COLUMNS = [
 ]
 
 
-def parse_duration(value: str) -> timedelta:
-    """``7d``, ``36h``, ``90m`` (a bare number means days)."""
-    m = re.fullmatch(r"\s*(\d+)\s*([dhm]?)\s*", value)
-    if not m:
-        raise click.BadParameter(f"{value!r} is not a duration; use e.g. 7d, 36h or 90m")
-    unit = {"d": "days", "h": "hours", "m": "minutes", "": "days"}[m.group(2)]
-    return timedelta(**{unit: int(m.group(1))})
-
-
 @click.group()
 def deleted() -> None:
     """Deleted users in the 30-day restore window."""
@@ -46,7 +36,7 @@ def list_deleted(app: App, expiring_within: str | None, output: str) -> None:
     """List deleted users with deletion date, days left and expiry date, soonest expiry first."""
     from provisioner.output import render
 
-    within = parse_duration(expiring_within) if expiring_within else None
+    within = duration_option(expiring_within, "--expiring-within") if expiring_within else None
 
     async def work(target: Target) -> DeletedList:
         from provisioner import services

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import click
 
-_DURATION = re.compile(r"(\d+)([dhms])")
-_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+from provisioner.durations import duration_option
 
 state_option = click.option(
     "--state",
@@ -26,15 +24,6 @@ def _state(path: Path | None) -> Path:
     from provisioner.local import default_state_path
 
     return default_state_path()
-
-
-def parse_duration(text: str) -> timedelta:
-    """``31d``, ``12h``, ``30m``, ``45s`` or a combination such as ``1d12h``."""
-    spec = text.strip().lower()
-    parts = _DURATION.findall(spec)
-    if not spec or "".join(n + u for n, u in parts) != spec:
-        raise ValueError(f"{text!r} is not a duration; use a number with d, h, m or s, such as 31d or 1d12h")
-    return sum((timedelta(**{_UNITS[u]: int(n)}) for n, u in parts), timedelta())
 
 
 def _when(moment: datetime) -> str:
@@ -185,10 +174,7 @@ def clock_advance(state: Path | None, duration: str) -> None:
     """
     from provisioner.local import advance_clock
 
-    try:
-        delta = parse_duration(duration)
-    except ValueError as e:
-        raise click.BadParameter(str(e), param_hint="DURATION") from None
+    delta = duration_option(duration, "DURATION")
     moment = advance_clock(_state(state), delta)
     click.echo(f"Moved the tenant clock forward by {duration}.", err=True)
     click.echo(_when(moment))

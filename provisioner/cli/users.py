@@ -127,8 +127,6 @@ def create(app: App, upn: str | None, display_name: str | None, given_name: str 
     if from_file is not None:
         if upn:
             raise click.UsageError("give either a UPN or --from FILE, not both")
-        # The rows are read again while planning rather than held: a 100,000-row file costs
-        # little more memory than its plan.
         specs = rows = read_rows(from_file, "create", skip_invalid)
         refs, supplied = rows.refs, rows.passwords
     else:

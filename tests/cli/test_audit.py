@@ -15,9 +15,8 @@ import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
-from provisioner.cli.app import App
-from provisioner.cli.audit import FINDINGS_EXIT
-from provisioner.cli.audit import audit as audit_command
+from provisioner.cli import cli
+from provisioner.errors import ExitCode
 from provisioner.local import advance_clock, init_tenant
 from provisioner.local.graph_app import graph_app
 
@@ -90,12 +89,8 @@ def tenant(tmp_path, monkeypatch):
 
 
 def run(*args: str):
-    """Run ``provisioner audit ARGS`` (through the top-level group once it registers the command)."""
-    from provisioner.cli import cli
-
-    if "audit" in cli.commands:
-        return CliRunner().invoke(cli, ["audit", *args])
-    return CliRunner().invoke(audit_command, list(args), obj=App())
+    """Run ``provisioner audit ARGS`` through the top-level group, as the admin would."""
+    return CliRunner().invoke(cli, ["audit", *args])
 
 
 def report(*args: str) -> dict:
@@ -424,7 +419,7 @@ def test_table_output(tenant):
     assert "Target: local (local tenant, simulated)" in result.stderr
 
 
-@pytest.mark.parametrize(("fail_on", "code"), [("warning", FINDINGS_EXIT), ("error", 0)])
+@pytest.mark.parametrize(("fail_on", "code"), [("warning", ExitCode.FINDINGS), ("error", 0)])
 def test_fail_on_with_a_warning(tenant, fail_on, code):
     result = run("--output", "json", "--fail-on", fail_on)
     assert result.exit_code == code
@@ -436,7 +431,7 @@ def test_fail_on_with_a_warning(tenant, fail_on, code):
 def test_fail_on_error_with_an_error(tenant):
     tenant.protect(f"ghost@{DOMAIN}")
     result = run("--fail-on", "error")
-    assert result.exit_code == FINDINGS_EXIT
+    assert result.exit_code == ExitCode.FINDINGS
     assert result.stderr.endswith("1 finding(s) at or above error.\n")
 
 
@@ -456,6 +451,11 @@ def test_bad_duration_is_a_usage_error(tenant):
     result = run("--expiring-within", "soon")
     assert result.exit_code != 0
     assert "'soon' is not a duration; use e.g. 7d, 36h or 90m" in result.output
+    absurd = run("--expiring-within", "99999999999d")
+    assert absurd.exit_code == 64
+    assert absurd.stderr.splitlines()[-1] == (
+        "Error: Invalid value for --expiring-within: '99999999999d' is too long; use at most 36500d"
+    )
 
 
 def test_audit_sends_only_reads(tenant, tmp_path, caplog):

@@ -66,6 +66,22 @@ def test_bad_duration_is_usage(tenant: Tenant) -> None:
     assert "'soon' is not a duration; use e.g. 7d, 36h or 90m" in result.stderr
 
 
+def test_absurd_duration_is_one_line_usage_error(tenant: Tenant) -> None:
+    result = tenant.run("deleted", "list", "--expiring-within", "99999999999d")
+    assert result.exit_code == 64
+    assert result.stderr.splitlines()[-1] == (
+        "Error: Invalid value for --expiring-within: '99999999999d' is too long; use at most 36500d"
+    )
+    assert "Traceback" not in result.output
+
+
+def test_bare_number_is_days_and_weeks_are_accepted(tenant: Tenant) -> None:
+    tenant.ok("users", "delete", tenant.create("alice"), "--yes")
+    assert len(tenant.json("deleted", "list", "--expiring-within", "30")) == 1
+    assert len(tenant.json("deleted", "list", "--expiring-within", "5w")) == 1
+    assert tenant.json("deleted", "list", "--expiring-within", "1d12h") == []
+
+
 def test_synced_deleted_user_shows_synced(synced_tenant: Tenant) -> None:
     assert synced_tenant.json("deleted", "list") == []
     assert all(u["onPremisesSyncEnabled"] for upn, u in synced_tenant.users().items()

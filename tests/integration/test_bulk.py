@@ -225,13 +225,7 @@ def test_a_prune_beyond_max_deletes_writes_nothing(tenant, monkeypatch):
     manifest.write_text(f'[scope]\ndomains = ["{DOMAIN}"]\n\n[[users]]\nuserPrincipalName = "admin@{DOMAIN}"\n'
                         'roles = ["global"]\n' + kept)
     lines_before = (tenant / "journal.jsonl").read_text().count("\n")
-    from provisioner.cli.sync import sync_command
-
-    cli.add_command(sync_command)
-    try:
-        result = invoke("sync", str(manifest), "--prune", "--yes")
-    finally:
-        cli.commands.pop("sync", None)
+    result = invoke("sync", str(manifest), "--prune", "--yes")
     assert result.exit_code == 4
     assert result.stderr.splitlines()[-2:] == [
         "Error: refused (1 problem); nothing was written:",

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 import pytest
 from click.testing import CliRunner
 
-from provisioner.cli.local import local, parse_duration
+from provisioner.cli.local import local
+from provisioner.durations import parse_duration
 from provisioner.local import tenant_now
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -84,23 +85,47 @@ def test_clock_show_and_advance(tmp_path):
 def test_clock_advance_rejects_a_bad_duration(tmp_path):
     result = CliRunner().invoke(local, ["clock", "advance", "soon", "--state", str(tmp_path / "t.db")])
     assert result.exit_code == 2
-    assert ("Invalid value for DURATION: 'soon' is not a duration; use a number with d, h, m or s, "
-            "such as 31d or 1d12h") in result.stderr
+    assert "Invalid value for DURATION: 'soon' is not a duration; use e.g. 7d, 36h or 90m" in result.stderr
+
+
+def test_clock_advance_refuses_an_absurd_duration_in_one_line(tmp_path):
+    state = str(tmp_path / "t.db")
+    invoke("init", "--state", state)
+    result = CliRunner().invoke(local, ["clock", "advance", "99999999d", "--state", state])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == (
+        "Error: Invalid value for DURATION: '99999999d' is too long; use at most 36500d"
+    )
+    assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
 @pytest.mark.parametrize(
     ("text", "delta"),
     [("31d", timedelta(days=31)), ("12h", timedelta(hours=12)), ("30m", timedelta(minutes=30)),
-     ("45s", timedelta(seconds=45)), ("1d12h", timedelta(days=1, hours=12)), ("2D", timedelta(days=2))],
+     ("45s", timedelta(seconds=45)), ("1d12h", timedelta(days=1, hours=12)), ("2D", timedelta(days=2)),
+     ("7", timedelta(days=7)), (" 7d ", timedelta(days=7)), ("2w", timedelta(weeks=2)),
+     ("0", timedelta()), ("36500d", timedelta(days=36500)), ("1w1d1h1m1s", timedelta(8, 3661))],
 )
 def test_parse_duration(text, delta):
     assert parse_duration(text) == delta
 
 
-@pytest.mark.parametrize("text", ["", "d", "31", "-1d", "1w", "1d 2h", "1.5d"])
-def test_parse_duration_refuses(text):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [("", "'' is not a duration; use e.g. 7d, 36h or 90m"),
+     ("d", "'d' is not a duration; use e.g. 7d, 36h or 90m"),
+     ("1y", "'1y' is not a duration; use e.g. 7d, 36h or 90m"),
+     ("1d 2h", "'1d 2h' is not a duration; use e.g. 7d, 36h or 90m"),
+     ("1.5d", "'1.5d' is not a duration; use e.g. 7d, 36h or 90m"),
+     ("-1d", "'-1d' is negative; use a duration of 0 or more, e.g. 7d, 36h or 90m"),
+     ("36500d1s", "'36500d1s' is too long; use at most 36500d"),
+     ("99999999999d", "'99999999999d' is too long; use at most 36500d"),
+     ("9" * 40 + "s", f"'{'9' * 40}s' is too long; use at most 36500d")],
+)
+def test_parse_duration_refuses(text, reason):
+    with pytest.raises(ValueError) as e:
         parse_duration(text)
+    assert str(e.value) == reason
 
 
 def test_domain_add_lets_users_use_it(tmp_path):

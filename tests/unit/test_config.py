@@ -231,7 +231,7 @@ write_window_seconds = 60
         ),
         (
             "safety = 3\n",
-            "FILE: safety: expected table, got an integer; write it like [section]",
+            "FILE: safety: expected a table, got an integer; write it like [section]",
         ),
     ],
 )
@@ -451,7 +451,7 @@ def test_graph_url_rules(tmp_path: Path, auth: str, url: str, message: str) -> N
 
 def test_the_example_config_loads_and_shows_every_auth_method_and_cloud() -> None:
     from provisioner.auth import CLOUDS
-    from provisioner.config import AUTH_METHODS
+    from provisioner.config_auth import AUTH_METHODS
 
     example = Path(__file__).resolve().parents[2] / "config.example.toml"
     config = load_config(example)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.errors import InputError, ProvisionerError, RowError
+from provisioner.errors import InputError, RowError
 from provisioner.inputs import Manifest, read_manifest, read_users
 from provisioner.model import UserSpec
 
@@ -109,14 +109,20 @@ def test_delete_needs_only_the_upn_and_assign_needs_roles(tmp_path):
     assert e.value.problems == [RowError(1, "roles", "missing; list the roles separated by ';', like global;user")]
 
 
-def test_rows_read_again_must_come_from_the_validated_file(tmp_path):
+def test_rows_are_read_once_and_held_as_validated(tmp_path):
     users = tmp_path / "users.csv"
-    users.write_text("userPrincipalName,displayName\nalice@contoso.com,Alice\n")
+    users.write_text("userPrincipalName,displayName,department,roles,password\n"
+                     "alice@contoso.com,Alice,Sales,user;billing,\nbob@contoso.com,Bob,Sales,,Xy7!abcdefg\n")
     rows, _ = read_users(users, for_action="create")
-    assert [s.upn for s in rows] == [s.upn for s in rows] == ["alice@contoso.com"]
-    users.write_text("userPrincipalName,displayName\nalice@contoso.com,Alice\nnot-a-upn,Bob\n")
-    with pytest.raises(ProvisionerError, match="users.csv changed while it was being read; nothing was written"):
-        list(rows)
+    users.write_text("userPrincipalName,displayName\nnot-a-upn,Bob\n")
+    users.unlink()
+    expected = [
+        UserSpec("alice@contoso.com", {"displayName": "Alice", "department": "Sales"}, ("user", "billing"), row=1),
+        UserSpec("bob@contoso.com", {"displayName": "Bob", "department": "Sales"}, (), "Xy7!abcdefg", row=2),
+    ]
+    assert list(rows) == list(rows) == expected
+    assert (len(rows), rows.refs, rows.any_roles) == (2, ["alice@contoso.com", "bob@contoso.com"], True)
+    assert rows.passwords == {"bob@contoso.com": "Xy7!abcdefg"}
 
 
 def test_unknown_column_names_the_accepted_headings(tmp_path):
@@ -176,6 +182,32 @@ def test_bad_manifest_names_each_entry_and_key():
         '[[users]] entry 3 (alice@contoso.com), key roles: must be a list of roles, like ["user", "billing"]',
     ]
     assert "Welcome" not in str(e.value)
+
+
+def test_manifest_entry_problems_all_at_once_in_key_order(tmp_path):
+    path = tmp_path / "m.toml"
+    path.write_text('scope = 3\nusers = 4\n')
+    with pytest.raises(InputError) as e:
+        read_manifest(path)
+    assert [str(p) for p in e.value.problems] == [
+        'top level, key scope: must be a table; add [scope] with domains = ["contoso.onmicrosoft.com"]',
+        "top level, key users: must be an array of tables: write each user as [[users]]",
+    ]
+    path.write_text('[scope]\ndomains = ["contoso.com"]\nmanaged_roles = ["user", " "]\n\n[[users]]\n'
+                    'userPrincipalName = " a@contoso.com "\nusageLocation = "Germany"\njobTitle = ""\n'
+                    'nickname = "x"\n\n[[users]]\nuserPrincipalName = "b@contoso.com"\nusageLocation = " de "\n')
+    with pytest.raises(InputError) as e:
+        read_manifest(path)
+    assert [str(p) for p in e.value.problems] == [
+        '[scope], key managed_roles: must be a list of roles, like ["global", "user"]',
+        "[[users]] entry 1 (a@contoso.com), key nickname: unknown key; use userPrincipalName, displayName, "
+        "accountEnabled, givenName, surname, jobTitle, department, usageLocation, roles",
+        '[[users]] entry 1 (a@contoso.com), key jobTitle: must be non-empty text in quotes, like "Engineer"',
+        "[[users]] entry 1 (a@contoso.com), key usageLocation: must be a two-letter country code (ISO 3166), like US",
+    ]
+    path.write_text('[scope]\ndomains = ["contoso.com"]\n\n[[users]]\nuserPrincipalName = "b@contoso.com"\n'
+                    'usageLocation = " de "\n')
+    assert read_manifest(path).users == (UserSpec("b@contoso.com", {"usageLocation": "DE"}, (), row=1),)
 
 
 def test_manifest_without_scope_and_invalid_toml(tmp_path):

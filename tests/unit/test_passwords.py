@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import random
+import string
+from collections import Counter
+
 import pytest
 
 from provisioner.passwords import check_policy, generate, mail_nickname
@@ -22,6 +26,31 @@ def test_generated_passwords_differ_and_lengths_are_bounded():
     assert len(generate(8)) == 8
     with pytest.raises(ValueError):
         generate(7)
+
+
+def test_one_random_draw_per_password(monkeypatch):
+    # secrets draws through random.SystemRandom, which reads the system source via random._urandom.
+    calls = []
+    real = random._urandom
+
+    def counted(n: int) -> bytes:
+        calls.append(n)
+        return real(n)
+
+    monkeypatch.setattr(random, "_urandom", counted)
+    generate()
+    generate(256)
+    assert len(calls) == 2
+
+
+def test_every_position_and_character_class_varies():
+    passwords = [generate() for _ in range(2000)]
+    for position in range(20):
+        assert len({p[position] for p in passwords}) > 30
+    counts = Counter("".join(passwords))
+    # 40,000 characters: every one of the 80 is drawn, none wildly more than its share (~500).
+    assert set(counts) == set(string.ascii_letters + string.digits + "@#%^*-_!+=[]{}:.?~")
+    assert max(counts.values()) < 2 * min(counts.values())
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,108 @@
+"""The audit report as text: a terminal table, JSON, and Markdown (for a ticket or a wiki page).
+The rows are the same in every format; ``page`` lays them out as HTML.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from provisioner.audit.report import AuditReport, Finding, Holder, Severity, day
+from provisioner.model import Change, format_datetime
+from provisioner.render import MARKERS
+
+HOLDER_COLUMNS = ("Role", "User", "Name", "Enabled", "Source", "Created")
+FINDING_COLUMNS = ("Severity", "Finding", "Evidence", "Fix")
+DRIFT_COLUMNS = ("", "Action", "User", "Role", "Reason")
+
+
+def _yes_no(value: bool | None) -> str:
+    return "" if value is None else ("yes" if value else "no")
+
+
+def holder_row(h: Holder) -> list[str]:
+    u = h.user
+    who = h.upn or h.principal_id
+    if h.principal_type == "deletedUser":
+        who += " (deleted)"
+    elif h.principal_type == "other":
+        who += " (not a user)"
+    scope = "" if h.scope == "/" else f" [scope {h.scope}]"
+    return [
+        h.role.name + scope,
+        who,
+        u.display_name if u else "",
+        _yes_no(u.account_enabled) if u else "",
+        ("synced" if u.synced else "cloud-only") if u else "",
+        day(u.created) if u else "",
+    ]
+
+
+def finding_row(f: Finding) -> list[str]:
+    return [f.severity.value, f.title, f.evidence, f.fix]
+
+
+def change_row(c: Change) -> list[str]:
+    return [MARKERS[c.action], c.action.value, c.upn, c.role_name or "", c.reason]
+
+
+def headline(r: AuditReport) -> str:
+    counts = ", ".join(f"{r.count(s)} {s.value}" for s in Severity)
+    return (f"{r.users} users, {r.deleted_users} deleted users, {r.global_admins} Global Administrator(s); "
+            f"findings: {counts}")
+
+
+def render_table(r: AuditReport) -> str:
+    from tabulate import tabulate
+
+    def table(rows: list[list[str]], headers: Sequence[str]) -> str:
+        if not rows:
+            return "(none)"
+        return tabulate(rows, headers=list(headers), tablefmt="simple", disable_numparse=True)
+
+    out = [f"Audit of {r.tenant or 'the tenant'} at {format_datetime(r.generated)}", headline(r), ""]
+    out += ["Findings", table([finding_row(f) for f in r.findings], FINDING_COLUMNS), ""]
+    title = "Holders of privileged roles" if r.all_roles else "Holders of the classic admin roles"
+    out += [title, table([holder_row(h) for h in r.holders], HOLDER_COLUMNS), ""]
+    empty = [x.name for x in r.roles if not x.holders]
+    if empty:
+        out += ["Roles without holders: " + ", ".join(empty), ""]
+    if r.drift is not None:
+        out += [f"Drift from {r.drift.manifest}", table([change_row(c) for c in r.drift.changes], DRIFT_COLUMNS)]
+        out += [*r.drift.notes, r.drift.summary, ""]
+    out += [f"Note: {n}" for n in r.notes]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def render_json(r: AuditReport) -> str:
+    return json.dumps(r.to_json(), indent=2) + "\n"
+
+
+def _md_cell(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ") or " "
+
+
+def _md_table(rows: list[list[str]], headers: Sequence[str]) -> list[str]:
+    if not rows:
+        return ["_None._"]
+    lines = ["| " + " | ".join(_md_cell(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def render_markdown(r: AuditReport) -> str:
+    out = [f"## Audit of {_md_cell(r.tenant or 'the tenant')}", "",
+           f"Generated {format_datetime(r.generated)}. {headline(r)}.", ""]
+    out += ["### Findings", "", *_md_table([finding_row(f) for f in r.findings], FINDING_COLUMNS), ""]
+    title = "Holders of privileged roles" if r.all_roles else "Holders of the classic admin roles"
+    out += [f"### {title}", "", *_md_table([holder_row(h) for h in r.holders], HOLDER_COLUMNS), ""]
+    empty = [x.name for x in r.roles if not x.holders]
+    if empty:
+        out += ["Roles without holders: " + ", ".join(empty) + ".", ""]
+    if r.drift is not None:
+        out += [f"### Drift from `{r.drift.manifest}`", ""]
+        out += [*_md_table([change_row(c) for c in r.drift.changes], DRIFT_COLUMNS), ""]
+        out += [f"- {_md_cell(n)}" for n in r.drift.notes]
+        out += [f"**{r.drift.summary}**", ""]
+    out += [f"> {n}" for n in r.notes]
+    return "\n".join(out).rstrip("\n") + "\n"

@@ -1,0 +1,138 @@
+"""The desired-state manifest (TOML) that ``sync`` converges to, validated with ``tomlcheck`` (the
+style of config.toml): each table's fields are data, and every problem of every entry is reported
+at once, naming the entry, the key and the fix.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from provisioner import tomlcheck as tc
+from provisioner.errors import InputError, RowError
+from provisioner.inputs.fields import COUNTRY, UPN, EntryError
+from provisioner.model import DEFAULT_MANAGED_ROLES, USER_WRITABLE, Manifest, UserSpec
+
+_NAMES = tc.Kind("a list of names", '["name"]', lambda v: tc.STRLIST.test(v) and all(x.strip() for x in v))
+_DOMAINS = 'must be a non-empty list of domains, like ["contoso.onmicrosoft.com"]'
+_ADD_SCOPE = 'add [scope] with domains = ["contoso.onmicrosoft.com"]'
+TOP_FIELDS = {
+    "scope": tc.Field(tc.TABLE, wrong=f"must be a table; {_ADD_SCOPE}"),
+    "users": tc.Field(tc.Kind("an array of tables", "[[users]]", lambda v: isinstance(v, list)),
+                      wrong="must be an array of tables: write each user as [[users]]"),
+}
+SCOPE_FIELDS = {
+    "domains": tc.Field(tc.Kind("a list of domains", '["contoso.com"]', lambda v: _NAMES.test(v) and bool(v)),
+                        required=True, wrong=_DOMAINS, missing=_DOMAINS),
+    "managed_roles": tc.Field(_NAMES, wrong='must be a list of roles, like ["global", "user"]'),
+}
+USER_FIELDS = {
+    "userPrincipalName": tc.Field(tc.TEXT, required=True, wrong="missing; every user needs one",
+                                  missing="missing; every user needs one"),
+    **{key: tc.Field(tc.TEXT, wrong='must be non-empty text in quotes, like "Engineer"') for key in USER_WRITABLE},
+    "accountEnabled": tc.Field(tc.BOOL, wrong="must be true or false (without quotes)"),
+    "roles": tc.Field(_NAMES, wrong='must be a list of roles, like ["user", "billing"]'),
+}
+# Report order within an entry: unknown keys, then the fields in USER_FIELDS order.
+_ORDER = {key: i for i, key in enumerate(USER_FIELDS)}
+
+
+def read_manifest(path: str | Path) -> Manifest:
+    """Read a desired-state manifest (TOML). Its shape::
+
+        [scope]
+        domains = ["contoso.onmicrosoft.com"]      # the UPN domains the manifest owns (required)
+        managed_roles = ["global", "billing", "password", "service", "user"]   # the default
+
+        [[users]]
+        userPrincipalName = "alice@contoso.onmicrosoft.com"
+        displayName = "Alice Archer"               # needed to create the user
+        jobTitle = "Engineer"                      # any of USER_WRITABLE; unset keys are not managed
+        accountEnabled = true
+        roles = ["user"]                           # exactly these of the managed roles
+
+    Raises ``InputError`` naming each bad entry and key with the fix.
+    """
+    path = Path(path)
+    source = str(path)
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(source, [EntryError(0, "-", f"not valid TOML: {e}", "file")]) from None
+    problems: list[RowError] = []
+
+    def report(where: str, found: list[tc.Problem], row: int = 0) -> None:
+        for p in found:
+            problems.append(EntryError(row, p.key, p.message, f"{where}, key {p.key}" if p.key else where))
+
+    report("top level", tc.check(data, TOP_FIELDS, hint="a manifest has [scope] and [[users]]"))
+    scope = data.get("scope")
+    domains: tuple[str, ...] = ()
+    managed: tuple[str, ...] = DEFAULT_MANAGED_ROLES
+    if scope is None:
+        report("[scope]", [tc.Problem("domains", "missing", _ADD_SCOPE)])
+    elif isinstance(scope, dict):
+        found = tc.check(scope, SCOPE_FIELDS, hint="[scope] has domains and managed_roles")
+        report("[scope]", found)
+        bad = {p.key for p in found}
+        if "domains" not in bad:
+            domains = tuple(d.strip().lower() for d in scope["domains"])
+        if "managed_roles" in scope and "managed_roles" not in bad:
+            managed = tuple(r.strip() for r in scope["managed_roles"])
+
+    users_raw = data.get("users", [])
+    users: list[UserSpec] = []
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(users_raw if isinstance(users_raw, list) else [], start=1):
+        spec = _user(index, entry, domains, seen, report)
+        if spec is not None:
+            users.append(spec)
+    if problems:
+        raise InputError(source, problems)
+    return Manifest(users=tuple(users), scope_domains=domains, managed_roles=managed)
+
+
+def _user(index: int, entry: Any, domains: tuple[str, ...], seen: dict[str, int],
+          report: Callable[..., None]) -> UserSpec | None:
+    """The entry as a UserSpec, or None after reporting its problems."""
+    where = f"[[users]] entry {index}"
+    if not isinstance(entry, dict):
+        report(where, [tc.Problem("", "must be a table of user properties")], index)
+        return None
+    upn = entry.get("userPrincipalName")
+    if isinstance(upn, str) and upn.strip():
+        upn = upn.strip()
+        where = f"{where} ({upn})"
+    found = tc.check(entry, USER_FIELDS, hint="use " + ", ".join(USER_FIELDS))
+    for i, p in enumerate(found):
+        if p.key.lower() in ("password", "passwordprofile") and p.key not in USER_FIELDS:
+            found[i] = tc.Problem(p.key, "passwords do not belong in a manifest; new users get a generated one")
+    bad = {p.key for p in found}
+    if "userPrincipalName" not in bad:
+        key = "userPrincipalName"
+        if not UPN.match(upn):
+            found.append(tc.Problem(key, "not a valid user principal name, like alice@contoso.com"))
+        elif domains and upn.rsplit("@", 1)[1].lower() not in domains:
+            found.append(tc.Problem(key, "its domain is outside [scope] domains (" + ", ".join(domains) + ")",
+                                    "add the domain to the scope or remove the user"))
+        first = seen.setdefault(upn.lower(), index)
+        if first != index:
+            found.append(tc.Problem(key, f"already listed in entry {first}", "list each user once"))
+    location = entry.get("usageLocation")
+    if "usageLocation" not in bad and isinstance(location, str) and not COUNTRY.match(location.strip()):
+        found.append(tc.Problem("usageLocation", "must be a two-letter country code (ISO 3166), like US"))
+    if found:
+        report(where, sorted(found, key=lambda p: _ORDER.get(p.key, -1)), index)
+        return None
+    attributes: dict[str, Any] = {}
+    for key in USER_WRITABLE:
+        if key in entry:
+            value = entry[key]
+            if isinstance(value, str):
+                value = value.strip().upper() if key == "usageLocation" else value.strip()
+            attributes[key] = value
+    roles = tuple(dict.fromkeys(r.strip() for r in entry.get("roles", ())))
+    return UserSpec(upn=upn, attributes=attributes, roles=roles, row=index)
