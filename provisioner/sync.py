@@ -1,9 +1,11 @@
 """Declarative sync: a manifest becomes a plan; a saved plan is applied only to the tenant it was made from.
 
 ``plan_sync`` reads the whole tenant and diffs the manifest against it. ``save_plan`` /
-``load_plan`` write and read plan files (``Plan.to_json``: no password, only "generate").
-``check_fresh`` re-reads the tenant and recomputes the plan's fingerprint over the same changes:
-a saved plan whose tenant has moved on is refused before anything is written.
+``load_plan`` write and read plan files (format 2, ``provisioner.planfile``: no password, only
+where it comes from; a file whose content does not match its digest is refused). ``check_fresh``
+re-reads the tenant, recomputes the plan's fingerprint over the same changes (a plan whose
+tenant has moved on is refused) and re-derives every label from its id (a plan whose names and
+ids disagree is refused), all before anything is written.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from provisioner.errors import ExitCode, ProvisionerError, Refused
 from provisioner.model import Manifest, Plan, TenantState
 from provisioner.operations import read_full_state
 from provisioner.plan import Planned
+from provisioner.planfile import DigestMismatch, OldPlanFormat
 
 STALE = "the tenant changed since this plan was made; run sync again"
+REMAKE = "make it with: provisioner sync MANIFEST --out PLAN.json"
 
 
 class PlanFileError(ProvisionerError):
@@ -45,6 +49,12 @@ async def check_fresh(d: Directory, plan: Plan, *, tenant: str = "") -> TenantSt
     state = await read_full_state(d)
     if not plan.fingerprint or planning.fingerprint(state, plan) != plan.fingerprint:
         raise Refused(STALE)
+    problems = planning.check_labels(plan, state)
+    if problems:
+        head = (f"this plan's names and ids disagree ({len(problems)} problem{'s' if len(problems) > 1 else ''}): "
+                "it was edited after it was made; nothing was written. Make it again: provisioner sync MANIFEST "
+                "--out PLAN.json")
+        raise Refused("\n".join([head, *(f"  - {p}" for p in problems)]))
     return state
 
 
@@ -64,9 +74,10 @@ def load_plan(path: Path) -> Plan:
         raise PlanFileError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); make it with: "
                             "provisioner sync MANIFEST --out PLAN.json") from None
     try:
-        if not isinstance(data, dict):
-            raise ValueError("not a provisioner plan (a JSON object expected)")
         return Plan.from_json(data)
-    except (KeyError, ValueError, TypeError) as e:
-        detail = str(e) if not isinstance(e, KeyError) else f"a change lacks {e}"
-        raise PlanFileError(f"{path}: {detail}; make it with: provisioner sync MANIFEST --out PLAN.json") from None
+    except OldPlanFormat as e:
+        raise PlanFileError(f"{path}: {e}") from None
+    except DigestMismatch as e:
+        raise Refused(f"{path}: refused, nothing was written: {e}; {REMAKE}") from None
+    except ValueError as e:
+        raise PlanFileError(f"{path}: {e}; {REMAKE}") from None

@@ -265,7 +265,7 @@ def restore(app: App, refs: tuple[str, ...], new_upn: str | None, auto_reconcile
         state = await operations.read_state(d, refs=[new_upn] if new_upn else [], deleted=True, roles=True)
         planned = plan.plan_restore(targets, state, new_upn=new_upn, auto_reconcile=auto_reconcile_proxy)
         # A conflict check for the original UPNs: they may have been taken since the delete.
-        originals = [c.attributes.get("newUserPrincipalName") or c.upn for c in planned.plan.changes]
+        originals = [c.new_upn or c.upn for c in planned.plan.changes]
         state.users.update(await d.users_by_upn(originals))
         planned = plan.plan_restore(targets, state, new_upn=new_upn, auto_reconcile=auto_reconcile_proxy)
         report = await run_plan(app, d, state, planned, opts)

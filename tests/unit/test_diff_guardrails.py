@@ -5,7 +5,7 @@ from unit_tenant import ADMIN, ALICE, BOB, CAROL_ID, GA, SYNCED, USER_ADMIN, del
 
 from provisioner.errors import Refused
 from provisioner.inputs import Manifest
-from provisioner.model import Action, Change, Plan, Policy, User, UserSpec
+from provisioner.model import Action, Change, PasswordSource, Plan, Policy, User, UserSpec
 from provisioner.plan import diff, guardrails, plan_delete, plan_restore, plan_revoke
 from provisioner.roles import global_admin_holders, removes_last_global_admin
 
@@ -15,7 +15,8 @@ def manifest(*users, domains=("contoso.com",), **kw):
 
 
 def brief(planned):
-    return [(c.action.value, c.upn, c.role_name, dict(c.attributes), c.reason) for c in planned.plan.changes]
+    return [(c.action.value, c.upn, c.role_name, dict(c.properties), c.password, c.reason)
+            for c in planned.plan.changes]
 
 
 def test_diff_creates_and_assigns():
@@ -30,11 +31,11 @@ def test_diff_creates_and_assigns():
                 "displayName": "Dave",
                 "accountEnabled": True,
                 "mailNickname": "dave",
-                "passwordProfile": "generate",
             },
+            PasswordSource.GENERATE,
             "in the manifest, not in the tenant",
         ),
-        ("assign", "dave@contoso.com", "Billing Administrator", {}, "in the manifest"),
+        ("assign", "dave@contoso.com", "Billing Administrator", {}, None, "in the manifest"),
     ]
 
 
@@ -50,7 +51,7 @@ def test_diff_restores_instead_of_creating():
     ]
     restore = planned.plan.changes[1]
     assert restore.reason == "deleted 2026-05-02, 12 days left; restored instead of created anew"
-    assert planned.plan.changes[0].attributes == {"jobTitle": [None, "Chef"]}
+    assert planned.plan.changes[0].updates == {"jobTitle": (None, "Chef")}
 
 
 def test_diff_creates_when_the_deleted_user_expired():
@@ -81,7 +82,7 @@ def test_diff_updates_only_what_the_manifest_sets():
             Action.UPDATE,
             "alice@contoso.com",
             ALICE.id,
-            {"jobTitle": ["Engineer", "Lead"]},
+            updates={"jobTitle": ("Engineer", "Lead")},
             reason="differs from the manifest",
         ),
     )
