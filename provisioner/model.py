@@ -419,5 +419,5 @@ class Plan:
         changes = check_plan(d)
         plan = cls(tuple(Change._from_json(c, n) for n, c in enumerate(changes, 1)), d["tenant"], d["fingerprint"])
         if plan.digest != d["digest"]:
-            raise DigestMismatch("its content does not match its digest: it was edited after it was made")
+            raise DigestMismatch("this plan was edited after it was made (its content does not match its digest)")
         return plan

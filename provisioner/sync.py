@@ -78,6 +78,7 @@ def load_plan(path: Path) -> Plan:
     except OldPlanFormat as e:
         raise PlanFileError(f"{path}: {e}") from None
     except DigestMismatch as e:
-        raise Refused(f"{path}: refused, nothing was written: {e}; {REMAKE}") from None
+        raise Refused(f"{path}: {e}; nothing was written. Make the plan again: provisioner sync MANIFEST "
+                      "--out PLAN.json") from None
     except ValueError as e:
         raise PlanFileError(f"{path}: {e}; {REMAKE}") from None
