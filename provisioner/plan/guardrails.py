@@ -90,7 +90,7 @@ def guardrails(plan: Plan, state: TenantState, policy: Policy) -> None:
             _claim(targets, c.upn, "", problems)
     culprits = removes_last_global_admin(plan, state)
     if culprits:
-        what = "; ".join(_describe(c, index) for c in culprits)
+        what = "; ".join(_describe(c, index, written) for c in culprits)
         problems.append(
             f"this plan would leave the tenant without an active Global Administrator ({what}); assign "
             "Global Administrator to another active user first: provisioner roles assign USER global"
@@ -113,8 +113,8 @@ def _claim(targets: dict[str, str], upn: str, oid: str, problems: list[str]) -> 
     targets.setdefault(key, oid)
 
 
-def _describe(c: Change, index: Index) -> str:
-    user = index.by_id.get((c.object_id or "").lower())
+def _describe(c: Change, index: Index, written: WrittenIds) -> str:
+    user = index.by_id.get(written(c)[0])
     name = user.user_principal_name if user else c.upn
     if c.action is Action.REVOKE:
         return f"revoke Global Administrator from {name}"
