@@ -52,8 +52,8 @@ async def check_fresh(d: Directory, plan: Plan, *, tenant: str = "") -> TenantSt
     problems = planning.check_labels(plan, state)
     if problems:
         head = (f"this plan's names and ids disagree ({len(problems)} problem{'s' if len(problems) > 1 else ''}): "
-                "it was edited after it was made; nothing was written. Make it again: provisioner sync MANIFEST "
-                "--out PLAN.json")
+                "it was edited after it was made; nothing was written. Make the plan again: provisioner sync "
+                "MANIFEST --out PLAN.json")
         raise Refused("\n".join([head, *(f"  - {p}" for p in problems)]))
     return state
 
