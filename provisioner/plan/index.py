@@ -22,6 +22,7 @@ class Index:
             self.deleted_by_upn.setdefault(d.original_upn.lower(), []).append(d)
         self.templates = templates = template_of(state)
         self.role_names = {d.template_id.lower(): d.display_name for d in state.roles}
+        self.assignments = {a.id: a for a in state.assignments}  # assignment ids are case-sensitive
         self.held: dict[str, dict[str, RoleAssignment]] = {}
         for a in state.assignments:
             if a.directory_scope_id != "/":

@@ -94,7 +94,7 @@ def _role_problem(c: Change, index: Index) -> str | None:
 
 
 def _assignment_problem(c: Change, index: Index) -> str | None:
-    a = next((a for a in index.state.assignments if a.id == c.assignment_id), None)
+    a = index.assignments.get(c.assignment_id or "")
     if a is None:
         return f"role assignment {c.assignment_id} does not exist in this tenant"
     if a.directory_scope_id != "/":
