@@ -297,13 +297,14 @@ class Executor:
         if item.verify:
             return graph.get_user_request(rid, c.upn)
         if c.action is Action.CREATE:
-            return graph.create_user_request(rid, c.attributes, self._password(c))
+            return graph.create_user_request(rid, c.properties, self._password(c))
         if c.action is Action.UPDATE:
             return graph.update_user_request(
-                rid, self._object_id(c, report), {k: v[1] for k, v in c.attributes.items()}
+                rid, self._object_id(c, report), {k: new for k, (_, new) in c.updates.items()}
             )
         if c.action is Action.RESTORE:
-            return graph.restore_user_request(rid, self._object_id(c, report), c.attributes)
+            return graph.restore_user_request(rid, self._object_id(c, report), new_upn=c.new_upn,
+                                              auto_reconcile=c.auto_reconcile)
         if c.action is Action.ASSIGN:
             principal = self._principal(c, report)
             if principal is None:

@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from provisioner.planfile import FORMAT, DigestMismatch, change_fields, check_plan, digest
+
 RESTORE_WINDOW = timedelta(days=30)
 
 # The user properties the tool writes and compares in plans (UPN and mailNickname are identity).
@@ -272,67 +274,112 @@ class Action(StrEnum):
     PURGE = "purge"
 
 
+class PasswordSource(StrEnum):
+    """Where a new user's password comes from; the secret itself never enters a plan."""
+
+    GENERATE = "generate"
+    SUPPLIED = "supplied"
+
+
 # Execution and display order: a user exists before its roles are assigned; roles are revoked
 # before a user is deleted; a purge comes last.
 ACTION_ORDER = {a: i for i, a in enumerate(Action)}
+
+# The properties a CREATE may carry: identity plus what the tool writes.
+CREATE_PROPERTIES = ("userPrincipalName", "mailNickname", *USER_WRITABLE)
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
     """One write the tool intends to make, with the reason it exists.
 
-    ``attributes`` holds Graph property names: for CREATE the new user's properties (never a
-    password: the plan only says one will be generated or was supplied); for UPDATE
-    ``{property: [old, new]}``; for RESTORE the optional ``newUserPrincipalName`` /
-    ``autoReconcileProxyConflict``.
+    Ids are the truth (``object_id``, ``role_id``, ``assignment_id``: what the write uses);
+    ``upn`` and ``role_name`` are labels for people, re-derived from the ids before a saved plan
+    is applied. The other fields belong to one action each: ``properties`` (Graph names, never a
+    password) and ``password`` to CREATE, ``updates`` (property -> (old, new)) to UPDATE,
+    ``new_upn`` and ``auto_reconcile`` to RESTORE.
     """
 
     action: Action
     upn: str  # the user the change is about; the original UPN for a deleted user
     object_id: str | None = None  # None for a user not created yet
-    attributes: Mapping[str, Any] = field(default_factory=dict)
     role_id: str | None = None  # role template id, for ASSIGN / REVOKE
     role_name: str | None = None  # the role's Entra display name
     assignment_id: str | None = None  # for REVOKE
     reason: str = ""
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    updates: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
+    password: PasswordSource | None = None  # CREATE: set to GENERATE when not given
+    new_upn: str | None = None
+    auto_reconcile: bool = False
+
+    def __post_init__(self) -> None:
+        # A field of another action is a bug in the caller, not something to carry silently.
+        misplaced = [
+            name
+            for name, value, owner in (
+                ("properties", self.properties, Action.CREATE),
+                ("password", self.password, Action.CREATE),
+                ("updates", self.updates, Action.UPDATE),
+                ("new_upn", self.new_upn, Action.RESTORE),
+                ("auto_reconcile", self.auto_reconcile, Action.RESTORE),
+            )
+            if value and self.action is not owner
+        ]
+        if misplaced:
+            raise ValueError(f"a {self.action.value} change has no {', '.join(misplaced)}")
+        if any(k.lower().startswith("password") for k in self.properties):
+            raise ValueError("a password never enters a plan: properties hold no password")
+        object.__setattr__(self, "properties", dict(self.properties))
+        object.__setattr__(self, "updates", {k: (v[0], v[1]) for k, v in self.updates.items()})
+        if self.action is Action.CREATE:
+            object.__setattr__(self, "password", PasswordSource(self.password or PasswordSource.GENERATE))
 
     @property
     def sort_key(self) -> tuple[int, str, str]:
         return (ACTION_ORDER[self.action], self.upn.lower(), self.role_name or "")
 
     def to_json(self) -> dict[str, Any]:
+        """The change as a plan file holds it (plan format 2); only the keys its action uses."""
         d: dict[str, Any] = {"action": self.action.value, "userPrincipalName": self.upn}
         for key, value in (
             ("objectId", self.object_id),
             ("roleDefinitionId", self.role_id),
             ("roleName", self.role_name),
             ("assignmentId", self.assignment_id),
+            ("newUserPrincipalName", self.new_upn),
         ):
             if value is not None:
                 d[key] = value
-        if self.attributes:
-            d["attributes"] = dict(self.attributes)
+        if self.auto_reconcile:
+            d["autoReconcileProxyConflict"] = True
+        if self.action is Action.CREATE:
+            d["properties"] = dict(self.properties)
+            d["password"] = str(self.password)
+        if self.updates:
+            d["updates"] = {k: [old, new] for k, (old, new) in self.updates.items()}
         d["reason"] = self.reason
         return d
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Change:
-        return cls(
-            action=Action(d["action"]),
-            upn=d["userPrincipalName"],
-            object_id=d.get("objectId"),
-            attributes=dict(d.get("attributes") or {}),
-            role_id=d.get("roleDefinitionId"),
-            role_name=d.get("roleName"),
-            assignment_id=d.get("assignmentId"),
-            reason=d.get("reason", ""),
-        )
+        """A change from a plan file, checked strictly (``PlanFormatError`` naming the key)."""
+        return cls._from_json(d, 1)
+
+    @classmethod
+    def _from_json(cls, d: Mapping[str, Any], n: int) -> Change:
+        f = change_fields(d, n, create_properties=CREATE_PROPERTIES, update_properties=USER_WRITABLE)
+        f["action"] = Action(f["action"])
+        if "password" in f:
+            f["password"] = PasswordSource(f["password"])
+        return cls(**f)
 
 
 @dataclass(frozen=True)
 class Plan:
     """An ordered list of changes. ``fingerprint`` digests the tenant state the plan was made
-    from, so ``apply`` can refuse a plan the tenant has moved away from."""
+    from, so ``apply`` can refuse a plan the tenant has moved away from; ``digest`` (written with
+    the plan) covers the plan's own content, so an edited plan file is refused."""
 
     changes: tuple[Change, ...] = ()
     tenant: str = ""
@@ -347,20 +394,30 @@ class Plan:
     def count(self, action: Action) -> int:
         return sum(1 for c in self.changes if c.action is action)
 
-    def to_json(self) -> dict[str, Any]:
+    def content(self) -> dict[str, Any]:
+        """What the digest covers: everything in the file but the digest itself."""
         return {
-            "formatVersion": 1,
+            "formatVersion": FORMAT,
             "tenant": self.tenant,
             "fingerprint": self.fingerprint,
             "changes": [c.to_json() for c in self.changes],
         }
 
+    @property
+    def digest(self) -> str:
+        return digest(self.content())
+
+    def to_json(self) -> dict[str, Any]:
+        content = self.content()
+        return {**content, "digest": digest(content)}
+
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Plan:
-        if d.get("formatVersion") != 1:
-            raise ValueError("not a provisioner plan (formatVersion 1 expected)")
-        return cls(
-            changes=tuple(Change.from_json(c) for c in d.get("changes", [])),
-            tenant=d.get("tenant", ""),
-            fingerprint=d.get("fingerprint", ""),
-        )
+        """A plan from its file, checked strictly (``provisioner.planfile``): ``PlanFormatError``
+        for a malformed file, ``OldPlanFormat`` for an older one, ``DigestMismatch`` when the
+        content was edited after the plan was made."""
+        changes = check_plan(d)
+        plan = cls(tuple(Change._from_json(c, n) for n, c in enumerate(changes, 1)), d["tenant"], d["fingerprint"])
+        if plan.digest != d["digest"]:
+            raise DigestMismatch("this plan was edited after it was made (its content does not match its digest)")
+        return plan

@@ -67,6 +67,17 @@ def _value(key: str, value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _settings(c: Change) -> list[tuple[str, Any]]:
+    """A create's properties (then ``passwordProfile``: where the password comes from, never the
+    password) or a restore's options, by Graph name."""
+    if c.action is Action.CREATE:
+        return [*c.properties.items(), ("passwordProfile", str(c.password or "generate"))]
+    if c.action is Action.RESTORE:
+        options = [("newUserPrincipalName", c.new_upn), ("autoReconcileProxyConflict", c.auto_reconcile or None)]
+        return [(k, v) for k, v in options if v is not None]
+    return []
+
+
 def _comment(c: Change) -> str:
     subject = f"user {c.upn}"
     role = c.role_name or c.role_id or "?"
@@ -92,14 +103,14 @@ def _block(c: Change) -> list[str]:
     else:
         head = f"{marker} user {c.upn}" + (f" ({c.object_id})" if c.object_id and c.action is not Action.CREATE else "")
     lines = [head]
-    if c.attributes:
-        width = max(len(k) for k in c.attributes)
-        for key, value in c.attributes.items():
-            if c.action is Action.UPDATE and isinstance(value, list | tuple) and len(value) == 2:
-                old, new = (_value(key, v) for v in value)
-                lines.append(f"    ~ {key.ljust(width)} = {old} -> {new}")
-            else:
-                lines.append(f"      {key.ljust(width)} = {_value(key, value)}")
+    if c.updates:
+        width = max(len(k) for k in c.updates)
+        for key, (old, new) in c.updates.items():
+            lines.append(f"    ~ {key.ljust(width)} = {_value(key, old)} -> {_value(key, new)}")
+    settings = _settings(c)
+    if settings:
+        width = max(len(k) for k, _ in settings)
+        lines += [f"      {k.ljust(width)} = {_value(k, v)}" for k, v in settings]
     return lines
 
 
@@ -157,11 +168,11 @@ _TABLES: tuple[tuple[Action, str, tuple[str, ...]], ...] = (
 
 def _row(c: Change) -> list[str]:
     user = f"`{_cell(c.upn)}`"
-    attrs = "<br>".join(f"{k}: {_cell(_value(k, v) if k == 'passwordProfile' else v)}" for k, v in c.attributes.items())
+    attrs = "<br>".join(f"{k}: {_cell(_value(k, v) if k == 'passwordProfile' else v)}" for k, v in _settings(c))
     if c.action is Action.CREATE:
         return [user, attrs, _cell(c.reason)]
     if c.action is Action.UPDATE:
-        changes = "<br>".join(f"{k}: {_cell(v[0])} → {_cell(v[1])}" for k, v in c.attributes.items())
+        changes = "<br>".join(f"{k}: {_cell(old)} → {_cell(new)}" for k, (old, new) in c.updates.items())
         return [user, changes, _cell(c.reason)]
     if c.action is Action.RESTORE:
         return [user, f"`{c.object_id}`", attrs, _cell(c.reason)]

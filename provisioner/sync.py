@@ -1,9 +1,6 @@
-"""Declarative sync: a manifest becomes a plan; a saved plan is applied only to the tenant it was made from.
-
-``plan_sync`` reads the whole tenant and diffs the manifest against it. ``save_plan`` /
-``load_plan`` write and read plan files (``Plan.to_json``: no password, only "generate").
-``check_fresh`` re-reads the tenant and recomputes the plan's fingerprint over the same changes:
-a saved plan whose tenant has moved on is refused before anything is written.
+"""Saved plans on disk: ``save_plan`` / ``load_plan`` write and read plan files (format 2,
+``provisioner.planfile``: no password, only where it comes from; a file whose content does not
+match its digest is refused). The checks against the tenant are ``services.check_plan``'s.
 """
 
 from __future__ import annotations
@@ -12,10 +9,11 @@ import json
 import os
 from pathlib import Path
 
-from provisioner.errors import ExitCode, ProvisionerError
+from provisioner.errors import ExitCode, ProvisionerError, Refused
 from provisioner.model import Plan
+from provisioner.planfile import DigestMismatch, OldPlanFormat
 
-STALE = "the tenant changed since this plan was made; run sync again"
+REMAKE = "make it with: provisioner sync MANIFEST --out PLAN.json"
 
 
 class PlanFileError(ProvisionerError):
@@ -40,9 +38,11 @@ def load_plan(path: Path) -> Plan:
         raise PlanFileError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); make it with: "
                             "provisioner sync MANIFEST --out PLAN.json") from None
     try:
-        if not isinstance(data, dict):
-            raise ValueError("not a provisioner plan (a JSON object expected)")
         return Plan.from_json(data)
-    except (KeyError, ValueError, TypeError) as e:
-        detail = str(e) if not isinstance(e, KeyError) else f"a change lacks {e}"
-        raise PlanFileError(f"{path}: {detail}; make it with: provisioner sync MANIFEST --out PLAN.json") from None
+    except OldPlanFormat as e:
+        raise PlanFileError(f"{path}: {e}") from None
+    except DigestMismatch as e:
+        raise Refused(f"{path}: {e}; nothing was written. Make the plan again: provisioner sync MANIFEST "
+                      "--out PLAN.json") from None
+    except ValueError as e:
+        raise PlanFileError(f"{path}: {e}; {REMAKE}") from None

@@ -34,6 +34,26 @@ def global_admin_holders(state: TenantState) -> set[str]:
     return {u.id for u in state.users.values() if u.id in assigned and u.account_enabled}
 
 
+class WrittenIds:
+    """What a change's write touches, by id: ``ids(change)`` is the lower-cased (object id, role
+    template id), "" when none.
+
+    A revoke deletes an assignment by its id, so its principal and role are that assignment's
+    (when the state holds it), whatever the change's other ids say.
+    """
+
+    def __init__(self, state: TenantState):
+        self.templates = template_of(state)
+        self.assignments = {a.id: a for a in state.assignments}
+
+    def __call__(self, change: Change) -> tuple[str, str]:
+        oid, role_id = (change.object_id or "").lower(), (change.role_id or "").lower()
+        a = self.assignments.get(change.assignment_id or "") if change.action is Action.REVOKE else None
+        if a is not None:
+            oid, role_id = a.principal_id.lower(), a.role_definition_id.lower()
+        return oid, self.templates.get(role_id, role_id)
+
+
 def removes_last_global_admin(plan: Plan, state: TenantState) -> list[Change]:
     """The changes that together would leave no active Global Administrator; empty when safe.
 
@@ -42,43 +62,34 @@ def removes_last_global_admin(plan: Plan, state: TenantState) -> list[Change]:
     purging a holder, or disabling one. A Global Administrator assignment in the same plan counts
     as a remaining holder only when it goes to an existing, enabled user the plan does not also
     remove: a user still to be created or restored may fail to appear, and the check must hold
-    even if that step fails.
+    even if that step fails. Judged on ids only (``WrittenIds``), never on names.
     """
-    current = global_admin_holders(state)
+    current = {oid.lower() for oid in global_admin_holders(state)}
     removing: list[Change] = []
     removed: set[str] = set()
+    gone: set[str] = set()
+    added: set[str] = set()
+    enabled_ids = {u.id.lower() for u in state.users.values() if u.account_enabled}
+    written = WrittenIds(state)
     for change in plan.changes:
-        oid = change.object_id
-        if oid is None or oid not in current:
+        oid, template = written(change)
+        if change.action in (Action.DELETE, Action.PURGE) or (change.action is Action.UPDATE and _disables(change)):
+            gone.add(oid)
+        elif change.action is Action.REVOKE and template == GLOBAL_ADMIN_ID:
+            pass
+        elif change.action is Action.ASSIGN and template == GLOBAL_ADMIN_ID and oid in enabled_ids:
+            added.add(oid)
             continue
-        if (
-            (change.action is Action.REVOKE and (change.role_id or "").lower() == GLOBAL_ADMIN_ID)
-            or change.action in (Action.DELETE, Action.PURGE)
-            or (change.action is Action.UPDATE and _disables(change))
-        ):
+        else:
+            continue
+        if oid in current:
             removing.append(change)
             removed.add(oid)
-    if not removing:
-        return []
-    enabled_ids = {u.id for u in state.users.values() if u.account_enabled}
-    gone = removed | {
-        c.object_id
-        for c in plan.changes
-        if c.object_id and (c.action in (Action.DELETE, Action.PURGE) or (c.action is Action.UPDATE and _disables(c)))
-    }
-    added = {
-        c.object_id
-        for c in plan.changes
-        if c.action is Action.ASSIGN
-        and (c.role_id or "").lower() == GLOBAL_ADMIN_ID
-        and c.object_id in enabled_ids
-        and c.object_id not in gone
-    }
-    if (current - removed) | added:
+    if not removing or (current - removed) | (added - gone - removed):
         return []
     return removing
 
 
 def _disables(change: Change) -> bool:
-    value = change.attributes.get("accountEnabled")
-    return isinstance(value, list | tuple) and len(value) == 2 and value[1] is False
+    old_new = change.updates.get("accountEnabled")
+    return old_new is not None and old_new[1] is False

@@ -50,8 +50,9 @@ async def read_for(target: Target, plan: Plan) -> TenantState:
 
 
 async def check_plan(target: Target, plan: Plan) -> TenantState:
-    """Refuse (exit 4) a plan for another tenant, or one the tenant has moved away from; return
-    the state it was checked against."""
+    """Refuse (exit 4) a plan for another tenant, one the tenant has moved away from, or one whose
+    names (UPNs, role names) do not name the objects its ids do; return the state it was checked
+    against."""
     tenant = target.profile.name
     if plan.tenant and tenant and plan.tenant != tenant:
         raise Refused(f"this plan was made for tenant {plan.tenant!r}, not {tenant!r}; apply it with --tenant "
@@ -59,6 +60,12 @@ async def check_plan(target: Target, plan: Plan) -> TenantState:
     state = await read_for(target, plan)
     if not plan.fingerprint or planning.fingerprint(state, plan) != plan.fingerprint:
         raise Refused(STALE)
+    problems = planning.check_labels(plan, state)
+    if problems:
+        head = (f"this plan's names and ids disagree ({len(problems)} problem{'s' if len(problems) > 1 else ''}): "
+                "it was edited after it was made; nothing was written. Make the plan again: provisioner sync "
+                "MANIFEST --out PLAN.json")
+        raise Refused("\n".join([head, *(f"  - {p}" for p in problems)]))
     return state
 
 

@@ -16,6 +16,7 @@ from provisioner.cli.app import App
 from provisioner.cli.sync import apply_command, sync_command
 from provisioner.cli.users import users
 from provisioner.config import load_config
+from provisioner.planfile import digest
 from provisioner.services.reads import full_state
 
 DOMAIN = "contoso.onmicrosoft.com"
@@ -60,6 +61,11 @@ def snapshot() -> dict[str, tuple]:
         return {upn: (u.display_name, u.job_title, tuple(sorted(held.get(u.id, [])))) for upn, u in state.users.items()}
 
     return asyncio.run(read())
+
+
+def signed(data: dict) -> dict:
+    """A plan file's JSON with its digest recomputed, as anyone with this code can."""
+    return {**data, "digest": digest({k: v for k, v in data.items() if k != "digest"})}
 
 
 def manifest(path, *users: str, extra: str = "") -> str:
@@ -177,9 +183,9 @@ def test_out_saves_the_plan_without_passwords_and_apply_applies_it_once(tenant):
         f"Plan saved to {plan_file}; nothing was written. Apply it with: provisioner apply {plan_file}\n")
     assert snapshot() == before
     data = json.loads(plan_file.read_text())
-    assert data["formatVersion"] == 1 and data["tenant"] == "local" and len(data["fingerprint"]) == 64
-    assert [c["attributes"]["passwordProfile"] for c in data["changes"] if c["action"] == "create"] == [
-        "generate", "generate"]
+    assert data["formatVersion"] == 2 and data["tenant"] == "local" and len(data["fingerprint"]) == 64
+    assert len(data["digest"]) == 64
+    assert [c["password"] for c in data["changes"] if c["action"] == "create"] == ["generate", "generate"]
     applied = invoke("apply", str(plan_file), "--yes")
     assert applied.exit_code == 0, applied.output
     assert "Applied 3 of 3 change(s)" in applied.stderr
@@ -212,7 +218,7 @@ def test_apply_refuses_a_plan_for_another_tenant_and_a_file_that_is_no_plan(tena
     assert invoke("sync", path, "--out", str(plan_file)).exit_code == 0
     data = json.loads(plan_file.read_text())
     data["tenant"] = "prod"
-    plan_file.write_text(json.dumps(data))
+    plan_file.write_text(json.dumps(signed(data)))
     other = invoke("apply", str(plan_file), "--yes")
     assert other.exit_code == 4
     assert "Error: this plan was made for tenant 'prod', not 'local'" in other.stderr
@@ -220,7 +226,7 @@ def test_apply_refuses_a_plan_for_another_tenant_and_a_file_that_is_no_plan(tena
     bogus.write_text('{"changes": []}')
     result = invoke("apply", str(bogus), "--yes")
     assert result.exit_code == 64
-    assert result.stderr == (f"Error: {bogus}: not a provisioner plan (formatVersion 1 expected); make it with: "
+    assert result.stderr == (f"Error: {bogus}: not a provisioner plan (formatVersion 2 expected); make it with: "
                              "provisioner sync MANIFEST --out PLAN.json\n")
     assert f"bob@{DOMAIN}" not in snapshot()
 

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from unit_tenant import ADMIN, ALICE, BOB, CAROL_ID, GA, SYNCED, USER_ADMIN, deleted, state, user
 
 from provisioner.errors import Refused
 from provisioner.inputs import Manifest
-from provisioner.model import Action, Change, Plan, Policy, User, UserSpec
+from provisioner.model import Action, Change, PasswordSource, Plan, Policy, RoleAssignment, User, UserSpec
 from provisioner.plan import diff, guardrails, plan_delete, plan_restore, plan_revoke
 from provisioner.roles import global_admin_holders, removes_last_global_admin
 
@@ -15,7 +17,8 @@ def manifest(*users, domains=("contoso.com",), **kw):
 
 
 def brief(planned):
-    return [(c.action.value, c.upn, c.role_name, dict(c.attributes), c.reason) for c in planned.plan.changes]
+    return [(c.action.value, c.upn, c.role_name, dict(c.properties), c.password, c.reason)
+            for c in planned.plan.changes]
 
 
 def test_diff_creates_and_assigns():
@@ -30,11 +33,11 @@ def test_diff_creates_and_assigns():
                 "displayName": "Dave",
                 "accountEnabled": True,
                 "mailNickname": "dave",
-                "passwordProfile": "generate",
             },
+            PasswordSource.GENERATE,
             "in the manifest, not in the tenant",
         ),
-        ("assign", "dave@contoso.com", "Billing Administrator", {}, "in the manifest"),
+        ("assign", "dave@contoso.com", "Billing Administrator", {}, None, "in the manifest"),
     ]
 
 
@@ -50,7 +53,7 @@ def test_diff_restores_instead_of_creating():
     ]
     restore = planned.plan.changes[1]
     assert restore.reason == "deleted 2026-05-02, 12 days left; restored instead of created anew"
-    assert planned.plan.changes[0].attributes == {"jobTitle": [None, "Chef"]}
+    assert planned.plan.changes[0].updates == {"jobTitle": (None, "Chef")}
 
 
 def test_diff_creates_when_the_deleted_user_expired():
@@ -81,7 +84,7 @@ def test_diff_updates_only_what_the_manifest_sets():
             Action.UPDATE,
             "alice@contoso.com",
             ALICE.id,
-            {"jobTitle": ["Engineer", "Lead"]},
+            updates={"jobTitle": ("Engineer", "Lead")},
             reason="differs from the manifest",
         ),
     )
@@ -219,3 +222,54 @@ def test_restore_to_a_taken_name_is_refused():
     )
     renamed = plan_restore([CAROL_ID], tenant, new_upn="carol.old@contoso.com").plan
     assert guardrails(renamed, tenant, Policy()) is None
+
+
+# --- guardrails decide on ids, never on labels ----------------------------------------------------
+
+
+def test_protected_is_decided_by_object_id_not_by_the_label():
+    tenant = state([ADMIN, ALICE, BOB], assignments=[(ADMIN.id, GA)])
+    protect_bob = Policy(protected=frozenset({"bob@contoso.com"}))
+    # Labelled alice, carrying Bob's object id: the delete would hit Bob, so it is refused, named as Bob.
+    disguised = Plan((Change(Action.DELETE, "alice@contoso.com", BOB.id.upper()),))
+    assert refusal(disguised, tenant, protect_bob)[1] == (
+        "  - deleting bob@contoso.com is not allowed: it is a protected account (safety.protected_accounts); "
+        "remove it from that list in the config if this is really intended"
+    )
+    # Labelled bob, carrying Alice's id: not Bob's account (the label check refuses the mismatch).
+    assert guardrails(Plan((Change(Action.DELETE, "bob@contoso.com", ALICE.id),)), tenant, protect_bob) is None
+
+
+def test_a_protected_deleted_account_cannot_be_purged():
+    tenant = state([ADMIN], [deleted("carol", CAROL_ID, 3)], [(ADMIN.id, GA)])
+    plan = Plan((Change(Action.PURGE, "someone@contoso.com", CAROL_ID),))
+    assert refusal(plan, tenant, Policy(protected=frozenset({"carol@contoso.com"})))[1].startswith(
+        "  - purging carol@contoso.com is not allowed: it is a protected account"
+    )
+
+
+def test_a_revoke_is_judged_by_the_assignment_it_deletes():
+    tenant = state([ADMIN, ALICE], assignments=[(ADMIN.id, GA), (ALICE.id, USER_ADMIN)])
+    # Labelled "revoke User Administrator from alice", deleting the only Global Administrator assignment.
+    disguised = Change(Action.REVOKE, "alice@contoso.com", ALICE.id, role_id=USER_ADMIN,
+                       role_name="User Administrator", assignment_id=f"as-{ADMIN.id}-62e90394")
+    assert removes_last_global_admin(Plan((disguised,)), tenant) == [disguised]
+    assert refusal(Plan((disguised,)), tenant, Policy(protected=frozenset({"admin@contoso.com"})))[1:] == [
+        "  - revoking Global Administrator from admin@contoso.com is not allowed: it is a protected account "
+        "(safety.protected_accounts); remove it from that list in the config if this is really intended",
+        "  - this plan would leave the tenant without an active Global Administrator (revoke Global Administrator "
+        "from admin@contoso.com); assign Global Administrator to another active user first: provisioner roles "
+        "assign USER global",
+    ]
+
+
+def test_last_global_admin_maps_role_definition_ids_to_templates_and_ignores_id_case():
+    definition = "aaaaaaaa-0000-4000-8000-000000000001"  # a definition id whose template is Global Administrator
+    tenant = state([ADMIN])
+    tenant.roles.append(replace(tenant.roles[0], id=definition))
+    tenant.assignments.append(RoleAssignment("as-admin-def", ADMIN.id, definition))
+    revoke = Change(Action.REVOKE, "admin@contoso.com", ADMIN.id.upper(), role_id=definition,
+                    role_name="Global Administrator", assignment_id="as-missing")
+    assert removes_last_global_admin(Plan((revoke,)), tenant) == [revoke]
+    delete = Change(Action.DELETE, "admin@contoso.com", ADMIN.id.upper())
+    assert removes_last_global_admin(Plan((delete,)), tenant) == [delete]

@@ -4,7 +4,7 @@ import pytest
 from unit_tenant import ADMIN, ALICE, BOB, CAROL_ID, GA, USER_ADMIN, deleted, state
 
 from provisioner.errors import NotFound, ProvisionerError
-from provisioner.model import Action, Change, UserSpec
+from provisioner.model import Action, Change, PasswordSource, UserSpec
 from provisioner.plan import (
     fingerprint,
     plan_assign,
@@ -29,14 +29,14 @@ def test_create_new_user_with_roles():
     assert planned.plan.changes[0] == Change(
         Action.CREATE,
         "dave@contoso.com",
-        attributes={
+        properties={
             "userPrincipalName": "dave@contoso.com",
             "displayName": "Dave",
             "accountEnabled": True,
             "mailNickname": "dave",
             "jobTitle": "Ops",
-            "passwordProfile": "generate",
         },
+        password=PasswordSource.GENERATE,
         reason="not in the tenant",
     )
     assert brief(planned)[1:] == [
@@ -49,7 +49,7 @@ def test_create_new_user_with_roles():
 
 def test_create_never_puts_the_password_in_the_plan():
     planned = plan_create([UserSpec("dave@contoso.com", {"displayName": "Dave"}, password="S3cret!pass")], state())
-    assert planned.plan.changes[0].attributes["passwordProfile"] == "supplied"
+    assert planned.plan.changes[0].password is PasswordSource.SUPPLIED
     assert "S3cret!pass" not in str(planned.plan.to_json())
     assert "S3cret!pass" not in repr(UserSpec("x@contoso.com", password="S3cret!pass"))
 
@@ -106,7 +106,8 @@ def test_restore_by_upn_with_options():
             Action.RESTORE,
             "carol@contoso.com",
             CAROL_ID,
-            {"newUserPrincipalName": "carol2@contoso.com", "autoReconcileProxyConflict": True},
+            new_upn="carol2@contoso.com",
+            auto_reconcile=True,
             reason="deleted 2026-05-02, 12 days left",
         ),
     )

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from provisioner.model import Action, Change, Plan
+from provisioner.model import Action, Change, PasswordSource, Plan
 from provisioner.render import render_markdown, render_text, summary
 
 GA = "62e90394-69f5-4237-9190-012177145e10"
@@ -9,16 +9,16 @@ PLAN = Plan(
         Change(
             Action.CREATE,
             "alice@contoso.com",
-            attributes={
+            properties={
                 "userPrincipalName": "alice@contoso.com",
                 "displayName": "Alice Archer",
                 "accountEnabled": True,
-                "passwordProfile": "generate",
             },
+            password=PasswordSource.GENERATE,
             reason="not in the tenant",
         ),
         Change(Action.ASSIGN, "alice@contoso.com", role_id=GA, role_name="Global Administrator", reason="requested"),
-        Change(Action.UPDATE, "bob@contoso.com", "b1", {"jobTitle": ["Engineer", "Lead"]}, reason="differs"),
+        Change(Action.UPDATE, "bob@contoso.com", "b1", updates={"jobTitle": ("Engineer", "Lead")}, reason="differs"),
         Change(Action.RESTORE, "carol@contoso.com", "c1", reason="deleted 2026-05-08, 18 days left"),
         Change(Action.DELETE, "dan@contoso.com", "d1", reason="soft delete"),
         Change(Action.PURGE, "erin@contoso.com", "e1", reason="deleted 2026-04-21, 0 days left"),

@@ -1,0 +1,140 @@
+"""The declarative planner: the changes that make the tenant match a manifest. Pure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from provisioner.model import (
+    USER_WRITABLE,
+    Action,
+    Change,
+    DeletedUser,
+    Manifest,
+    RoleDefinition,
+    TenantState,
+    User,
+    UserSpec,
+)
+from provisioner.plan.imperative import Planned, assign_change, create_properties, finish, held_roles, password_source
+from provisioner.plan.index import Index, day, deleted_reason
+
+
+def diff(desired: Manifest, state: TenantState, *, prune: bool = False) -> Planned:
+    """The changes that make the tenant match a manifest, within the manifest's scope.
+
+    - A listed user missing from the tenant is restored when a deleted user with that original
+      UPN is still in its window (the most recently deleted one), else created.
+    - Attributes are compared only where the manifest sets them (``USER_WRITABLE``).
+    - Of the managed roles, each listed user ends up holding exactly the ones listed; roles the
+      manifest does not manage are left alone (a listed unmanaged role is assigned, never revoked).
+    - With ``prune``, active users in the scope's domains who are not listed are deleted; synced
+      and protected ones are planned too, so the guardrails refuse them loudly.
+    """
+    index = Index(state)
+    now = state.now
+    managed = {index.role(r).template_id.lower() for r in desired.managed_roles}
+    scope = {d.lower() for d in desired.scope_domains} or {s.upn.rsplit("@", 1)[-1].lower() for s in desired.users}
+    changes: list[Change] = []
+    notes: list[str] = []
+    listed: set[str] = set()
+    for spec in desired.users:
+        key = spec.upn.lower()
+        listed.add(key)
+        wanted = {r.template_id.lower(): r for r in (index.role(ref) for ref in spec.roles)}
+        user = state.user(spec.upn)
+        if user is not None:
+            changes += _converge_user(user, spec, wanted, managed, index)
+            if index.deleted_by_upn.get(key):
+                notes.append(
+                    f"{user.user_principal_name} is active, so the deleted user with the same name "
+                    f"({index.deleted_by_upn[key][-1].id}) cannot be restored under it; it stays deleted"
+                )
+            continue
+        candidates = [d for d in index.deleted_by_upn.get(key, []) if not d.expired(now)]
+        if candidates:
+            d = candidates[-1]
+            if len(candidates) > 1:
+                notes.append(
+                    f"{len(candidates)} deleted users had the name {spec.upn}; restoring the most recently "
+                    f"deleted one ({d.id})"
+                )
+            changes += _restore_for(spec, d, wanted, index)
+            continue
+        for d in index.deleted_by_upn.get(key, []):
+            notes.append(
+                f"a deleted user {d.original_upn} ({d.id}) can no longer be restored "
+                f"(window expired {day(d.expires)}); a new user is created"
+            )
+        changes.append(
+            Change(
+                Action.CREATE,
+                spec.upn,
+                properties=create_properties(spec),
+                password=password_source(spec),
+                reason="in the manifest, not in the tenant",
+            )
+        )
+        changes += [assign_change(spec.upn, None, r, "in the manifest") for r in wanted.values()]
+    if prune:
+        for user in sorted(state.users.values(), key=lambda u: u.user_principal_name.lower()):
+            upn = user.user_principal_name
+            domain = upn.rsplit("@", 1)[-1].lower()
+            if domain in scope and upn.lower() not in listed:
+                reason = f"in scope ({domain}), not in the manifest; pruned" + held_roles(user.id, index)
+                changes.append(Change(Action.DELETE, upn, user.id, reason=reason))
+    return finish(changes, notes, state)
+
+
+def _converge_user(
+    user: User, spec: UserSpec, wanted: dict[str, RoleDefinition], managed: set[str], index: Index
+) -> list[Change]:
+    changes: list[Change] = []
+    upn = user.user_principal_name
+    current = user.writable()
+    updates = {
+        key: (current[key], spec.attributes[key])
+        for key in USER_WRITABLE
+        if key in spec.attributes and current[key] != spec.attributes[key]
+    }
+    if updates:
+        changes.append(Change(Action.UPDATE, upn, user.id, updates=updates, reason="differs from the manifest"))
+    held = index.held.get(user.id, {})
+    for template, role in wanted.items():
+        if template not in held:
+            changes.append(assign_change(upn, user.id, role, "in the manifest"))
+    for template, assignment in sorted(held.items()):
+        if template in managed and template not in wanted:
+            changes.append(
+                Change(
+                    Action.REVOKE,
+                    upn,
+                    user.id,
+                    role_id=template,
+                    role_name=index.role_name(template),
+                    assignment_id=assignment.id,
+                    reason="a managed role the manifest does not give this user",
+                )
+            )
+    return changes
+
+
+def _restore_for(spec: UserSpec, d: DeletedUser, wanted: dict[str, RoleDefinition], index: Index) -> list[Change]:
+    now = index.state.now
+    reason = deleted_reason(d, now) + "; restored instead of created anew"
+    changes = [Change(Action.RESTORE, d.original_upn, d.id, reason=reason)]
+    # A deleted user's other properties are not read, so every set one is written after the
+    # restore (old value unknown); the display name is known and compared.
+    updates: dict[str, tuple[Any, Any]] = {}
+    for key in USER_WRITABLE:
+        if key not in spec.attributes:
+            continue
+        old = d.display_name if key == "displayName" else None
+        if old != spec.attributes[key]:
+            updates[key] = (old, spec.attributes[key])
+    if updates:
+        changes.append(
+            Change(Action.UPDATE, d.original_upn, d.id, updates=updates, reason="set by the manifest after restore")
+        )
+    held = index.held.get(d.id, {})
+    changes += [assign_change(d.original_upn, d.id, r, "in the manifest") for t, r in wanted.items() if t not in held]
+    return changes

@@ -1,0 +1,76 @@
+"""Two digests a saved plan carries: the fingerprint of the tenant state it was made from (so a
+plan the tenant has moved away from is refused) and the digest of its own content (so an edited
+plan file is refused). Pure."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from provisioner.model import Plan, RoleAssignment, TenantState, User
+from provisioner.plan.index import Index
+from provisioner.roles.catalog import GLOBAL_ADMIN_ID
+from provisioner.roles.rules import holders
+
+
+def digest(plan: Plan) -> str:
+    """The sha256 a plan file carries over its changes, tenant and fingerprint (format 2).
+
+    It only catches careless edits: whoever has this code can recompute it, which is why
+    ``apply`` also re-derives every label from the ids (``check_labels``)."""
+    return plan.digest
+
+
+def fingerprint(state: TenantState, plan: Plan) -> str:
+    """A sha256 over the parts of the tenant state the plan depends on.
+
+    Covers, for every user the plan names (by UPN, by object id, and any new UPN of a restore):
+    the active user's properties or its absence, the matching deleted users, their role
+    assignments; and every Global Administrator assignment, which the guardrails read. The clock
+    is left out, so the same tenant gives the same digest later.
+    """
+    index = Index(state)
+    upns: set[str] = set()
+    ids: set[str] = set()
+    for c in plan.changes:
+        upns.add(c.upn.lower())
+        if c.object_id:
+            ids.add(c.object_id.lower())
+        if c.new_upn:
+            upns.add(c.new_upn.lower())
+    # A UPN stands for the id it names (or none); each id's properties are digested once.
+    upn_ids: dict[str, str | None] = {}
+    for upn in upns:
+        user = state.user(upn)
+        upn_ids[upn] = user.id.lower() if user is not None else None
+        if user is not None:
+            ids.add(user.id.lower())
+    users = {oid: _user_digest(index.by_id.get(oid)) for oid in ids}
+    deleted = sorted(
+        [d.id, d.user_principal_name, d.deleted.isoformat(), d.on_premises_sync_enabled]
+        for d in state.deleted
+        if d.id.lower() in ids or d.original_upn.lower() in upns
+    )
+    ga_principals = holders(state, GLOBAL_ADMIN_ID)
+    assignments = sorted(
+        [a.id, a.principal_id, a.role_definition_id, a.directory_scope_id]
+        for a in state.assignments
+        if a.principal_id.lower() in ids or (a.principal_id in ga_principals and _is_ga(a, index))
+    )
+    ga_users = [_user_digest(index.by_id.get(p.lower())) or p for p in sorted(ga_principals)]
+    payload = {"upns": upn_ids, "users": users, "deleted": deleted, "assignments": assignments,
+               "globalAdmins": ga_users}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _is_ga(a: RoleAssignment, index: Index) -> bool:
+    return index.template(a.role_definition_id) == GLOBAL_ADMIN_ID
+
+
+def _user_digest(user: User | None) -> Any:
+    if user is None:
+        return None
+    g = user.to_graph()
+    g.pop("createdDateTime", None)
+    return g

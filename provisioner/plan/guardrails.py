@@ -1,0 +1,123 @@
+"""Guardrails: refuse a whole plan before its first write. Pure.
+
+Every rule decides on ids (object ids, role template ids), never on the labels a change carries
+(its UPN, its role name): a saved plan's labels can say one thing while its ids say another, and
+the write goes to the id. Labels appear only in the messages, and there the tenant's own name for
+the id is preferred. The one exception is a CREATE, which has no id yet: its UPN is its identity.
+"""
+
+from __future__ import annotations
+
+from provisioner.errors import Refused
+from provisioner.model import Action, Change, Plan, Policy, TenantState, User
+from provisioner.plan.index import Index, day
+from provisioner.roles.rules import WrittenIds, removes_last_global_admin
+
+_SYNCED = (
+    "{upn} is synced from on-premises Active Directory (onPremisesSyncEnabled); delete it there, in "
+    "Active Directory Users and Computers or with Remove-ADUser, and let Entra Connect sync the deletion"
+)
+
+
+def protected_ids(state: TenantState, policy: Policy) -> set[str]:
+    """The lower-cased object ids of the protected accounts (config lists UPNs), active or deleted."""
+    protected = {p.lower() for p in policy.protected}
+    ids = {u.id.lower() for key, u in state.users.items() if key.lower() in protected}
+    ids |= {d.id.lower() for d in state.deleted if d.original_upn.lower() in protected}
+    return ids
+
+
+def guardrails(plan: Plan, state: TenantState, policy: Policy) -> None:
+    """Refuse the whole plan, before any write, listing every problem found (one per line).
+
+    Refused: deleting or purging a directory-synced user, or updating one; deleting, purging or
+    revoking a role from a protected account; leaving no active Global Administrator; more
+    deletes than ``policy.max_deletes`` unless ``policy.force``; restoring past the 30-day window;
+    restoring to a user principal name another user holds.
+    """
+    index = Index(state)
+    guarded = protected_ids(state, policy)
+    written = WrittenIds(state)
+    problems: list[str] = []
+    targets: dict[str, str] = {}  # UPN taken by a create or restore in this plan -> object id or ""
+    for c in plan.changes:
+        oid = (c.object_id or "").lower()
+        user = index.by_id.get(oid)
+        deleted = index.deleted_by_id.get(oid)
+        # For messages only: the tenant's name for the object, else the change's own label.
+        name = user.user_principal_name if user else deleted.original_upn if deleted else c.upn
+        if c.action in (Action.DELETE, Action.PURGE):
+            synced = (user is not None and user.synced) or (
+                c.action is Action.PURGE and deleted is not None and deleted.on_premises_sync_enabled is True
+            )
+            if synced:
+                problems.append(_SYNCED.format(upn=name))
+        if c.action is Action.UPDATE and user is not None and user.synced:
+            problems.append(
+                f"{name} is synced from on-premises Active Directory (onPremisesSyncEnabled); change "
+                f"{', '.join(sorted(c.updates))} there and let Entra Connect sync it"
+            )
+        target, template = written(c)  # a revoke's target is the principal of the assignment it deletes
+        if c.action in (Action.DELETE, Action.PURGE, Action.REVOKE) and target in guarded:
+            doing = {
+                Action.DELETE: "deleting",
+                Action.PURGE: "purging",
+                Action.REVOKE: f"revoking {index.role_display_name(template) or template} from",
+            }[c.action]
+            who = index.by_id.get(target) or index.deleted_by_id.get(target)
+            who_name = who.user_principal_name if isinstance(who, User) else who.original_upn if who else name
+            problems.append(
+                f"{doing} {who_name} is not allowed: it is a protected account (safety.protected_accounts); "
+                "remove it from that list in the config if this is really intended"
+            )
+        if c.action is Action.RESTORE:
+            if deleted is not None and deleted.expired(state.now):
+                problems.append(
+                    f"{name} cannot be restored: it was deleted {day(deleted.deleted)} and its 30-day restore "
+                    f"window expired {day(deleted.expires)}; create it again instead"
+                )
+            # The name it comes back under: the one asked for, else its own original name.
+            target = c.new_upn or (deleted.original_upn if deleted else None)
+            holder = state.user(target) if target else None
+            if target and holder is not None and holder.id.lower() != oid:
+                problems.append(
+                    f"{name} ({c.object_id}) cannot be restored as {target}: that name now belongs to "
+                    f"another user ({holder.id}); restore it under another name with --new-upn"
+                )
+            if target:
+                _claim(targets, target, oid, problems)
+        if c.action is Action.CREATE:
+            _claim(targets, c.upn, "", problems)
+    culprits = removes_last_global_admin(plan, state)
+    if culprits:
+        what = "; ".join(_describe(c, index, written) for c in culprits)
+        problems.append(
+            f"this plan would leave the tenant without an active Global Administrator ({what}); assign "
+            "Global Administrator to another active user first: provisioner roles assign USER global"
+        )
+    deletes = plan.count(Action.DELETE)
+    if deletes > policy.max_deletes and not policy.force:
+        problems.append(
+            f"this plan deletes {deletes} users, more than safety.max_deletes ({policy.max_deletes}); "
+            "check the plan, then rerun with --force or raise safety.max_deletes in the config"
+        )
+    if problems:
+        lines = [f"refused ({len(problems)} problem{'s' if len(problems) > 1 else ''}); nothing was written:"]
+        raise Refused("\n".join(lines + [f"  - {p}" for p in problems]))
+
+
+def _claim(targets: dict[str, str], upn: str, oid: str, problems: list[str]) -> None:
+    key = upn.lower()
+    if key in targets and targets[key] != oid:
+        problems.append(f"{upn} is both created and restored, or restored twice, in this plan; keep one")
+    targets.setdefault(key, oid)
+
+
+def _describe(c: Change, index: Index, written: WrittenIds) -> str:
+    user = index.by_id.get(written(c)[0])
+    name = user.user_principal_name if user else c.upn
+    if c.action is Action.REVOKE:
+        return f"revoke Global Administrator from {name}"
+    if c.action is Action.UPDATE:
+        return f"disable {name}"
+    return f"{c.action.value} {name}"

@@ -1,0 +1,109 @@
+"""Can a saved plan be trusted? Its ids are the truth (the writes use them); its labels (user
+principal names, role names) are what a person read and approved. ``check_labels`` re-derives
+every label from its id in the tenant state read for apply and lists each disagreement, so a
+plan that says "delete alex" but carries another user's object id is refused. Pure.
+"""
+
+from __future__ import annotations
+
+from provisioner.model import Action, Change, Plan, TenantState
+from provisioner.plan.index import Index
+
+# Actions whose object id must name an active user (or one this plan restores first).
+_ON_ACTIVE = (Action.UPDATE, Action.DELETE, Action.ASSIGN, Action.REVOKE)
+
+
+def check_labels(plan: Plan, state: TenantState) -> list[str]:
+    """Every place where a change's labels and ids disagree in ``state``, one line each; empty
+    when the plan is consistent.
+
+    Checked: the object id names an active user (a deleted one for RESTORE and PURGE) whose user
+    principal name (original one when deleted) is the change's ``upn``, without regard to case;
+    an ASSIGN without an object id goes to a user the plan creates; the role id names a role
+    whose display name is ``role_name`` (from the role catalog when the state holds no roles); a
+    REVOKE's assignment exists, tenant-wide, for that user and that role; a CREATE's name is free.
+    """
+    index = Index(state)
+    created = {c.upn.lower() for c in plan.changes if c.action is Action.CREATE}
+    # A user this plan restores may be updated or given roles by later changes of the same plan.
+    restored: dict[str, set[str]] = {}
+    for c in plan.changes:
+        if c.action is Action.RESTORE and c.object_id:
+            restored[c.object_id.lower()] = {n.lower() for n in (c.upn, c.new_upn) if n}
+    problems: list[str] = []
+    for c in plan.changes:
+        found = _user_problem(c, index, created, restored)
+        if found is None and c.action in (Action.ASSIGN, Action.REVOKE):
+            found = _role_problem(c, index)
+        if found is None and c.action is Action.REVOKE:
+            found = _assignment_problem(c, index)
+        if found is not None:
+            problems.append(f"{_what(c)}: {found}")
+    return problems
+
+
+def _what(c: Change) -> str:
+    if c.action is Action.ASSIGN:
+        return f"assign {c.role_name} to {c.upn}"
+    if c.action is Action.REVOKE:
+        return f"revoke {c.role_name} from {c.upn}"
+    return f"{c.action.value} {c.upn}"
+
+
+def _user_problem(c: Change, index: Index, created: set[str], restored: dict[str, set[str]]) -> str | None:
+    label = c.upn.lower()
+    if c.action is Action.CREATE:
+        taken = index.state.user(c.upn)
+        if taken is not None:
+            return f"{taken.user_principal_name} already exists (object id {taken.id})"
+        return None
+    if c.object_id is None:
+        if c.action is Action.ASSIGN and label in created:
+            return None
+        return f"no object id, and {c.upn} is not created by this plan"
+    oid = c.object_id.lower()
+    user = index.by_id.get(oid)
+    deleted = index.deleted_by_id.get(oid)
+    if c.action in (Action.RESTORE, Action.PURGE):
+        if deleted is None:
+            actual = f"the active user {user.user_principal_name}" if user else "not a deleted user in this tenant"
+            return f"object id {c.object_id} is {actual}"
+        if deleted.original_upn.lower() != label:
+            return f"object id {c.object_id} is the deleted user {deleted.original_upn}, not {c.upn}"
+        return None
+    if user is not None:
+        if user.user_principal_name.lower() != label:
+            return f"object id {c.object_id} is {user.user_principal_name}, not {c.upn}"
+        return None
+    if c.action is not Action.DELETE and oid in restored:
+        if label in restored[oid]:
+            return None
+        return f"object id {c.object_id} is restored by this plan as {' or '.join(sorted(restored[oid]))}, not {c.upn}"
+    if deleted is not None:
+        return f"object id {c.object_id} is the deleted user {deleted.original_upn}, not an active user"
+    return f"object id {c.object_id} is not a user in this tenant"
+
+
+def _role_problem(c: Change, index: Index) -> str | None:
+    name = index.role_display_name(c.role_id or "")
+    if name is None:
+        return f"role id {c.role_id} is not a role in this tenant"
+    if name.casefold() != (c.role_name or "").casefold():
+        return f"role id {c.role_id} is {name}, not {c.role_name}"
+    return None
+
+
+def _assignment_problem(c: Change, index: Index) -> str | None:
+    a = index.assignments.get(c.assignment_id or "")
+    if a is None:
+        return f"role assignment {c.assignment_id} does not exist in this tenant"
+    if a.directory_scope_id != "/":
+        return f"role assignment {c.assignment_id} is scoped to {a.directory_scope_id}, not tenant-wide"
+    if a.principal_id.lower() != (c.object_id or "").lower():
+        holder = index.by_id.get(a.principal_id.lower())
+        owner = holder.user_principal_name if holder else a.principal_id
+        return f"role assignment {c.assignment_id} belongs to {owner}"
+    if index.template(a.role_definition_id) != index.template(c.role_id or ""):
+        role = index.role_display_name(a.role_definition_id) or a.role_definition_id
+        return f"role assignment {c.assignment_id} is for {role}, not {c.role_name}"
+    return None

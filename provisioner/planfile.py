@@ -1,0 +1,187 @@
+"""The plan file format (version 2): strict reading and the content digest. Stdlib only, so the
+model can build on it.
+
+A plan file is data someone may have edited, so every key is checked: strings where strings are
+expected, ids of the right shape (they end up in request URLs), known actions, and no key an
+action does not use. Each problem is one line naming the change and the key. The digest is a
+sha256 over a canonical JSON of the content; it catches careless edits, not a determined editor
+(who can recompute it): ``apply`` re-derives every label from the ids for that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Collection, Mapping
+from typing import Any
+
+FORMAT = 2
+OLD_FORMAT = (
+    "this plan was made by an older version of provisioner (format 1); make the plan again with this "
+    "version: provisioner sync MANIFEST --out PLAN.json"
+)
+
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# Role assignment ids are opaque, not GUIDs (base64url of the role and principal ids plus a scope
+# suffix, e.g. lAPpYvVpN0KRkAEhdxReEMmO4KwRqtpKkUWt3wOYIz4-1): URL-safe characters only.
+ASSIGNMENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+PLAN_KEYS = ("formatVersion", "tenant", "fingerprint", "digest", "changes")
+COMMON = ("action", "userPrincipalName", "reason")
+# The keys each action uses, beyond COMMON; the ones in REQUIRED must be there.
+KEYS: dict[str, tuple[str, ...]] = {
+    "create": ("properties", "password"),
+    "update": ("objectId", "updates"),
+    "restore": ("objectId", "newUserPrincipalName", "autoReconcileProxyConflict"),
+    "assign": ("objectId", "roleDefinitionId", "roleName"),
+    "revoke": ("objectId", "roleDefinitionId", "roleName", "assignmentId"),
+    "delete": ("objectId",),
+    "purge": ("objectId",),
+}
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "create": ("properties", "password"),
+    "update": ("objectId", "updates"),
+    "restore": ("objectId",),
+    "assign": ("roleDefinitionId", "roleName"),  # no objectId: the user is created by the same plan
+    "revoke": ("objectId", "roleDefinitionId", "roleName", "assignmentId"),
+    "delete": ("objectId",),
+    "purge": ("objectId",),
+}
+PASSWORD_SOURCES = ("generate", "supplied")
+_SHAPES = {
+    "objectId": (GUID, "an object id (a GUID like 00000000-0000-0000-0000-000000000000)"),
+    "roleDefinitionId": (GUID, "a role id (a GUID like 62e90394-69f5-4237-9190-012177145e10)"),
+    "assignmentId": (ASSIGNMENT_ID, "a role assignment id (letters, digits, - and _)"),
+}
+
+
+class PlanFormatError(ValueError):
+    """A plan file that is not a valid format-2 plan; the message names the key at fault."""
+
+
+class OldPlanFormat(PlanFormatError):
+    """A plan file written by an older version of the tool."""
+
+
+class DigestMismatch(PlanFormatError):
+    """A plan file whose content no longer matches the digest written with it."""
+
+
+def digest(content: Mapping[str, Any]) -> str:
+    """sha256 over the canonical JSON (sorted keys, no spaces, UTF-8) of a plan's content."""
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def check_plan(d: Any) -> list[Mapping[str, Any]]:
+    """Check a plan file's top level; return its changes (each still to be checked)."""
+    if not isinstance(d, Mapping):
+        raise PlanFormatError("not a provisioner plan (a JSON object expected)")
+    version = d.get("formatVersion")
+    if version == 1 and not isinstance(version, bool):
+        raise OldPlanFormat(OLD_FORMAT)
+    if version != FORMAT or isinstance(version, bool):
+        raise PlanFormatError(f"not a provisioner plan (formatVersion {FORMAT} expected)")
+    _no_unknown(d, PLAN_KEYS, "the plan")
+    _string(d, "tenant", "the plan")
+    for key in ("fingerprint", "digest"):
+        if not isinstance(d.get(key), str) or not SHA256.match(d[key]):
+            raise PlanFormatError(f"the plan's {key} must be 64 lower-case hex digits (a sha256)")
+    changes = d.get("changes")
+    if not isinstance(changes, list):
+        raise PlanFormatError("the plan's changes must be a list")
+    for n, c in enumerate(changes, 1):
+        if not isinstance(c, Mapping):
+            raise PlanFormatError(f"change {n} must be a JSON object")
+    return changes
+
+
+def change_fields(
+    d: Mapping[str, Any], n: int, *, create_properties: Collection[str], update_properties: Collection[str]
+) -> dict[str, Any]:
+    """Check change number ``n`` of a plan file; return its fields by the model's names (plain
+    strings for the action and the password source)."""
+    action = d.get("action")
+    if action not in KEYS:
+        raise PlanFormatError(f"change {n}: action must be one of {', '.join(KEYS)}, not {action!r}")
+    where = f"change {n} ({action} {d.get('userPrincipalName')})"
+    _no_unknown(d, COMMON + KEYS[action], where)
+    for key in REQUIRED[action]:
+        if key not in d:
+            raise PlanFormatError(f"{where}: {key} is missing")
+    upn = _string(d, "userPrincipalName", where)
+    if "@" not in upn:
+        raise PlanFormatError(f"{where}: userPrincipalName must be a user principal name, like alice@contoso.com")
+    fields: dict[str, Any] = {"action": action, "upn": upn, "reason": _string(d, "reason", where, default="")}
+    for key, name in (("objectId", "object_id"), ("roleDefinitionId", "role_id"), ("assignmentId", "assignment_id")):
+        if key in d:
+            value = _string(d, key, where)
+            shape, what = _SHAPES[key]
+            if not shape.match(value):
+                raise PlanFormatError(f"{where}: {key} must be {what}, not {value!r}")
+            fields[name] = value
+    if "roleName" in d:
+        fields["role_name"] = _string(d, "roleName", where)
+    if "newUserPrincipalName" in d:
+        fields["new_upn"] = _string(d, "newUserPrincipalName", where)
+    if "autoReconcileProxyConflict" in d:
+        if not isinstance(d["autoReconcileProxyConflict"], bool):
+            raise PlanFormatError(f"{where}: autoReconcileProxyConflict must be true or false")
+        fields["auto_reconcile"] = d["autoReconcileProxyConflict"]
+    if action == "create":
+        fields["properties"] = _properties(d, where, upn, create_properties)
+        password = d["password"]
+        if password not in PASSWORD_SOURCES:
+            raise PlanFormatError(f"{where}: password must be \"generate\" or \"supplied\" (never a password itself)")
+        fields["password"] = password
+    if action == "update":
+        fields["updates"] = _updates(d, where, update_properties)
+    return fields
+
+
+def _properties(d: Mapping[str, Any], where: str, upn: str, allowed: Collection[str]) -> dict[str, Any]:
+    props = d["properties"]
+    if not isinstance(props, Mapping):
+        raise PlanFormatError(f"{where}: properties must be a JSON object")
+    _no_unknown(props, tuple(allowed), f"{where} properties")
+    for key, value in props.items():
+        _scalar(value, f"{where}: properties.{key}")
+    # The label and the name the user is created under are one and the same.
+    if props.get("userPrincipalName") != upn:
+        raise PlanFormatError(f"{where}: properties.userPrincipalName must equal the change's userPrincipalName")
+    return dict(props)
+
+
+def _updates(d: Mapping[str, Any], where: str, allowed: Collection[str]) -> dict[str, tuple[Any, Any]]:
+    updates = d["updates"]
+    if not isinstance(updates, Mapping) or not updates:
+        raise PlanFormatError(f"{where}: updates must be a JSON object of property: [old, new]")
+    _no_unknown(updates, tuple(allowed), f"{where} updates")
+    out: dict[str, tuple[Any, Any]] = {}
+    for key, pair in updates.items():
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise PlanFormatError(f"{where}: updates.{key} must be a pair [old, new]")
+        for value in pair:
+            _scalar(value, f"{where}: updates.{key}")
+        out[key] = (pair[0], pair[1])
+    return out
+
+
+def _scalar(value: Any, what: str) -> None:
+    if not (value is None or isinstance(value, str | bool)):
+        raise PlanFormatError(f"{what} must be a string, true, false or null, not {json.dumps(value)}")
+
+
+def _string(d: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
+    value = d.get(key, default)
+    if not isinstance(value, str):
+        raise PlanFormatError(f"{where}: {key} must be a string")
+    return value
+
+
+def _no_unknown(d: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    unknown = [k for k in d if k not in allowed]
+    if unknown:
+        raise PlanFormatError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(allowed)}")
