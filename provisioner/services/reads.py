@@ -160,6 +160,12 @@ class Reader:
         await self.definitions()
         return [resolve_role(r, self.state.roles) for r in refs]
 
+    def held_role_names(self, principal_id: str) -> tuple[str, ...]:
+        """The display names of the roles a principal holds, sorted (the id when a role is unknown)."""
+        names = {d.id.lower(): d.display_name for d in self.state.roles}
+        return tuple(sorted({names.get(a.role_definition_id.lower(), a.role_definition_id)
+                             for a in self.state.assignments if a.principal_id.lower() == principal_id.lower()}))
+
     async def name_held_roles(self) -> None:
         """Read the role definitions only if a held role is not one the catalog names."""
         known = {r.id.lower() for r in self.state.roles}

@@ -67,9 +67,7 @@ async def show_user(target: Target, ref: str) -> UserDetails:
     held = answers.get("held") or (await r.send([assignments_request("held", principal_id=user.id)]))["held"]
     r.add_assignments(RoleAssignment.from_graph(a) for a in await r.collect(held))
     await r.name_held_roles()
-    names = {d.id.lower(): d.display_name for d in r.state.roles}
-    return UserDetails(user, tuple(sorted(names.get(a.role_definition_id.lower(), a.role_definition_id)
-                                          for a in r.state.assignments)))
+    return UserDetails(user, r.held_role_names(user.id))
 
 
 async def create_users(target: Target, specs: Iterable[UserSpec], review: Review | None = None,
@@ -134,13 +132,7 @@ async def _roles_back(r: Reader, created: dict[str, str]) -> dict[str, tuple[str
     """The admin roles each restored user holds again (role assignments come back on restore)."""
     await r.assignments_of(created.values())
     await r.name_held_roles()
-    names = {d.id.lower(): d.display_name for d in r.state.roles}
-    owner = {oid.lower(): upn for upn, oid in created.items()}
-    back: dict[str, set[str]] = {upn: set() for upn in created}
-    for a in r.state.assignments:
-        if (upn := owner.get(a.principal_id.lower())) is not None:
-            back[upn].add(names.get(a.role_definition_id.lower(), a.role_definition_id))
-    return {upn: tuple(sorted(held)) for upn, held in back.items()}
+    return {upn: r.held_role_names(oid) for upn, oid in created.items()}
 
 
 async def purge_users(target: Target, refs: Sequence[str], review: Review | None = None,
