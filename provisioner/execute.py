@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO, Any, Protocol
 
 from provisioner import graph
 from provisioner.directory import Directory
 from provisioner.graph import Kind, Request, Response, backoff
+from provisioner.journal import Outcome, OutcomeSink
 from provisioner.model import Action, Change
 
 # With a 10 % fault rate, twelve unknown outcomes in a row happen about once in 10^12 items.
@@ -69,99 +66,6 @@ class Budget:
     def throttled(self, retry_after: float) -> None:
         self._paused_until = max(self._paused_until, time.monotonic() + retry_after)
         self._tokens = 0.0
-
-
-@dataclass
-class Outcome:
-    change: Change
-    status: str  # "ok", "failed" or "unknown" (interrupted while in flight)
-    http_status: int | None = None
-    code: str | None = None
-    message: str | None = None
-    request_id: str | None = None
-    object_id: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        c = self.change
-        return {
-            "action": c.action.value,
-            "userPrincipalName": c.upn,
-            "objectId": self.object_id or c.object_id,
-            "roleName": c.role_name,
-            "status": self.status,
-            "httpStatus": self.http_status,
-            "code": self.code,
-            "message": self.message,
-            "requestId": self.request_id,
-        }
-
-
-class OutcomeSink(Protocol):
-    def write(self, outcome: Outcome) -> None: ...
-
-    def flush(self) -> None: ...
-
-
-class JsonLines:
-    """Appends one JSON object per outcome; flushed after every batch, so a crash loses at most the
-    batch in flight."""
-
-    def __init__(self, stream: IO[str], extra: Mapping[str, Any] | None = None):
-        self._stream = stream
-        self._extra = dict(extra or {})
-
-    def write(self, outcome: Outcome) -> None:
-        record = {"time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), **self._extra}
-        record.update(outcome.to_json())
-        self._stream.write(json.dumps(record) + "\n")
-
-    def flush(self) -> None:
-        self._stream.flush()
-
-
-def recent_writes(journal: Path, tenant: str, window: float, *, now: datetime | None = None) -> int:
-    """Writes the journal records for ``tenant`` in the last ``window`` seconds: the part of Graph's
-    write budget an earlier run on this machine has spent, so back-to-back jobs start paced.
-
-    Reads only the journal's tail (a record is about 300 bytes; the budget is 3,000 writes)."""
-    cutoff = (now or datetime.now(UTC)).timestamp() - window
-    try:
-        with journal.open("rb") as f:
-            size = f.seek(0, 2)
-            f.seek(max(0, size - 2_000_000))
-            tail = f.read().decode("utf-8", "replace").splitlines()
-    except OSError:
-        return 0
-    count = 0
-    for line in reversed(tail):
-        try:
-            record = json.loads(line)
-            when = datetime.strptime(record["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
-        except (ValueError, KeyError, TypeError):
-            continue
-        if when < cutoff:
-            break
-        if record.get("tenant") == tenant and record.get("code") != "FailedDependency":
-            count += 1
-    return count
-
-
-class CsvResults:
-    FIELDS = ("action", "userPrincipalName", "objectId", "roleName", "status", "httpStatus", "code",
-              "message", "requestId")
-
-    def __init__(self, stream: IO[str]):
-        import csv
-
-        self._writer = csv.DictWriter(stream, fieldnames=self.FIELDS)
-        self._writer.writeheader()
-        self._stream = stream
-
-    def write(self, outcome: Outcome) -> None:
-        self._writer.writerow(outcome.to_json())
-
-    def flush(self) -> None:
-        self._stream.flush()
 
 
 @dataclass

@@ -15,7 +15,8 @@ from typing import Protocol
 
 from provisioner.config import Profile
 from provisioner.directory import Directory
-from provisioner.execute import Budget, CsvResults, Executor, JsonLines, OutcomeSink, Report, recent_writes
+from provisioner.execute import Budget, Executor, Report
+from provisioner.journal import CsvResults, JsonLines, OutcomeSink, recent_writes
 from provisioner.model import Change, Policy, TenantState
 from provisioner.plan import Planned, guardrails
 

@@ -6,7 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from provisioner.execute import Budget, recent_writes
+from provisioner.execute import Budget
+from provisioner.journal import recent_writes
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
