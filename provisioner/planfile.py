@@ -16,13 +16,14 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from provisioner.ids import GUID
+
 FORMAT = 2
 OLD_FORMAT = (
     "this plan was made by an older version of provisioner (format 1); make the plan again with this "
     "version: provisioner sync MANIFEST --out PLAN.json"
 )
 
-GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # Role assignment ids are opaque, not GUIDs (base64url of the role and principal ids plus a scope
 # suffix, e.g. lAPpYvVpN0KRkAEhdxReEMmO4KwRqtpKkUWt3wOYIz4-1): URL-safe characters only.
 ASSIGNMENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
