@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from provisioner import graph
@@ -74,6 +74,7 @@ class Report:
     ok: int = 0
     failed: int = 0
     unknown: int = 0
+    refused: int = 0  # held back before their write: they would have removed the last Global Administrator
     elapsed: float = 0.0
     failures: list[Outcome] = field(default_factory=list)  # the first ones, for the summary
     created: dict[str, str] = field(default_factory=dict)  # lower UPN -> object id, this run
@@ -93,6 +94,7 @@ class _Item:
 Passwords = Callable[[Change], str]
 CreatedHook = Callable[[Change, str, str], None]  # (change, object id, password) after a create
 Progress = Callable[[int, int], None]
+Recheck = Callable[[Change], Awaitable[str | None]]  # why a held-back change must not run, or None
 
 
 class Executor:
@@ -111,6 +113,8 @@ class Executor:
         progress: Progress | None = None,
         lag_timeout: float = 60.0,
         max_failures_kept: int = 50,
+        last: Callable[[Change], bool] | None = None,
+        recheck: Recheck | None = None,
     ):
         self.directory = directory
         self.budget = budget
@@ -121,17 +125,30 @@ class Executor:
         self.progress = progress
         self.lag_timeout = lag_timeout
         self.max_failures_kept = max_failures_kept
+        self.last = last
+        self.recheck = recheck
         self._secrets: dict[str, str] = {}
         self._ids = itertools.count(1)
 
     async def run(self, changes: Sequence[Change]) -> Report:
         report = Report(total=len(changes))
         started = time.monotonic()
+        held_back = [c for c in changes if self.last is not None and self.last(c)]
+        held = set(map(id, held_back))
         try:
             for action in Action:
-                phase = [c for c in changes if c.action is action]
+                phase = [c for c in changes if c.action is action and id(c) not in held]
                 if phase:
                     await self._run_phase(phase, report)
+            # Writes that can remove a Global Administrator: after every other write, one at a time,
+            # each right after ``recheck`` has read the holders again.
+            for change in held_back:
+                refusal = await self.recheck(change) if self.recheck is not None else None
+                if refusal is not None:
+                    self._settle(report, Outcome(change, "refused", code="LastGlobalAdministrator", message=refusal))
+                    self._flush()
+                    continue
+                await self._run_phase([change], report)
         finally:
             report.elapsed = time.monotonic() - started
             self._secrets.clear()
@@ -342,4 +359,4 @@ class Executor:
         for sink in self.sinks:
             sink.write(outcome)
         if self.progress is not None:
-            self.progress(report.ok + report.failed + report.unknown, report.total)
+            self.progress(report.ok + report.failed + report.unknown + report.refused, report.total)

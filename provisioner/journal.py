@@ -19,7 +19,7 @@ from provisioner.model import Change
 @dataclass
 class Outcome:
     change: Change
-    status: str  # "ok", "failed" or "unknown" (interrupted while in flight)
+    status: str  # "ok", "failed", "unknown" (interrupted while in flight) or "refused" (held back)
     http_status: int | None = None
     code: str | None = None
     message: str | None = None

@@ -78,6 +78,7 @@ class ChangeOptions:
     output: str = "text"
     results: Path | None = None
     force: bool = False
+    no_wait: bool = False
 
 
 def change_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -90,6 +91,8 @@ def change_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--results", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
                      help="Write one result per change (.csv, else JSON lines)."),
         click.option("--force", is_flag=True, help="Allow more deletes than safety.max_deletes."),
+        click.option("--no-wait", is_flag=True,
+                     help="Fail at once if another command is changing this tenant (default: wait for it)."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -140,6 +143,10 @@ class CliReview:
         self.typed = typed
         self.check = check  # refuses a plan this command cannot run as asked (before it is shown)
 
+    @property
+    def writes(self) -> bool:
+        return not self.opts.dry_run
+
     def notes(self, notes: Sequence[str]) -> None:
         for note in notes:
             err(note)
@@ -167,7 +174,8 @@ def run_options(opts: ChangeOptions) -> RunOptions:
     from provisioner.output import Progress
     from provisioner.services import RunOptions
 
-    return RunOptions(force=opts.force, results=opts.results, progress=Progress("Applying"))
+    return RunOptions(force=opts.force, results=opts.results, progress=Progress("Applying"), wait=not opts.no_wait,
+                      on_wait=err)
 
 
 def finish(applied: Applied) -> None:
@@ -180,13 +188,20 @@ def summarize(report: Report) -> None:
     """The summary line, the first failures, and the exit code for a partial or failed run."""
     err(f"Applied {report.ok} of {report.total} change(s) in {report.elapsed:.1f}s"
         + (f", {report.failed} failed" if report.failed else "")
-        + (f", {report.unknown} unknown (interrupted)" if report.unknown else "") + ".")
+        + (f", {report.unknown} unknown (interrupted)" if report.unknown else "")
+        + (f", {report.refused} refused" if report.refused else "") + ".")
     for outcome in report.failures:
         c = outcome.change
+        if outcome.status == "refused":
+            err(f"  {outcome.message}")
+            continue
         role = f" {c.role_name}" if c.role_name else ""
         rid = f" (request-id {outcome.request_id})" if outcome.request_id else ""
         err(f"  failed: {c.action.value}{role} {c.upn}: {outcome.code}: {outcome.message}{rid}")
-    if report.failed or report.unknown:
+    if report.refused and not (report.failed or report.unknown):
+        raise Stop(f"{report.refused} change(s) refused before their write: they would have left the tenant "
+                   "without an active Global Administrator", ExitCode.REFUSED)
+    if report.failed or report.unknown or report.refused:
         code = ExitCode.PARTIAL if report.ok else ExitCode.ERROR
-        raise Stop(f"{report.failed + report.unknown} change(s) did not apply; re-run the same command to retry "
-                   "them (it converges)", code)
+        raise Stop(f"{report.failed + report.unknown + report.refused} change(s) did not apply; re-run the same "
+                   "command to retry them (it converges)", code)

@@ -29,6 +29,8 @@ def _password_file(out: Path | None, opts: ChangeOptions) -> Callable[[Planned],
 class SavePlan(CliReview):
     """``sync --out``: the plan is shown and saved for ``apply``, never written to the tenant."""
 
+    writes = False
+
     def __init__(self, opts: ChangeOptions, out: Path):
         super().__init__(opts)
         self.out = out
@@ -97,10 +99,11 @@ def sync_command(app: App, manifest: Path, prune: bool, out: Path | None, detail
 @click.option("--results", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
               help="Write one result per change (.csv, else JSON lines).")
 @click.option("--force", is_flag=True, help="Allow more deletes than safety.max_deletes.")
+@click.option("--no-wait", is_flag=True, help="Fail at once if another command is changing this tenant.")
 @password_out_option
 @click.pass_obj
 def apply_command(app: App, plan_file: Path, yes: bool, output: str, results: Path | None, force: bool,
-                  password_out: Path | None) -> None:
+                  no_wait: bool, password_out: Path | None) -> None:
     """Apply exactly the plan saved by 'sync --out', if the tenant has not changed since.
 
     A stale plan is refused (exit 4) before any write: run sync again.
@@ -108,7 +111,7 @@ def apply_command(app: App, plan_file: Path, yes: bool, output: str, results: Pa
     from provisioner.sync import load_plan
 
     saved = load_plan(plan_file)
-    opts = ChangeOptions(yes=yes, output=output, results=results, force=force)
+    opts = ChangeOptions(yes=yes, output=output, results=results, force=force, no_wait=no_wait)
     keeper = PasswordKeeper({}, password_out, opts)
 
     async def work(target: Target) -> Any:

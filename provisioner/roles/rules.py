@@ -54,6 +54,25 @@ class WrittenIds:
         return oid, self.templates.get(role_id, role_id)
 
 
+class RemovesGlobalAdmin:
+    """``removes(change)``: whether the change's write can take away an active Global Administrator
+    (delete, purge or disable a holder, revoke Global Administrator). Such writes run last, one at a
+    time, each after a fresh read of the holders: two commands can each see two holders and each
+    remove one (Graph has no transactions)."""
+
+    def __init__(self, state: TenantState):
+        self.current = {oid.lower() for oid in global_admin_holders(state)}
+        self.written = WrittenIds(state)
+
+    def __call__(self, change: Change) -> bool:
+        oid, template = self.written(change)
+        if oid not in self.current:
+            return False
+        return (change.action in (Action.DELETE, Action.PURGE)
+                or (change.action is Action.UPDATE and _disables(change))
+                or (change.action is Action.REVOKE and template == GLOBAL_ADMIN_ID))
+
+
 def removes_last_global_admin(plan: Plan, state: TenantState) -> list[Change]:
     """The changes that together would leave no active Global Administrator; empty when safe.
 

@@ -14,7 +14,7 @@ from provisioner.errors import Refused
 from provisioner.model import Manifest, Plan, TenantState
 from provisioner.plan import Planned
 from provisioner.services.reads import DEFINITIONS_REQUEST, DELETED_REQUEST, GA_REQUEST, Reader, full_state
-from provisioner.services.target import Applied, Approve, Passwords, Review, RunOptions, Target, carry_out
+from provisioner.services.target import Applied, Approve, Passwords, Review, RunOptions, Target, carry_out, changing
 
 STALE = "the tenant changed since this plan was made; run sync again"
 
@@ -29,9 +29,10 @@ async def plan_sync(target: Target, manifest: Manifest, *, prune: bool = False) 
 async def sync(target: Target, manifest: Manifest, review: Review | None = None, run: RunOptions | None = None, *,
                prune: bool = False, passwords: Passwords | None = None) -> Applied:
     """Converge the tenant to ``manifest``: plan, guard, review, run."""
-    state, planned = await plan_sync(target, manifest, prune=prune)
-    return await carry_out(target, state, planned, review or Approve(), run or RunOptions(),
-                           passwords=passwords or Passwords())
+    review, run = review or Approve(), run or RunOptions()
+    async with changing(target, review, run):
+        state, planned = await plan_sync(target, manifest, prune=prune)
+        return await carry_out(target, state, planned, review, run, passwords=passwords or Passwords())
 
 
 async def read_for(target: Target, plan: Plan) -> TenantState:
@@ -72,7 +73,8 @@ async def check_plan(target: Target, plan: Plan) -> TenantState:
 async def apply_plan(target: Target, plan: Plan, review: Review | None = None, run: RunOptions | None = None, *,
                      passwords: Passwords | None = None) -> Applied:
     """Apply exactly a saved plan, if it still fits the tenant."""
-    state = await check_plan(target, plan)
-    return await carry_out(target, state, Planned(plan), review or Approve(), run or RunOptions(),
-                           passwords=passwords or Passwords())
+    review, run = review or Approve(), run or RunOptions()
+    async with changing(target, review, run):
+        state = await check_plan(target, plan)
+        return await carry_out(target, state, Planned(plan), review, run, passwords=passwords or Passwords())
 

@@ -11,7 +11,7 @@ from provisioner.model import RoleDefinition, User, UserSpec
 from provisioner.plan import plan_assign_rows, plan_revoke_rows
 from provisioner.roles.catalog import CLASSIC_ROLES, ClassicRole, classic_for, is_privileged
 from provisioner.services.reads import Reader, users_and_roles
-from provisioner.services.target import Applied, Approve, Review, RunOptions, Target, carry_out
+from provisioner.services.target import Applied, Approve, Review, RunOptions, Target, carry_out, changing
 
 
 @dataclass(frozen=True)
@@ -74,9 +74,11 @@ async def revoke_roles(target: Target, specs: Iterable[UserSpec], review: Review
 
 async def _role_changes(target: Target, specs: list[UserSpec], review: Review | None, run: RunOptions | None, *,
                         assign: bool) -> Applied:
-    r = Reader(target.directory)
-    # A revoke can remove a Global Administrator: read who holds it alongside the users.
-    await users_and_roles(r, [s.upn for s in specs], global_admins=not assign,
-                           role_refs={ref for s in specs for ref in s.roles})
-    planned = (plan_assign_rows if assign else plan_revoke_rows)(specs, r.state)
-    return await carry_out(target, r.state, planned, review or Approve(), run or RunOptions())
+    review, run = review or Approve(), run or RunOptions()
+    async with changing(target, review, run):
+        r = Reader(target.directory)
+        # A revoke can remove a Global Administrator: read who holds it alongside the users.
+        await users_and_roles(r, [s.upn for s in specs], global_admins=not assign,
+                              role_refs={ref for s in specs for ref in s.roles})
+        planned = (plan_assign_rows if assign else plan_revoke_rows)(specs, r.state)
+        return await carry_out(target, r.state, planned, review, run)

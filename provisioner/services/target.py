@@ -15,10 +15,11 @@ from typing import Protocol
 
 from provisioner.config import Profile
 from provisioner.directory import Directory
-from provisioner.execute import Budget, Executor, Report
+from provisioner.execute import Budget, Executor, Recheck, Report
 from provisioner.journal import CsvResults, JsonLines, OutcomeSink, recent_writes
 from provisioner.model import Change, Policy, TenantState
 from provisioner.plan import Planned, guardrails
+from provisioner.roles.rules import RemovesGlobalAdmin
 
 
 @dataclass
@@ -48,7 +49,10 @@ async def open_target(profile: Profile | None = None) -> AsyncIterator[Target]:
 
 
 class Review(Protocol):
-    """Sees a plan before it is written, and decides whether it is."""
+    """Sees a plan before it is written, and decides whether it is. ``writes`` is False for a review
+    that never approves a write (a dry run): such a use case takes no lock."""
+
+    writes: bool
 
     def notes(self, notes: Sequence[str]) -> None: ...
 
@@ -57,6 +61,8 @@ class Review(Protocol):
 
 class Approve:
     """Writes every plan that passes the guardrails (the Python API's default)."""
+
+    writes = True
 
     def notes(self, notes: Sequence[str]) -> None:
         return None
@@ -67,6 +73,8 @@ class Approve:
 
 class DryRun(Approve):
     """Plans and guards, writes nothing."""
+
+    writes = False
 
     def approve(self, planned: Planned) -> bool:
         return False
@@ -100,6 +108,8 @@ class RunOptions:
     force: bool = False
     results: Path | None = None
     progress: Callable[[int, int], None] | None = None
+    wait: bool = True  # for another command changing the same tenant (else Busy at once)
+    on_wait: Callable[[str], None] | None = None
 
 
 @dataclass
@@ -117,6 +127,19 @@ class Applied:
         return dict(self.report.created) if self.report else {}
 
 
+@asynccontextmanager
+async def changing(target: Target, review: Review, run: RunOptions) -> AsyncIterator[None]:
+    """The span of a mutating use case, from its first read to its last write: one per tenant on
+    this machine at a time (a dry run takes no lock)."""
+    if not review.writes:
+        yield
+        return
+    from provisioner.services.lock import tenant_lock
+
+    async with tenant_lock(target.profile, wait=run.wait, on_wait=run.on_wait):
+        yield
+
+
 async def carry_out(target: Target, state: TenantState, planned: Planned, review: Review, run: RunOptions, *,
                     passwords: Passwords | None = None) -> Applied:
     """Guard the plan, let ``review`` see it, and run it if approved."""
@@ -124,12 +147,15 @@ async def carry_out(target: Target, state: TenantState, planned: Planned, review
     guardrails(planned.plan, state, target.policy(force=run.force))
     if not review.approve(planned) or not planned.plan.changes:
         return Applied(planned, None, passwords)
-    report = await execute(target, planned.plan.changes, run, passwords=passwords)
+    removes = RemovesGlobalAdmin(state)
+    report = await execute(target, planned.plan.changes, run, passwords=passwords, last=removes,
+                           recheck=lambda change: keeps_a_global_admin(target.directory, change))
     return Applied(planned, report, passwords)
 
 
 async def execute(target: Target, changes: Sequence[Change], run: RunOptions, *,
-                  passwords: Passwords | None = None, lag_timeout: float = 60.0) -> Report:
+                  passwords: Passwords | None = None, lag_timeout: float = 60.0,
+                  last: Callable[[Change], bool] | None = None, recheck: Recheck | None = None) -> Report:
     """Run the changes through the executor, journalling every outcome as it happens."""
     from provisioner.bootstrap import write_budget
 
@@ -148,8 +174,30 @@ async def execute(target: Target, changes: Sequence[Change], run: RunOptions, *,
             target.directory, budget=Budget(writes, window, spent=spent), concurrency=profile.execution.concurrency,
             sinks=sinks, passwords=passwords.password if passwords else None,
             on_created=passwords.created if passwords else None, progress=run.progress, lag_timeout=lag_timeout,
+            last=last, recheck=recheck,
         )
         return await executor.run(changes)
     finally:
         for stream in streams:
             stream.close()
+
+
+async def keeps_a_global_admin(d: Directory, change: Change) -> str | None:
+    """Read the Global Administrators again, right before a write that can remove one: the refusal
+    when it would leave none (another command may have removed the others since the plan was made)."""
+    from provisioner.graph import get_user_request
+    from provisioner.model import Plan
+    from provisioner.roles.rules import removes_last_global_admin
+    from provisioner.services.reads import GA_REQUEST, Reader
+
+    r = Reader(d)
+    subject = [get_user_request(f"id:{change.object_id.lower()}", change.object_id)] if change.object_id else []
+    await r.global_admins(await r.send([GA_REQUEST, *subject]))
+    await r.send(r.unknown_holders())
+    if not removes_last_global_admin(Plan((change,)), r.state):
+        return None
+    what = {"delete": "deleting", "purge": "purging", "revoke": "revoking Global Administrator from",
+            "update": "disabling"}.get(change.action.value, change.action.value)
+    return (f"refused: {what} {change.upn} would leave the tenant without an active Global Administrator "
+            "(the others were removed since this plan was made); assign Global Administrator to another "
+            "active user first: provisioner roles assign USER global")

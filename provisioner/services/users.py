@@ -13,7 +13,7 @@ from provisioner.ids import is_guid
 from provisioner.model import DeletedUser, RoleAssignment, User, UserSpec
 from provisioner.plan import plan_create, plan_delete, plan_purge, plan_restore
 from provisioner.services.reads import DEFINITIONS_REQUEST, DELETED_REQUEST, Reader, users_and_roles
-from provisioner.services.target import Applied, Approve, Passwords, Review, RunOptions, Target, carry_out
+from provisioner.services.target import Applied, Approve, Passwords, Review, RunOptions, Target, carry_out, changing
 
 
 async def list_users(target: Target, *, upn_prefix: str | None = None, enabled: bool | None = None,
@@ -78,6 +78,13 @@ async def create_users(target: Target, specs: Iterable[UserSpec], review: Review
     exist and are given roles; role definitions only for a role the catalog does not know.
     """
     specs = list(specs)
+    review, run = review or Approve(), run or RunOptions()
+    async with changing(target, review, run):
+        return await _create(target, specs, review, run, passwords)
+
+
+async def _create(target: Target, specs: list[UserSpec], review: Review, run: RunOptions,
+                  passwords: Passwords | None) -> Applied:
     r = Reader(target.directory)
     role_refs = {ref for s in specs for ref in s.roles}
     also = [] if r.catalog_knows(role_refs) else [DEFINITIONS_REQUEST]
@@ -87,16 +94,18 @@ async def create_users(target: Target, specs: Iterable[UserSpec], review: Review
         await r.assignments_of(existing)
     planned = plan_create(specs, r.state)
     passwords = passwords or Passwords({s.upn: s.password for s in specs if s.password})
-    return await carry_out(target, r.state, planned, review or Approve(), run or RunOptions(), passwords=passwords)
+    return await carry_out(target, r.state, planned, review, run, passwords=passwords)
 
 
 async def delete_users(target: Target, refs: Sequence[str], review: Review | None = None,
                        run: RunOptions | None = None) -> Applied:
     """Soft-delete users (restorable for 30 days); synced users and the last Global Administrator
     are refused by the guardrails. A user already deleted is a note, not an error."""
-    r = Reader(target.directory)
-    await users_and_roles(r, refs, global_admins=True, deleted_if_missing=True)
-    return await carry_out(target, r.state, plan_delete(refs, r.state), review or Approve(), run or RunOptions())
+    review, run = review or Approve(), run or RunOptions()
+    async with changing(target, review, run):
+        r = Reader(target.directory)
+        await users_and_roles(r, refs, global_admins=True, deleted_if_missing=True)
+        return await carry_out(target, r.state, plan_delete(refs, r.state), review, run)
 
 
 @dataclass
@@ -110,6 +119,13 @@ async def restore_users(target: Target, refs: Sequence[str], review: Review | No
                         run: RunOptions | None = None, *, new_upn: str | None = None,
                         auto_reconcile: bool = False) -> Restored:
     """Restore deleted users by object id or original UPN, optionally under ``new_upn``."""
+    review, run = review or Approve(), run or RunOptions()
+    async with changing(target, review, run):
+        return await _restore(target, refs, review, run, new_upn, auto_reconcile)
+
+
+async def _restore(target: Target, refs: Sequence[str], review: Review, run: RunOptions, new_upn: str | None,
+                   auto_reconcile: bool) -> Restored:
     r = Reader(target.directory)
     names = [ref for ref in refs if not is_guid(ref)] + ([new_upn] if new_upn else [])
     await r.deleted(await r.users(names, also=[DELETED_REQUEST]))
@@ -120,7 +136,7 @@ async def restore_users(target: Target, refs: Sequence[str], review: Review | No
     if taken:
         await r.users(taken)
         planned = plan_restore(refs, r.state, new_upn=new_upn, auto_reconcile=auto_reconcile)
-    applied = await carry_out(target, r.state, planned, review or Approve(), run or RunOptions())
+    applied = await carry_out(target, r.state, planned, review, run)
     result = Restored(applied.planned, applied.report)
     if applied.report is not None and applied.report.created:
         spelled = {c.upn.lower(): c.upn for c in planned.plan.changes}
@@ -138,9 +154,11 @@ async def _roles_back(r: Reader, created: dict[str, str]) -> dict[str, tuple[str
 async def purge_users(target: Target, refs: Sequence[str], review: Review | None = None,
                       run: RunOptions | None = None) -> Applied:
     """Permanently delete users that are already deleted. This cannot be undone."""
-    r = Reader(target.directory)
-    await r.deleted(await r.users(refs, also=[DELETED_REQUEST]))  # an active user named is told to delete first
-    return await carry_out(target, r.state, plan_purge(refs, r.state), review or Approve(), run or RunOptions())
+    review, run = review or Approve(), run or RunOptions()
+    async with changing(target, review, run):
+        r = Reader(target.directory)
+        await r.deleted(await r.users(refs, also=[DELETED_REQUEST]))  # an active user named is told to delete first
+        return await carry_out(target, r.state, plan_purge(refs, r.state), review, run)
 
 
 @dataclass(frozen=True)
