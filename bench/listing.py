@@ -26,7 +26,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from bench.proc import measure
-from bench.served import CLI, TOKEN_ENV, Served, base_env, last_line, write_config
+from bench.served import CLI, TOKEN_ENV, Served, base_env, last_line, positive, write_config
 
 FORMATS = ("json", "csv")
 
@@ -52,8 +52,8 @@ def list_users(work: Path, env: dict[str, str], fmt: str, runs: int) -> tuple[fl
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=100_000, help="sample users seeded (plus the admin)")
-    parser.add_argument("--runs", type=int, default=2, help="runs per figure")
+    parser.add_argument("--users", type=positive, default=100_000, help="sample users seeded (plus the admin)")
+    parser.add_argument("--runs", type=positive, default=2, help="runs per figure")
     parser.add_argument("--only", choices=["in-process", "served"], help="one way of reaching the tenant")
     args = parser.parse_args(argv)
 

@@ -24,10 +24,11 @@ from pathlib import Path
 from tabulate import tabulate
 
 from bench.proc import measure
-from bench.served import CLI, TOKEN_ENV, Served, base_env, last_line, write_config
+from bench.served import CLI, TOKEN_ENV, Served, base_env, last_line, positive, write_config
 
 DOMAIN = "contoso.onmicrosoft.com"
-# The prepared tenant: 20 sample users plus these four, each in the state one command needs.
+# The prepared tenant: the admin and 20 sample users, plus alice, bob and carol, each in the state the
+# commands on them need; dave is left out for create.
 ALICE = f"alice@{DOMAIN}"  # active, no role: assign
 BOB = f"bob@{DOMAIN}"  # active, Billing Administrator: show, revoke, delete
 CAROL = f"carol@{DOMAIN}"  # deleted while holding Billing Administrator: restore, purge
@@ -102,7 +103,7 @@ def http_requests(case: Case, template: Path, work: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-ms", type=float, default=300.0, help="latency added to every request")
-    parser.add_argument("--runs", type=int, default=2, help="runs per measurement; the lowest time counts")
+    parser.add_argument("--runs", type=positive, default=2, help="runs per measurement; the lowest time counts")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="only the commands whose name starts so")
     args = parser.parse_args(argv)
     cases = [c for c in CASES if not args.only or any(c.name.startswith(o) for o in args.only)]

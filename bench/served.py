@@ -5,6 +5,7 @@ a real tenant is reached (the same client code path, requests over a socket).
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import signal
@@ -23,6 +24,13 @@ TOKEN_ENV = "BENCH_GRAPH_TOKEN"
 def base_env() -> dict[str, str]:
     """This environment without any PROVISIONER_ setting, so only what a run sets applies."""
     return {k: v for k, v in os.environ.items() if not k.startswith("PROVISIONER_")}
+
+
+def positive(text: str) -> int:
+    """An argparse type: a whole number of 1 or more."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return int(text)
 
 
 def write_config(work: Path, graph_url: str = "http://127.0.0.1:1/v1.0") -> Path:
