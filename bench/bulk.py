@@ -1,4 +1,4 @@
-"""Bulk benchmarks: `.venv/bin/python bench/bulk.py [serve|budget|inprocess|plan|all]`.
+"""Bulk benchmarks: `.venv/bin/python -m bench.bulk [serve|budget|inprocess|plan|all]`.
 
 1. serve      2,000 creates against `local serve` (loopback, 150 ms latency, throttling at the documented
               budget): the tool vs. the same tool forced to one request at a time (concurrency 1,
@@ -7,19 +7,21 @@
 3. inprocess  10,000 creates against the in-process local tenant, no latency: users/s and peak RSS.
 4. plan       plan only (--dry-run) on a 100,000-row CSV: seconds and peak RSS.
 
-Each scenario runs in a fresh child process, so peak RSS is its own.
+Each scenario runs in a fresh child process; its peak RSS is that process's VmHWM, which counts
+nothing of the process that started it (ru_maxrss would).
 """
 
 from __future__ import annotations
 
 import collections
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench.proc import proc_peak_mb
 
 DOMAIN = "contoso.onmicrosoft.com"
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,10 +72,6 @@ def count_users() -> tuple[int, int]:
     return sum(counts.values()), sum(1 for v in counts.values() if v > 1)
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def serve_run(work: Path, n: int, *, one_at_a_time: bool) -> float:
     from provisioner import directory
     from provisioner.local import Realism, init_tenant
@@ -113,7 +111,7 @@ def scenario(name: str, work: Path) -> dict[str, float | int | str]:
         users, dupes = count_users()
         return {"exit": code, "seconds": round(elapsed, 2), "writes": writes,
                 "writes_per_s": round(writes / elapsed, 1),
-                "users_created": users - 1, "duplicates": dupes, "peak_rss_mb": round(peak_rss_mb(), 1)}
+                "users_created": users - 1, "duplicates": dupes, "peak_rss_mb": round(proc_peak_mb(), 1)}
     if name == "plan":
         setup(work)
         write_csv(work / "u.csv", 100_000)
@@ -121,7 +119,7 @@ def scenario(name: str, work: Path) -> dict[str, float | int | str]:
         sys.stdout = out
         elapsed, code = run_cli("users", "create", "--from", str(work / "u.csv"), "--dry-run")
         sys.stdout = sys.__stdout__
-        return {"exit": code, "seconds": round(elapsed, 2), "peak_rss_mb": round(peak_rss_mb(), 1)}
+        return {"exit": code, "seconds": round(elapsed, 2), "peak_rss_mb": round(proc_peak_mb(), 1)}
     raise SystemExit(f"unknown scenario {name!r}")
 
 
@@ -140,7 +138,8 @@ def main(argv: list[str]) -> None:
               "plan": ["plan"]}
     names = [n for g in (groups if wanted == "all" else [wanted]) for n in groups[g]]
     for name in names:
-        proc = subprocess.run([sys.executable, __file__, "--child", name], capture_output=True, text=True, cwd=ROOT)
+        proc = subprocess.run([sys.executable, "-m", "bench.bulk", "--child", name], capture_output=True, text=True,
+                              cwd=ROOT)
         lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]
         print(lines[-1] if lines else f"{name} failed: {proc.stderr[-1500:]}", flush=True)
 
