@@ -57,7 +57,7 @@ def count_users() -> tuple[int, int]:
     """(active users, duplicate UPNs) read back through the gateway, realism off."""
     import asyncio
 
-    from provisioner.operations import connected
+    from provisioner.bootstrap import connected
 
     from provisioner.config import load_config
 
@@ -73,7 +73,7 @@ def count_users() -> tuple[int, int]:
 
 
 def serve_run(work: Path, n: int, *, one_at_a_time: bool) -> float:
-    from provisioner import directory
+    from provisioner import graph
     from provisioner.local import Realism, init_tenant
     from provisioner.local.serve import running_server
 
@@ -86,7 +86,7 @@ def serve_run(work: Path, n: int, *, one_at_a_time: bool) -> float:
                     f'token_env = "BENCH_TOKEN"\ngraph_url = "{url}"\n')
         os.environ["BENCH_TOKEN"] = "bench"
         if one_at_a_time:
-            directory.BATCH_LIMIT = 1  # the engine's batch size: one request per HTTP call
+            graph.BATCH_LIMIT = 1  # the engine's batch size: one request per HTTP call
         elapsed, code = run_cli("--tenant", "bench", "users", "create", "--from", str(work / "serve.csv"), "--yes",
                                 "--password-out", str(work / "pw.csv"))
     assert code == 0, code
