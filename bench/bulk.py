@@ -58,7 +58,6 @@ def count_users() -> tuple[int, int]:
     import asyncio
 
     from provisioner.bootstrap import connected
-
     from provisioner.config import load_config
 
     for k in [k for k in os.environ if k.startswith("PROVISIONER_LOCAL_") and k != "PROVISIONER_LOCAL_STATE"]:
