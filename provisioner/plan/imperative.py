@@ -203,9 +203,11 @@ def plan_restore(
 
 
 def plan_purge(refs: Sequence[str], state: TenantState) -> Planned:
-    """Permanently delete users that are already deleted. An active user is an error: delete first."""
+    """Permanently delete users that are already deleted. An active user is an error: delete first.
+    A name that is neither active nor deleted is a note: a re-run after the purge converges."""
     index = Index(state)
     changes: list[Change] = []
+    notes: list[str] = []
     seen: set[str] = set()
     for ref in refs:
         matches = index.deleted(ref)
@@ -216,12 +218,13 @@ def plan_purge(refs: Sequence[str], state: TenantState) -> Planned:
                     f"{user.user_principal_name} is not deleted; purge only removes deleted users. "
                     f"Delete it first: provisioner users delete {user.user_principal_name}"
                 )
-            raise NotFound(f"no deleted user {ref!r}: it may already be purged; see: provisioner deleted list")
+            notes.append(f"{ref} is not among the deleted users (already purged, or never deleted); nothing to purge")
+            continue
         d = _one_deleted(ref, matches, "purge")
         if d.id not in seen:
             seen.add(d.id)
             changes.append(Change(Action.PURGE, d.original_upn, d.id, reason=deleted_reason(d, state.now)))
-    return finish(changes, [], state)
+    return finish(changes, notes, state)
 
 
 def _user_for_roles(ref: str, index: Index) -> User:

@@ -127,8 +127,9 @@ async def restore_users(target: Target, refs: Sequence[str], review: Review | No
 async def _restore(target: Target, refs: Sequence[str], review: Review, run: RunOptions, new_upn: str | None,
                    auto_reconcile: bool) -> Restored:
     r = Reader(target.directory)
+    # Active users too: one already restored (a re-run) is a note, not an error.
     names = [ref for ref in refs if not is_guid(ref)] + ([new_upn] if new_upn else [])
-    await r.deleted(await r.users(names, also=[DELETED_REQUEST]))
+    await r.deleted(await r.users([*refs, *([new_upn] if new_upn else [])], also=[DELETED_REQUEST]))
     planned = plan_restore(refs, r.state, new_upn=new_upn, auto_reconcile=auto_reconcile)
     # The names the restores take back must be free: read those not read yet (named by object id).
     asked = {n.lower() for n in names}
