@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from provisioner import graph
 from provisioner.directory import Directory
+from provisioner.errors import ProvisionerError
 from provisioner.graph import Kind, Request, Response, backoff
 from provisioner.journal import Outcome, OutcomeSink
 from provisioner.model import Action, Change
@@ -66,6 +67,23 @@ class Budget:
     def throttled(self, retry_after: float) -> None:
         self._paused_until = max(self._paused_until, time.monotonic() + retry_after)
         self._tokens = 0.0
+
+
+class JournalFailed(ProvisionerError):
+    """The journal could not be appended: the run stops before its next write and says which writes
+    were made without a record."""
+
+    def __init__(self, error: OSError, unjournaled: Sequence[Outcome], unsent: Sequence[_Item]):
+        self.unjournaled = list(unjournaled)
+        made = [f"{o.change.action.value} {o.change.upn}" + (f" {o.change.role_name}" if o.change.role_name else "")
+                + (f" ({o.object_id})" if o.object_id else "") for o in self.unjournaled]
+        shown = ", ".join(made[:10]) + (f" and {len(made) - 10} more" if len(made) > 10 else "")
+        stopped = f"stopped before the next write, {len(unsent)} or more change(s) not sent. " if unsent else ""
+        super().__init__(
+            f"the journal could not be written ({error.strerror or error}); {stopped}"
+            + (f"{len(made)} write(s) were made but are not in the journal: {shown}. " if made else "")
+            + "Make the journal writable ([execution] journal in the config), then re-run the same command: "
+            "it converges")
 
 
 @dataclass
@@ -128,6 +146,9 @@ class Executor:
         self.last = last
         self.recheck = recheck
         self._secrets: dict[str, str] = {}
+        self._unflushed: list[Outcome] = []
+        self._broken: OSError | None = None  # the journal (or results file) stopped taking records
+        self.unjournaled: list[Outcome] = []
         self._ids = itertools.count(1)
 
     async def run(self, changes: Sequence[Change]) -> Report:
@@ -152,6 +173,8 @@ class Executor:
         finally:
             report.elapsed = time.monotonic() - started
             self._secrets.clear()
+        if self._broken is not None:
+            raise JournalFailed(self._broken, self.unjournaled, [])
         return report
 
     # -- a phase: rounds of batches until every item is settled --
@@ -190,6 +213,8 @@ class Executor:
             requests[request.id] = (item, request)
         if not requests:
             return retry
+        if self._broken is not None:
+            raise JournalFailed(self._broken, self.unjournaled, [i for i, _ in requests.values()])
         writes = sum(1 for _, r in requests.values() if r.method != "GET")
         await self.budget.take(writes)
         try:
@@ -205,8 +230,17 @@ class Executor:
         return retry
 
     def _flush(self) -> None:
-        for sink in self.sinks:
-            sink.flush()
+        try:
+            for sink in self.sinks:
+                sink.flush()
+        except OSError as e:
+            self._lost(e, self._unflushed)
+        self._unflushed = []
+
+    def _lost(self, error: OSError, outcomes: Sequence[Outcome]) -> None:
+        """Records that did not reach the journal: no further write is sent (see ``_send``)."""
+        self._broken = self._broken or error
+        self.unjournaled += [o for o in outcomes if o not in self.unjournaled and o.code != "FailedDependency"]
 
     # -- building requests --
 
@@ -356,7 +390,11 @@ class Executor:
         setattr(report, outcome.status, getattr(report, outcome.status) + 1)
         if outcome.status != "ok" and len(report.failures) < self.max_failures_kept:
             report.failures.append(outcome)
-        for sink in self.sinks:
-            sink.write(outcome)
+        try:
+            for sink in self.sinks:
+                sink.write(outcome)
+            self._unflushed.append(outcome)
+        except OSError as e:
+            self._lost(e, [outcome])
         if self.progress is not None:
             self.progress(report.ok + report.failed + report.unknown + report.refused, report.total)

@@ -1,7 +1,7 @@
 """One mutating command per tenant on this machine at a time.
 
 Two commands that each read two Global Administrators and each remove one leave none: the check
-must see the other's writes. A lock file per target tenant (next to the journal) serialises the
+must see the other's writes. A lock file per target tenant (in the user state directory) serialises the
 mutating commands of this machine; a second one waits and says so. Across machines no client can
 prevent it (Graph has no transactions): the writes that can remove a Global Administrator are
 therefore also re-checked against a fresh read right before each is sent.
@@ -31,7 +31,9 @@ def lock_path(profile: Profile) -> Path:
     else:
         identity = f"graph:{profile.graph_url or profile.cloud}:{(profile.tenant_id or profile.name).lower()}"
     digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
-    return profile.execution.journal.parent / "locks" / f"tenant-{digest}.lock"
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("provisioner", appauthor=False)) / "locks" / f"tenant-{digest}.lock"
 
 
 def _try_lock(fd: int) -> bool:
@@ -64,8 +66,12 @@ async def tenant_lock(profile: Profile, *, wait: bool = True,
                       on_wait: Callable[[str], None] | None = None) -> AsyncIterator[None]:
     """Hold the tenant's lock for the block; released when the process ends, whatever happens."""
     path = lock_path(profile)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as e:
+        raise ProvisionerError(f"cannot create the lock file {path}: {e.strerror or e}; nothing was written. "
+                               "Make that directory writable (or set XDG_STATE_HOME) and run again") from None
     try:
         told = False
         while not _try_lock(fd):

@@ -11,10 +11,11 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 
 from provisioner.config import Profile
 from provisioner.directory import Directory
+from provisioner.errors import ProvisionerError
 from provisioner.execute import Budget, Executor, Recheck, Report
 from provisioner.journal import CsvResults, JsonLines, OutcomeSink, recent_writes
 from provisioner.model import Change, Policy, TenantState
@@ -164,11 +165,10 @@ async def execute(target: Target, changes: Sequence[Change], run: RunOptions, *,
     spent = recent_writes(profile.execution.journal, profile.name, window) if writes else 0
     streams = []
     try:
-        profile.execution.journal.parent.mkdir(parents=True, exist_ok=True)
-        streams.append(profile.execution.journal.open("a", encoding="utf-8"))
+        streams.append(_open(profile.execution.journal, "a", "the journal ([execution] journal in the config)"))
         sinks: list[OutcomeSink] = [JsonLines(streams[0], {"tenant": profile.name})]
         if run.results is not None:
-            streams.append(run.results.open("w", encoding="utf-8", newline=""))
+            streams.append(_open(run.results, "w", "the results file (--results)"))
             sinks.append(CsvResults(streams[1]) if run.results.suffix.lower() == ".csv" else JsonLines(streams[1]))
         executor = Executor(
             target.directory, budget=Budget(writes, window, spent=spent), concurrency=profile.execution.concurrency,
@@ -179,7 +179,20 @@ async def execute(target: Target, changes: Sequence[Change], run: RunOptions, *,
         return await executor.run(changes)
     finally:
         for stream in streams:
-            stream.close()
+            try:
+                stream.close()
+            except OSError:  # already reported by the executor: a full device fails the last flush too
+                pass
+
+
+def _open(path: Path, mode: str, what: str) -> IO[str]:
+    """A file the run writes, opened before the first write; a one-line error when it cannot be."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path.open(mode, encoding="utf-8", newline="")
+    except OSError as e:
+        raise ProvisionerError(f"cannot write {what} {path}: {e.strerror or e}; nothing was written. "
+                               "Name a writable file and run the command again") from None
 
 
 async def keeps_a_global_admin(d: Directory, change: Change) -> str | None:

@@ -29,10 +29,11 @@ def two_admins(tmp_path: Path) -> Tenant:
 
 def _start(t: Tenant, *args: str, journal_dir: Path | None = None) -> subprocess.Popen[str]:
     env = {k: v for k, v in {**os.environ, **t.env}.items() if v is not None}
-    if journal_dir is not None:  # another machine: its own journal, so its own lock
+    if journal_dir is not None:  # another machine: its own journal and its own locks
         config = journal_dir / "config.toml"
         config.write_text(f'[execution]\njournal = "{journal_dir / "journal.jsonl"}"\n', encoding="utf-8")
         env["PROVISIONER_CONFIG"] = str(config)
+        env["XDG_STATE_HOME"] = str(journal_dir / "state")
     return subprocess.Popen([sys.executable, "-m", "provisioner", *args], env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
