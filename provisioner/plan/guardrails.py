@@ -11,7 +11,7 @@ from __future__ import annotations
 from provisioner.errors import Refused
 from provisioner.model import Action, Change, Plan, Policy, TenantState, User
 from provisioner.plan.index import Index, day
-from provisioner.roles.rules import WrittenIds, removes_last_global_admin
+from provisioner.roles.rules import WrittenIds, disables, removes_last_global_admin
 
 _SYNCED = (
     "{upn} is synced from on-premises Active Directory (onPremisesSyncEnabled); delete it there, in "
@@ -30,9 +30,9 @@ def protected_ids(state: TenantState, policy: Policy) -> set[str]:
 def guardrails(plan: Plan, state: TenantState, policy: Policy) -> None:
     """Refuse the whole plan, before any write, listing every problem found (one per line).
 
-    Refused: deleting or purging a directory-synced user, or updating one; deleting, purging or
-    revoking a role from a protected account; leaving no active Global Administrator; more
-    deletes than ``policy.max_deletes`` unless ``policy.force``; restoring past the 30-day window;
+    Refused: deleting or purging a directory-synced user, or updating one; deleting, purging,
+    disabling, renaming or revoking a role from a protected account; leaving no active Global Administrator; more
+    deletes (or purges) than ``policy.max_deletes`` unless ``policy.force``; restoring past the 30-day window;
     restoring to a user principal name another user holds.
     """
     index = Index(state)
@@ -58,11 +58,14 @@ def guardrails(plan: Plan, state: TenantState, policy: Policy) -> None:
                 f"{', '.join(sorted(c.updates))} there and let Entra Connect sync it"
             )
         target, template = written(c)  # a revoke's target is the principal of the assignment it deletes
-        if c.action in (Action.DELETE, Action.PURGE, Action.REVOKE) and target in guarded:
+        harms = c.action in (Action.DELETE, Action.PURGE, Action.REVOKE) or (
+            c.action is Action.UPDATE and (disables(c) or "userPrincipalName" in c.updates))
+        if harms and target in guarded:
             doing = {
                 Action.DELETE: "deleting",
                 Action.PURGE: "purging",
                 Action.REVOKE: f"revoking {index.role_display_name(template) or template} from",
+                Action.UPDATE: "disabling" if disables(c) else "renaming",
             }[c.action]
             who = index.by_id.get(target) or index.deleted_by_id.get(target)
             who_name = who.user_principal_name if isinstance(who, User) else who.original_upn if who else name
@@ -99,6 +102,12 @@ def guardrails(plan: Plan, state: TenantState, policy: Policy) -> None:
     if deletes > policy.max_deletes and not policy.force:
         problems.append(
             f"this plan deletes {deletes} users, more than safety.max_deletes ({policy.max_deletes}); "
+            "check the plan, then rerun with --force or raise safety.max_deletes in the config"
+        )
+    purges = plan.count(Action.PURGE)
+    if purges > policy.max_deletes and not policy.force:
+        problems.append(
+            f"this plan purges {purges} users, permanently, more than safety.max_deletes ({policy.max_deletes}); "
             "check the plan, then rerun with --force or raise safety.max_deletes in the config"
         )
     if problems:

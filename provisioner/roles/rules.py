@@ -69,7 +69,7 @@ class RemovesGlobalAdmin:
         if oid not in self.current:
             return False
         return (change.action in (Action.DELETE, Action.PURGE)
-                or (change.action is Action.UPDATE and _disables(change))
+                or (change.action is Action.UPDATE and disables(change))
                 or (change.action is Action.REVOKE and template == GLOBAL_ADMIN_ID))
 
 
@@ -92,7 +92,7 @@ def removes_last_global_admin(plan: Plan, state: TenantState) -> list[Change]:
     written = WrittenIds(state)
     for change in plan.changes:
         oid, template = written(change)
-        if change.action in (Action.DELETE, Action.PURGE) or (change.action is Action.UPDATE and _disables(change)):
+        if change.action in (Action.DELETE, Action.PURGE) or (change.action is Action.UPDATE and disables(change)):
             gone.add(oid)
         elif change.action is Action.REVOKE and template == GLOBAL_ADMIN_ID:
             pass
@@ -109,6 +109,6 @@ def removes_last_global_admin(plan: Plan, state: TenantState) -> list[Change]:
     return removing
 
 
-def _disables(change: Change) -> bool:
+def disables(change: Change) -> bool:
     old_new = change.updates.get("accountEnabled")
     return old_new is not None and old_new[1] is False

@@ -273,3 +273,28 @@ def test_last_global_admin_maps_role_definition_ids_to_templates_and_ignores_id_
     assert removes_last_global_admin(Plan((revoke,)), tenant) == [revoke]
     delete = Change(Action.DELETE, "admin@contoso.com", ADMIN.id.upper())
     assert removes_last_global_admin(Plan((delete,)), tenant) == [delete]
+
+
+def test_a_protected_account_is_never_disabled_or_renamed_by_a_sync():
+    tenant = state([ADMIN, BOB], assignments=[(ADMIN.id, GA)])
+    manifest = Manifest(users=(UserSpec("bob@contoso.com", {"accountEnabled": False}),), scope_domains=("contoso.com",))
+    disable = diff(manifest, tenant).plan
+    rename = Plan((Change(Action.UPDATE, "bob@contoso.com", BOB.id,
+                          updates={"userPrincipalName": ("bob@contoso.com", "robert@contoso.com")}),))
+    protected = Policy(protected=frozenset({"bob@contoso.com"}))
+    tail = ("is not allowed: it is a protected account (safety.protected_accounts); remove it from that list in "
+            "the config if this is really intended")
+    assert refusal(disable, tenant, protected)[1] == f"  - disabling bob@contoso.com {tail}"
+    assert refusal(rename, tenant, protected)[1] == f"  - renaming bob@contoso.com {tail}"
+    assert guardrails(disable, tenant, Policy()) is None
+
+
+def test_too_many_purges_unless_forced():
+    gone = [deleted(f"u{i}", f"00000000-0000-0000-0000-00000000020{i}", 3) for i in range(3)]
+    tenant = state([ADMIN], gone, [(ADMIN.id, GA)])
+    plan = Plan(tuple(Change(Action.PURGE, d.original_upn, d.id) for d in gone))
+    assert refusal(plan, tenant, Policy(max_deletes=2))[1] == (
+        "  - this plan purges 3 users, permanently, more than safety.max_deletes (2); check the plan, then rerun "
+        "with --force or raise safety.max_deletes in the config"
+    )
+    assert guardrails(plan, tenant, Policy(max_deletes=2, force=True)) is None
