@@ -16,6 +16,7 @@ import itertools
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from provisioner import graph
 from provisioner.directory import Directory
@@ -109,15 +110,25 @@ class _Item:
     not_before: float = 0.0
 
 
-Passwords = Callable[[Change], str]
-CreatedHook = Callable[[Change, str, str], None]  # (change, object id, password) after a create
+class PasswordBook(Protocol):
+    """Where each create's initial password comes from, and where it is kept."""
+
+    def password(self, change: Change) -> str: ...
+
+    def checkpoint(self) -> None:
+        """Every password handed out is on record: called before the creates that set them are sent."""
+
+    def created(self, change: Change, object_id: str, password: str | None) -> None:
+        """After a create; ``password`` is None when it is not known to be ours (see ``_done``)."""
+
+
 Progress = Callable[[int, int], None]
 Recheck = Callable[[Change], Awaitable[str | None]]  # why a held-back change must not run, or None
 
 
 class Executor:
     """Runs plans through one gateway. ``passwords`` supplies the password for each create (and
-    records it where the admin asked); it is called once per user, just before the first send."""
+    records it where the admin asked); asked once per user, just before the first send."""
 
     def __init__(
         self,
@@ -126,8 +137,7 @@ class Executor:
         budget: Budget,
         concurrency: int = 4,
         sinks: Sequence[OutcomeSink] = (),
-        passwords: Passwords | None = None,
-        on_created: CreatedHook | None = None,
+        passwords: PasswordBook | None = None,
         progress: Progress | None = None,
         lag_timeout: float = 60.0,
         max_failures_kept: int = 50,
@@ -139,7 +149,6 @@ class Executor:
         self.concurrency = max(1, concurrency)
         self.sinks = list(sinks)
         self.passwords = passwords
-        self.on_created = on_created
         self.progress = progress
         self.lag_timeout = lag_timeout
         self.max_failures_kept = max_failures_kept
@@ -204,6 +213,8 @@ class Executor:
 
     async def _send(self, items: list[_Item], report: Report) -> list[_Item]:
         """Send one batch; settle what can be settled and return the items to try again."""
+        if self._broken is not None:
+            raise JournalFailed(self._broken, self.unjournaled, items)
         requests: dict[str, tuple[_Item, Request]] = {}
         retry: list[_Item] = []
         for item in items:
@@ -213,8 +224,8 @@ class Executor:
             requests[request.id] = (item, request)
         if not requests:
             return retry
-        if self._broken is not None:
-            raise JournalFailed(self._broken, self.unjournaled, [i for i, _ in requests.values()])
+        if self.passwords is not None and any(i.change.action is Action.CREATE for i, _ in requests.values()):
+            self.passwords.checkpoint()
         writes = sum(1 for _, r in requests.values() if r.method != "GET")
         await self.budget.take(writes)
         try:
@@ -285,7 +296,7 @@ class Executor:
         if key not in self._secrets:
             if self.passwords is None:
                 raise RuntimeError("a create needs a password source")
-            self._secrets[key] = self.passwords(c)
+            self._secrets[key] = self.passwords.password(c)
         return self._secrets[key]
 
     # -- reading answers --
@@ -374,8 +385,10 @@ class Executor:
         c = item.change
         if c.action in (Action.CREATE, Action.RESTORE) and object_id:
             report.created[c.upn.lower()] = object_id
-        if c.action is Action.CREATE and object_id and self.on_created is not None:
-            self.on_created(c, object_id, self._secrets.get(c.upn.lower(), ""))
+        if c.action is Action.CREATE and object_id and self.passwords is not None:
+            # A resent create answered "already exists": the user is there, but an earlier send of
+            # ours or someone else's create made it; its password is not known to be ours.
+            self.passwords.created(c, object_id, None if item.exists else self._secrets.get(c.upn.lower()))
         self._settle(report, Outcome(c, "ok", resp.status, request_id=resp.header("request-id"),
                                      object_id=object_id))
         return []

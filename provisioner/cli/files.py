@@ -4,8 +4,9 @@ file that receives generated initial passwords (``--password-out``)."""
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import click
 
@@ -40,33 +41,60 @@ def read_rows(path: Path, action: str, skip_invalid: Path | None) -> UserRows:
 
 class PasswordKeeper:
     """Supplies each created user's password and gives it to the admin once: into the file they
-    named (mode 0600), or on stderr at the end for a handful of users. Never into logs or plans."""
+    named (mode 0600), or on stderr at the end for a handful of users. Never into logs or plans.
+
+    The file is written ahead: a generated password is on disk (status ``pending``) before the
+    create that sets it is sent, and a second row says what became of it (``created``, or
+    ``unknown`` when the create's answer was lost and the user turned out to exist: someone else's
+    create may have set another password). A crash at any moment leaves every created user's
+    password on record, or the user listed as unknown.
+    """
+
+    HEADER = "userPrincipalName,password,status\n"
 
     def __init__(self, supplied: dict[str, str], out: Path | None, opts: ChangeOptions):
         self.supplied = supplied
         self.out = out = None if opts.dry_run else out
         self.shown: list[tuple[str, str]] = []
+        self.unknown: list[str] = []
+        self._handed: dict[str, str] = {}  # generated, not settled yet: UPN -> password
         self._file = None
         if out is not None:
-            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            os.chmod(out, 0o600)
-            self._file = os.fdopen(fd, "a", encoding="utf-8")
+            self._file = _private_file(out)
             if self._file.tell() == 0:
-                self._file.write("userPrincipalName,password\n")
+                self._file.write(self.HEADER)
 
     def password(self, change: Change) -> str:
         from provisioner.passwords import generate
 
-        return self.supplied.get(change.upn.lower()) or generate()
+        supplied = self.supplied.get(change.upn.lower())
+        if supplied:
+            return supplied
+        password = self._handed[change.upn] = generate()
+        self._row(change.upn, password, "pending")
+        return password
 
-    def created(self, change: Change, object_id: str, password: str) -> None:
+    def checkpoint(self) -> None:
+        """Every password handed out is on the disk before the creates that set them are sent."""
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+
+    def created(self, change: Change, object_id: str, password: str | None) -> None:
         if change.upn.lower() in self.supplied:
             return
-        if self._file is not None:
-            self._file.write(f"{change.upn},{password}\n")
-            self._file.flush()
+        self._handed.pop(change.upn, None)
+        if password is None:
+            self.unknown.append(change.upn)
+            self._row(change.upn, "", "unknown")
+        elif self._file is not None:
+            self._row(change.upn, password, "created")
         else:
             self.shown.append((change.upn, password))
+
+    def _row(self, upn: str, password: str, status: str) -> None:
+        if self._file is not None:
+            self._file.write(f"{upn},{password},{status}\n")
 
     def close(self) -> None:
         if self._file is not None:
@@ -75,6 +103,28 @@ class PasswordKeeper:
             err(f"Initial password for {upn}: {password}  (shown once; it must be changed at first sign-in)")
         if self.out is not None and self._file is not None:
             err(f"Initial passwords written to {self.out} (mode 0600).")
+        if self._handed and self.out is not None:
+            err(f"{len(self._handed)} create(s) did not finish: their passwords stay in {self.out} as 'pending' "
+                "(a user that exists after all has that password).")
+        if self.unknown:
+            err(f"Initial password unknown for {len(self.unknown)} user(s), created but the answer was lost and "
+                f"another writer may have set it: {', '.join(self.unknown)}. Set one in the Entra admin center "
+                "(Users > the user > Reset password) or with: Update-MgUser -UserId UPN -PasswordProfile "
+                "@{Password='...'; ForceChangePasswordNextSignIn=$true}")
+
+
+def _private_file(path: Path) -> IO[str]:
+    """The password file: a regular file of ours, mode 0600, never through a symbolic link."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError as e:
+        raise click.UsageError(f"--password-out {path}: cannot write it ({e.strerror or e}); name a regular "
+                               "file, not a link or a directory") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise click.UsageError(f"--password-out {path}: not a regular file; name a regular file")
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "a", encoding="utf-8")
 
 
 def check_password_out(generated: int, out: Path | None, opts: ChangeOptions) -> None:

@@ -91,14 +91,22 @@ class Passwords:
     def __init__(self, supplied: dict[str, str] | None = None):
         self.supplied = {k.lower(): v for k, v in (supplied or {}).items()}
         self.generated: dict[str, str] = {}
+        self.unknown: list[str] = []  # created, but the create's answer was lost: password not known to be ours
 
     def password(self, change: Change) -> str:
         from provisioner.passwords import generate
 
         return self.supplied.get(change.upn.lower()) or generate()
 
-    def created(self, change: Change, object_id: str, password: str) -> None:
-        if change.upn.lower() not in self.supplied:
+    def checkpoint(self) -> None:
+        return None  # kept in memory: nothing to put on disk first
+
+    def created(self, change: Change, object_id: str, password: str | None) -> None:
+        if change.upn.lower() in self.supplied:
+            return
+        if password is None:
+            self.unknown.append(change.upn)
+        else:
             self.generated[change.upn] = password
 
 
@@ -172,8 +180,7 @@ async def execute(target: Target, changes: Sequence[Change], run: RunOptions, *,
             sinks.append(CsvResults(streams[1]) if run.results.suffix.lower() == ".csv" else JsonLines(streams[1]))
         executor = Executor(
             target.directory, budget=Budget(writes, window, spent=spent), concurrency=profile.execution.concurrency,
-            sinks=sinks, passwords=passwords.password if passwords else None,
-            on_created=passwords.created if passwords else None, progress=run.progress, lag_timeout=lag_timeout,
+            sinks=sinks, passwords=passwords, progress=run.progress, lag_timeout=lag_timeout,
             last=last, recheck=recheck,
         )
         return await executor.run(changes)

@@ -129,10 +129,11 @@ def test_password_out_file_is_private(tenant: Tenant) -> None:
     out = tenant.root / "passwords.csv"
     result = tenant.ok("users", "create", ALICE, "--display-name", "Alice", "--password-out", str(out), "--yes")
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
-    header, row = out.read_text(encoding="utf-8").splitlines()
-    assert header == "userPrincipalName,password"
-    upn, password = row.split(",", 1)
-    assert upn == ALICE
+    header, ahead, done = out.read_text(encoding="utf-8").splitlines()
+    assert header == "userPrincipalName,password,status"
+    upn, password, status = ahead.rsplit(",", 2)
+    assert (upn, status) == (ALICE, "pending")  # written before the create was sent
+    assert done == f"{ALICE},{password},created"
     assert password not in result.stdout
     assert password not in result.stderr
     assert f"Initial passwords written to {out} (mode 0600)." in result.stderr
