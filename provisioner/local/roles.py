@@ -6,7 +6,7 @@ import json
 import sqlite3
 
 from .odata import Prop, Query, fetch_page, project
-from .store import Store, assignment_id, iso
+from .store import Store, assignment_id, fold_id, iso
 from .users import DEFAULT_PROPS, find_user
 from .wire import GraphError, bad_request, not_found
 
@@ -59,10 +59,8 @@ def list_definitions(store: Store, q: Query) -> tuple[list[dict], list | None]:
 
 def find_definition(db: sqlite3.Connection, key: str) -> dict | None:
     """A role definition by id or template id."""
-    row = db.execute(
-        "SELECT body FROM role_definitions WHERE id = ? COLLATE NOCASE OR template_id = ? COLLATE NOCASE",
-        (key, key),
-    ).fetchone()
+    key = fold_id(key)
+    row = db.execute("SELECT body FROM role_definitions WHERE id = ? OR template_id = ?", (key, key)).fetchone()
     return json.loads(row[0]) if row else None
 
 

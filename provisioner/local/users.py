@@ -9,7 +9,7 @@ import uuid
 from datetime import timedelta
 
 from .odata import Prop, Query, fetch_page, project
-from .store import USER_COLUMNS, Store, iso, row_user, user_row
+from .store import USER_COLUMNS, Store, fold_id, iso, row_user, user_row
 from .wire import GraphError, bad_request, not_found
 
 DEFAULT_PROPS = (
@@ -288,7 +288,7 @@ def find_user(db: sqlite3.Connection, key: str, *, deleted: bool = False) -> dic
     state = "IS NOT NULL" if deleted else "IS NULL"
     if _GUID.fullmatch(key):
         row = db.execute(
-            f"SELECT {USER_COLUMNS} FROM users WHERE id = ? COLLATE NOCASE AND deleted {state}", (key,)
+            f"SELECT {USER_COLUMNS} FROM users WHERE id = ? AND deleted {state}", (fold_id(key),)
         ).fetchone()
     elif deleted:
         row = None
