@@ -15,7 +15,15 @@ from starlette.routing import Route
 from . import roles, users
 from .odata import context_url, next_link, parse_query, parse_select
 from .store import Store
-from .wire import GraphError, bad_request, empty_response, error_response, json_response, text_response
+from .wire import (
+    GraphError,
+    bad_request,
+    body_json,
+    empty_response,
+    error_response,
+    json_response,
+    text_response,
+)
 
 Handler = Callable[[Request], Awaitable[Response]]
 USER_TYPE = "#microsoft.graph.user"
@@ -36,6 +44,16 @@ def graph(handler: Callable[[Store, Request], Awaitable[Response]]) -> Handler:
 
 def _select(request: Request, resource: str, known: set[str]) -> list[str] | None:
     return parse_select(request.query_params.get("$select"), known, resource)
+
+
+def _entity(request: Request, entity_set: str, select: list[str] | None, view: dict, status: int = 200,
+            typed: bool = False) -> Response:
+    """One object's answer: `@odata.context` of the set's `$entity` (with `@odata.type` when the set
+    holds other kinds of object too), then the object's properties."""
+    body = {"@odata.context": context_url(entity_set, select, entity=True)}
+    if typed:
+        body["@odata.type"] = USER_TYPE
+    return json_response(request, {**body, **view}, status)
 
 
 def _page(request: Request, context: str, items: list[dict], position, count) -> dict:
@@ -61,9 +79,8 @@ async def list_users(store: Store, request: Request) -> Response:
 
 @graph
 async def create_user(store: Store, request: Request) -> Response:
-    user = users.create_user(store, users.body_json(await request.body()))
-    body = {"@odata.context": context_url("users", None, entity=True), **users.user_view(user, None)}
-    return json_response(request, body, 201)
+    user = users.create_user(store, body_json(await request.body()))
+    return _entity(request, "users", None, users.user_view(user, None), 201)
 
 
 @graph
@@ -77,13 +94,12 @@ async def count_users(store: Store, request: Request) -> Response:
 async def get_user(store: Store, request: Request) -> Response:
     select = _select(request, "user", users.KNOWN)
     user = users.get_user(store, request.path_params["key"])
-    body = {"@odata.context": context_url("users", select, entity=True), **users.user_view(user, select)}
-    return json_response(request, body)
+    return _entity(request, "users", select, users.user_view(user, select))
 
 
 @graph
 async def update_user(store: Store, request: Request) -> Response:
-    users.update_user(store, request.path_params["key"], users.body_json(await request.body()))
+    users.update_user(store, request.path_params["key"], body_json(await request.body()))
     return empty_response(request)
 
 
@@ -122,20 +138,14 @@ async def list_deleted_users(store: Store, request: Request) -> Response:
 async def get_deleted_item(store: Store, request: Request) -> Response:
     select = _select(request, "user", users.KNOWN)
     user = users.get_deleted(store, request.path_params["key"])
-    return _directory_object(request, users.user_view(user, select, DELETED_DEFAULT), select)
+    return _entity(request, "directoryObjects", select, users.user_view(user, select, DELETED_DEFAULT), typed=True)
 
 
 @graph
 async def restore_deleted_item(store: Store, request: Request) -> Response:
-    body = users.body_json(await request.body(), optional=True)
+    body = body_json(await request.body(), optional=True)
     user = users.restore_user(store, request.path_params["key"], body)
-    return _directory_object(request, users.user_view(user, None), None)
-
-
-def _directory_object(request: Request, view: dict, select: list[str] | None) -> Response:
-    """A user answered under /directory/deletedItems: typed, since the set holds any directory object."""
-    body = {"@odata.context": context_url("directoryObjects", select, entity=True), "@odata.type": USER_TYPE, **view}
-    return json_response(request, body)
+    return _entity(request, "directoryObjects", None, users.user_view(user, None), typed=True)
 
 
 @graph
@@ -166,11 +176,7 @@ async def list_role_definitions(store: Store, request: Request) -> Response:
 async def get_role_definition(store: Store, request: Request) -> Response:
     select = _select(request, "unifiedRoleDefinition", set(roles.DEFINITION_FIELDS))
     found = roles.get_definition(store, request.path_params["key"])
-    body = {
-        "@odata.context": context_url(DEFINITIONS_SET, select, entity=True),
-        **roles.definition_view(found, select),
-    }
-    return json_response(request, body)
+    return _entity(request, DEFINITIONS_SET, select, roles.definition_view(found, select))
 
 
 @graph
@@ -188,12 +194,8 @@ async def list_role_assignments(store: Store, request: Request) -> Response:
 
 @graph
 async def create_role_assignment(store: Store, request: Request) -> Response:
-    item = roles.create_assignment(store, users.body_json(await request.body()))
-    body = {
-        "@odata.context": context_url(ASSIGNMENTS_SET, None, entity=True),
-        **roles.assignment_view(item, None, []),
-    }
-    return json_response(request, body, 201)
+    item = roles.create_assignment(store, body_json(await request.body()))
+    return _entity(request, ASSIGNMENTS_SET, None, roles.assignment_view(item, None, []), 201)
 
 
 @graph
@@ -202,11 +204,7 @@ async def get_role_assignment(store: Store, request: Request) -> Response:
     expands = [e.strip() for e in request.query_params.get("$expand", "").split(",") if e.strip()]
     roles.check_expand(expands)
     item = roles.get_assignment(store, request.path_params["key"], expands)
-    body = {
-        "@odata.context": context_url(ASSIGNMENTS_SET, select, entity=True),
-        **roles.assignment_view(item, select, expands),
-    }
-    return json_response(request, body)
+    return _entity(request, ASSIGNMENTS_SET, select, roles.assignment_view(item, select, expands))
 
 
 @graph

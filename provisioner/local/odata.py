@@ -242,17 +242,17 @@ class FilterParser:
         return node
 
     def expr(self):
-        node = self.conj()
-        while self.peek()[0] == "word" and self.peek()[1].lower() == "or":
-            self.i += 1
-            node = ("or", node, self.conj())
-        return node
+        return self.chain("or", self.conj)
 
     def conj(self):
-        node = self.unary()
-        while self.peek()[0] == "word" and self.peek()[1].lower() == "and":
+        return self.chain("and", self.unary)
+
+    def chain(self, word: str, operand):
+        """`operand (word operand)*`, folded to the left: `a or b or c` is (or (or a b) c)."""
+        node = operand()
+        while self.peek()[0] == "word" and self.peek()[1].lower() == word:
             self.i += 1
-            node = ("and", node, self.unary())
+            node = (word, node, operand())
         return node
 
     def unary(self):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 import uuid
@@ -10,7 +9,7 @@ from datetime import timedelta
 
 from .odata import Prop, Query, fetch_page, project
 from .store import USER_COLUMNS, Store, fold_id, iso, row_user, user_row
-from .wire import GraphError, bad_request, not_found
+from .wire import GraphError, bad_request, not_found, unknown_property
 
 DEFAULT_PROPS = (
     "id",
@@ -194,12 +193,7 @@ def _check_values(body: dict, *, creating: bool) -> dict:
             raise bad_request(f"Property '{key}' is read-only and cannot be set.")
         kind = WRITABLE.get(key)
         if kind is None:
-            raise GraphError(
-                400,
-                "BadRequest",
-                f"The property '{key}' does not exist on type 'microsoft.graph.user'. Make sure to only use "
-                "property names that are defined by the type or mark the type as open type.",
-            )
+            raise unknown_property(key, "user")
         if value is None:
             if key in REQUIRED:
                 raise invalid_value(key)
@@ -448,23 +442,3 @@ def purge_user(store: Store, key: str) -> None:
         user = require_user(db, key, deleted=True)
         db.execute("DELETE FROM role_assignments WHERE principal_id = ?", (user["id"],))
         db.execute("DELETE FROM users WHERE id = ?", (user["id"],))
-
-
-def body_json(raw: bytes, *, optional: bool = False) -> dict:
-    """Parse a JSON object request body the way Graph rejects malformed ones."""
-    if not raw.strip():
-        if optional:
-            return {}
-        raise GraphError(400, "BadRequest", "Empty Payload. JSON content expected.")
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise GraphError(
-            400,
-            "BadRequest",
-            "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is "
-            "of valid JSON format.",
-        ) from exc
-    if not isinstance(body, dict):
-        raise GraphError(400, "BadRequest", "Unable to read JSON request payload.")
-    return body
