@@ -15,6 +15,7 @@ from starlette.routing import Route
 from . import roles, users
 from .odata import context_url, next_link, parse_query, parse_select
 from .store import Store
+from .user_checks import KNOWN
 from .wire import (
     GraphError,
     bad_request,
@@ -71,7 +72,7 @@ def _page(request: Request, context: str, items: list[dict], position, count) ->
 
 @graph
 async def list_users(store: Store, request: Request) -> Response:
-    q = parse_query(request, users.PROPS, "user", users.KNOWN, "userPrincipalName")
+    q = parse_query(request, users.PROPS, "user", KNOWN, "userPrincipalName")
     found, position, count = users.list_users(store, q)
     items = [users.user_view(u, q.select) for u in found]
     return json_response(request, _page(request, context_url("users", q.select), items, position, count))
@@ -92,7 +93,7 @@ async def count_users(store: Store, request: Request) -> Response:
 
 @graph
 async def get_user(store: Store, request: Request) -> Response:
-    select = _select(request, "user", users.KNOWN)
+    select = _select(request, "user", KNOWN)
     user = users.get_user(store, request.path_params["key"])
     return _entity(request, "users", select, users.user_view(user, select))
 
@@ -127,7 +128,7 @@ async def deleted_items_root(store: Store, request: Request) -> Response:
 @graph
 async def list_deleted_users(store: Store, request: Request) -> Response:
     users.purge_expired(store)
-    q = parse_query(request, users.DELETED_PROPS, "user", users.KNOWN, "id")
+    q = parse_query(request, users.DELETED_PROPS, "user", KNOWN, "id")
     found, position, count = users.list_users(store, q, deleted=True)
     items = [{"@odata.type": USER_TYPE, **users.user_view(u, q.select, DELETED_DEFAULT)} for u in found]
     context = context_url("directory/deletedItems/microsoft.graph.user", q.select)
@@ -136,7 +137,7 @@ async def list_deleted_users(store: Store, request: Request) -> Response:
 
 @graph
 async def get_deleted_item(store: Store, request: Request) -> Response:
-    select = _select(request, "user", users.KNOWN)
+    select = _select(request, "user", KNOWN)
     user = users.get_deleted(store, request.path_params["key"])
     return _entity(request, "directoryObjects", select, users.user_view(user, select, DELETED_DEFAULT), typed=True)
 
