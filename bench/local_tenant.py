@@ -195,8 +195,8 @@ def main(argv: list[str] | None = None) -> int:
 
         if "list" in cases:
             rows += list_rows(Path(tmp), args.list_users)
-        for size in sizes if "roles" in cases else ():
-            state = Path(tmp) / f"roles{size}.db"
+        for n, size in enumerate(sizes if "roles" in cases else ()):
+            state = Path(tmp) / f"roles{n}.db"
             init_tenant(state, seed_users=size - 1, seed=1)
             rows.append([f"lookup by object id, {size:,}-user tenant", f"{lookup_ms(state):.3f} ms"])
             seconds = asyncio.run(create_with_roles(state, args.role_creates))
