@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
-from datetime import datetime
-from email.utils import format_datetime
 from pathlib import Path
 
 import httpx
 
 from provisioner.local.batch import BATCH_PATH, BatchApp
-from provisioner.local.realism import (
-    ASGIApp,
-    LatencyMiddleware,
-    Realism,
-    RealismMiddleware,
-    Receive,
-    Scope,
-    Send,
-)
+from provisioner.local.middleware import LatencyMiddleware, RealismMiddleware
+from provisioner.local.realism import Realism
+from provisioner.local.wire import ASGIApp, Receive, Scope, Send, TenantDate
 
 # The in-process base URL the product uses; the host never resolves, the transport answers it.
 LOCAL_BASE_URL = "http://local.tenant/v1.0"
@@ -55,37 +46,12 @@ def compose(graph: ASGIApp, realism: Realism | None = None, *, tenant_id: str) -
     return app
 
 
-class _TenantDate:
-    """Stamps every response with the tenant clock's `Date`, as Graph stamps its own time.
-
-    The clock can be moved (`local clock advance`), and clients learn "now" from this header.
-    """
-
-    def __init__(self, app: ASGIApp, now: Callable[[], datetime]):
-        self.app = app
-        self.now = now
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def stamped(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                date = format_datetime(self.now(), usegmt=True).encode()
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
-                message = {**message, "headers": [*headers, (b"date", date)]}
-            await send(message)
-
-        await self.app(scope, receive, stamped)
-
-
 def create_app(state_path: str | os.PathLike[str], realism: Realism | None = None) -> ASGIApp:
     """The local tenant's ASGI app for a state file: Graph v1.0 routes, `$batch`, and realism."""
     from provisioner.local.graph_app import graph_app
 
     graph = graph_app(state_path)
-    return _TenantDate(compose(graph, realism, tenant_id=tenant_id_for(state_path)), graph.state.store.now)
+    return TenantDate(compose(graph, realism, tenant_id=tenant_id_for(state_path)), graph.state.store.now)
 
 
 def transport(state_path: str | os.PathLike[str], realism: Realism | None = None) -> httpx.ASGITransport:

@@ -11,25 +11,23 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import uuid
 from typing import Any
 from urllib.parse import quote, unquote
 
-from provisioner.local.realism import (
+from provisioner.local.wire import (
     JSON_CONTENT_TYPE,
     ASGIApp,
-    Message,
+    Captured,
     Receive,
     Scope,
     Send,
+    error_body,
     header,
-    id_headers,
     read_body,
     replay,
     send_error,
     send_json,
 )
-from provisioner.local.wire import error_body
 
 MAX_REQUESTS = 20
 BATCH_PATH = "/v1.0/$batch"
@@ -161,7 +159,7 @@ class BatchApp:
                 status[item.key] = code
                 parts.append(part)
         body = b'{"responses":[' + b",".join(parts) + b"]}"
-        await send_json(send, 200, body, id_headers(scope)[1])
+        await send_json(send, scope, 200, body)
 
     async def _dispatch(self, outer: Scope, item: _Item) -> bytes:
         return (await self._dispatch_status(outer, item))[1]
@@ -173,24 +171,15 @@ class BatchApp:
             return 400, _item_error(item, 400, "BadRequest",
                                     "The url of a batch request must be relative, such as /users.")
         body = _encode_body(item)
-        scope = _item_scope(outer, item, body)
-        started: Message = {}
-        chunks: list[bytes] = []
-
-        async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                started.update(message)
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
+        answer = Captured()
         try:
-            await self.app(scope, replay(body), capture)
+            await self.app(_item_scope(outer, item, body), replay(body), answer)
         except Exception:
             # Starlette re-raises after sending its 500; the item keeps the 500 it answered.
-            if not started:
+            if answer.status is None:
                 return 500, _item_error(item, 500, "InternalServerError", "The request failed.")
-        status = started.get("status", 500)
-        return status, _item_response(item.id, status, started.get("headers", []), b"".join(chunks))
+        status = answer.status or 500
+        return status, _item_response(item.id, status, answer.headers, answer.body)
 
 
 def _item_scope(outer: Scope, item: _Item, body: bytes) -> Scope:
@@ -264,7 +253,7 @@ def _item_response(item_id: str, status: int, raw_headers: list[tuple[bytes, byt
 
 
 def _item_error(item: _Item, status: int, code: str, message: str) -> bytes:
-    body = error_body(code, message, str(uuid.uuid4()))
+    body = error_body(code, message)
     return _item_response(item.id, status, [(b"content-type", JSON_CONTENT_TYPE)], body)
 
 

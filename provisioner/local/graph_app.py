@@ -15,7 +15,16 @@ from starlette.routing import Route
 from . import roles, users
 from .odata import context_url, next_link, parse_query, parse_select
 from .store import Store
-from .wire import GraphError, bad_request, empty_response, error_response, json_response, text_response
+from .user_checks import KNOWN
+from .wire import (
+    GraphError,
+    bad_request,
+    body_json,
+    empty_response,
+    error_response,
+    json_response,
+    text_response,
+)
 
 Handler = Callable[[Request], Awaitable[Response]]
 USER_TYPE = "#microsoft.graph.user"
@@ -38,6 +47,16 @@ def _select(request: Request, resource: str, known: set[str]) -> list[str] | Non
     return parse_select(request.query_params.get("$select"), known, resource)
 
 
+def _entity(request: Request, entity_set: str, select: list[str] | None, view: dict, status: int = 200,
+            typed: bool = False) -> Response:
+    """One object's answer: `@odata.context` of the set's `$entity` (with `@odata.type` when the set
+    holds other kinds of object too), then the object's properties."""
+    body = {"@odata.context": context_url(entity_set, select, entity=True)}
+    if typed:
+        body["@odata.type"] = USER_TYPE
+    return json_response(request, {**body, **view}, status)
+
+
 def _page(request: Request, context: str, items: list[dict], position, count) -> dict:
     body: dict = {"@odata.context": context}
     if count is not None:
@@ -53,7 +72,7 @@ def _page(request: Request, context: str, items: list[dict], position, count) ->
 
 @graph
 async def list_users(store: Store, request: Request) -> Response:
-    q = parse_query(request, users.PROPS, "user", users.KNOWN, "userPrincipalName")
+    q = parse_query(request, users.PROPS, "user", KNOWN, "userPrincipalName")
     found, position, count = users.list_users(store, q)
     items = [users.user_view(u, q.select) for u in found]
     return json_response(request, _page(request, context_url("users", q.select), items, position, count))
@@ -61,9 +80,8 @@ async def list_users(store: Store, request: Request) -> Response:
 
 @graph
 async def create_user(store: Store, request: Request) -> Response:
-    user = users.create_user(store, users.body_json(await request.body()))
-    body = {"@odata.context": context_url("users", None, entity=True), **users.user_view(user, None)}
-    return json_response(request, body, 201)
+    user = users.create_user(store, body_json(await request.body()))
+    return _entity(request, "users", None, users.user_view(user, None), 201)
 
 
 @graph
@@ -75,15 +93,14 @@ async def count_users(store: Store, request: Request) -> Response:
 
 @graph
 async def get_user(store: Store, request: Request) -> Response:
-    select = _select(request, "user", users.KNOWN)
+    select = _select(request, "user", KNOWN)
     user = users.get_user(store, request.path_params["key"])
-    body = {"@odata.context": context_url("users", select, entity=True), **users.user_view(user, select)}
-    return json_response(request, body)
+    return _entity(request, "users", select, users.user_view(user, select))
 
 
 @graph
 async def update_user(store: Store, request: Request) -> Response:
-    users.update_user(store, request.path_params["key"], users.body_json(await request.body()))
+    users.update_user(store, request.path_params["key"], body_json(await request.body()))
     return empty_response(request)
 
 
@@ -111,7 +128,7 @@ async def deleted_items_root(store: Store, request: Request) -> Response:
 @graph
 async def list_deleted_users(store: Store, request: Request) -> Response:
     users.purge_expired(store)
-    q = parse_query(request, users.DELETED_PROPS, "user", users.KNOWN, "id")
+    q = parse_query(request, users.DELETED_PROPS, "user", KNOWN, "id")
     found, position, count = users.list_users(store, q, deleted=True)
     items = [{"@odata.type": USER_TYPE, **users.user_view(u, q.select, DELETED_DEFAULT)} for u in found]
     context = context_url("directory/deletedItems/microsoft.graph.user", q.select)
@@ -120,22 +137,16 @@ async def list_deleted_users(store: Store, request: Request) -> Response:
 
 @graph
 async def get_deleted_item(store: Store, request: Request) -> Response:
-    select = _select(request, "user", users.KNOWN)
+    select = _select(request, "user", KNOWN)
     user = users.get_deleted(store, request.path_params["key"])
-    return _directory_object(request, users.user_view(user, select, DELETED_DEFAULT), select)
+    return _entity(request, "directoryObjects", select, users.user_view(user, select, DELETED_DEFAULT), typed=True)
 
 
 @graph
 async def restore_deleted_item(store: Store, request: Request) -> Response:
-    body = users.body_json(await request.body(), optional=True)
+    body = body_json(await request.body(), optional=True)
     user = users.restore_user(store, request.path_params["key"], body)
-    return _directory_object(request, users.user_view(user, None), None)
-
-
-def _directory_object(request: Request, view: dict, select: list[str] | None) -> Response:
-    """A user answered under /directory/deletedItems: typed, since the set holds any directory object."""
-    body = {"@odata.context": context_url("directoryObjects", select, entity=True), "@odata.type": USER_TYPE, **view}
-    return json_response(request, body)
+    return _entity(request, "directoryObjects", None, users.user_view(user, None), typed=True)
 
 
 @graph
@@ -166,11 +177,7 @@ async def list_role_definitions(store: Store, request: Request) -> Response:
 async def get_role_definition(store: Store, request: Request) -> Response:
     select = _select(request, "unifiedRoleDefinition", set(roles.DEFINITION_FIELDS))
     found = roles.get_definition(store, request.path_params["key"])
-    body = {
-        "@odata.context": context_url(DEFINITIONS_SET, select, entity=True),
-        **roles.definition_view(found, select),
-    }
-    return json_response(request, body)
+    return _entity(request, DEFINITIONS_SET, select, roles.definition_view(found, select))
 
 
 @graph
@@ -188,12 +195,8 @@ async def list_role_assignments(store: Store, request: Request) -> Response:
 
 @graph
 async def create_role_assignment(store: Store, request: Request) -> Response:
-    item = roles.create_assignment(store, users.body_json(await request.body()))
-    body = {
-        "@odata.context": context_url(ASSIGNMENTS_SET, None, entity=True),
-        **roles.assignment_view(item, None, []),
-    }
-    return json_response(request, body, 201)
+    item = roles.create_assignment(store, body_json(await request.body()))
+    return _entity(request, ASSIGNMENTS_SET, None, roles.assignment_view(item, None, []), 201)
 
 
 @graph
@@ -202,11 +205,7 @@ async def get_role_assignment(store: Store, request: Request) -> Response:
     expands = [e.strip() for e in request.query_params.get("$expand", "").split(",") if e.strip()]
     roles.check_expand(expands)
     item = roles.get_assignment(store, request.path_params["key"], expands)
-    body = {
-        "@odata.context": context_url(ASSIGNMENTS_SET, select, entity=True),
-        **roles.assignment_view(item, select, expands),
-    }
-    return json_response(request, body)
+    return _entity(request, ASSIGNMENTS_SET, select, roles.assignment_view(item, select, expands))
 
 
 @graph

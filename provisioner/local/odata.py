@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from starlette.requests import Request
 
+from .store import fold_id
 from .wire import GRAPH_ROOT, GraphError, bad_request, unsupported_query
 
 MAX_TOP = 999
@@ -241,17 +242,17 @@ class FilterParser:
         return node
 
     def expr(self):
-        node = self.conj()
-        while self.peek()[0] == "word" and self.peek()[1].lower() == "or":
-            self.i += 1
-            node = ("or", node, self.conj())
-        return node
+        return self.chain("or", self.conj)
 
     def conj(self):
-        node = self.unary()
-        while self.peek()[0] == "word" and self.peek()[1].lower() == "and":
+        return self.chain("and", self.unary)
+
+    def chain(self, word: str, operand):
+        """`operand (word operand)*`, folded to the left: `a or b or c` is (or (or a b) c)."""
+        node = operand()
+        while self.peek()[0] == "word" and self.peek()[1].lower() == word:
             self.i += 1
-            node = ("and", node, self.unary())
+            node = (word, node, operand())
         return node
 
     def unary(self):
@@ -346,7 +347,8 @@ def compile_filter(ast, props: dict[str, Prop], resource: str, advanced: bool) -
             return int(v)
         if not isinstance(v, str):
             raise bad_request(f"Invalid filter clause: value of '{name}' must be a string.")
-        return v
+        # Ids are stored folded, so an exact comparison matches any case and can use the index.
+        return fold_id(v) if prop.kind == "guid" else v
 
     def walk(node) -> str:
         tag = node[0]
@@ -387,4 +389,4 @@ def compile_filter(ast, props: dict[str, Prop], resource: str, advanced: bool) -
 
 
 def _collate(prop: Prop) -> str:
-    return "COLLATE NOCASE" if prop.kind in ("str", "guid") else ""
+    return "COLLATE NOCASE" if prop.kind == "str" else ""

@@ -6,9 +6,9 @@ import json
 import sqlite3
 
 from .odata import Prop, Query, fetch_page, project
-from .store import Store, assignment_id, iso
-from .users import DEFAULT_PROPS, find_user
-from .wire import GraphError, bad_request, not_found
+from .store import Store, assignment_id, fold_id, iso
+from .users import DEFAULT_PROPS, find_user, require_user
+from .wire import bad_request, not_found, unknown_property
 
 DEFINITION_PROPS: dict[str, Prop] = {
     "id": Prop("id", "guid"),
@@ -59,20 +59,23 @@ def list_definitions(store: Store, q: Query) -> tuple[list[dict], list | None]:
 
 def find_definition(db: sqlite3.Connection, key: str) -> dict | None:
     """A role definition by id or template id."""
-    row = db.execute(
-        "SELECT body FROM role_definitions WHERE id = ? COLLATE NOCASE OR template_id = ? COLLATE NOCASE",
-        (key, key),
-    ).fetchone()
+    key = fold_id(key)
+    row = db.execute("SELECT body FROM role_definitions WHERE id = ? OR template_id = ?", (key, key)).fetchone()
     return json.loads(row[0]) if row else None
+
+
+def require_definition(db: sqlite3.Connection, key: str) -> dict:
+    """``find_definition``, answering Graph's 404 when there is no such role."""
+    found = find_definition(db, key)
+    if found is None:
+        raise not_found(key)
+    return found
 
 
 def get_definition(store: Store, key: str) -> dict:
     """GET /roleManagement/directory/roleDefinitions/{id}."""
     with store.read() as db:
-        found = find_definition(db, key)
-    if found is None:
-        raise not_found(key)
-    return found
+        return require_definition(db, key)
 
 
 def definition_view(definition: dict, select: list[str] | None) -> dict:
@@ -90,13 +93,7 @@ def create_assignment(store: Store, body: dict) -> dict:
             "appScopeId",
             "condition",
         ):
-            raise GraphError(
-                400,
-                "BadRequest",
-                f"The property '{key}' does not exist on type 'microsoft.graph.unifiedRoleAssignment'. "
-                "Make sure to only use property names that are defined by the type or mark the type as "
-                "open type.",
-            )
+            raise unknown_property(key, "unifiedRoleAssignment")
     role_id, principal_id = body.get("roleDefinitionId"), body.get("principalId")
     scope, app_scope = body.get("directoryScopeId"), body.get("appScopeId")
     for name, value in (("roleDefinitionId", role_id), ("principalId", principal_id)):
@@ -115,13 +112,8 @@ def create_assignment(store: Store, body: dict) -> dict:
         # The local tenant holds no administrative units or applications to scope to.
         raise not_found(scope.rsplit("/", 1)[-1] or scope)
     with store.write() as db:
-        definition = find_definition(db, role_id)
-        if definition is None:
-            raise not_found(role_id)
-        principal = find_user(db, principal_id)
-        if principal is None:
-            raise not_found(principal_id)
-        principal_id = principal["id"]
+        definition = require_definition(db, role_id)
+        principal_id = require_user(db, principal_id)["id"]
         aid = assignment_id(
             definition["id"], principal_id, scope if scope is not None else f"app:{app_scope}"
         )

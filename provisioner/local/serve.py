@@ -19,7 +19,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from provisioner.local.app import create_app
-from provisioner.local.realism import WRITE_METHODS, ASGIApp, Realism, Receive, Scope, Send, discard
+from provisioner.local.realism import Realism
+from provisioner.local.wire import WRITE_METHODS, ASGIApp, Receive, Scope, Send, discard
 
 
 class RemoteBindRefused(ValueError):

@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
-SCHEMA_VERSION = "1"
+# Schema 2: object ids are stored lower-case so that lookups use the primary key (see `_lower_ids`).
+SCHEMA_VERSION = "2"
 GLOBAL_ADMIN_ROLE = "62e90394-69f5-4237-9190-012177145e10"
 
 SCHEMA = """
@@ -26,6 +27,9 @@ CREATE TABLE IF NOT EXISTS domains (
 );
 -- Hot, filterable and sortable properties are columns, the rest of the user lives in `props` (JSON).
 -- `deleted` is NULL for active users, else the deletedDateTime, and `upn` is rewritten while deleted.
+-- Object ids (users.id, role_definitions.id/template_id, role_assignments' principal and role ids)
+-- are lower-case GUIDs, as Graph writes them, and are compared exactly: callers fold what a client
+-- sends with `fold_id`, so every lookup by id is a primary-key or index seek.
 CREATE TABLE IF NOT EXISTS users (
     id TEXT PRIMARY KEY,
     upn TEXT NOT NULL UNIQUE COLLATE NOCASE,
@@ -40,6 +44,8 @@ CREATE TABLE IF NOT EXISTS users (
 CREATE INDEX IF NOT EXISTS users_by_upn ON users (deleted, upn, id);
 CREATE INDEX IF NOT EXISTS users_by_name ON users (deleted, display_name, id);
 CREATE INDEX IF NOT EXISTS users_by_mail ON users (mail);
+-- Deleted items are few and listed in id order: a partial index keeps that off the active users.
+CREATE INDEX IF NOT EXISTS deleted_users_by_id ON users (id) WHERE deleted IS NOT NULL;
 CREATE TABLE IF NOT EXISTS role_definitions (
     id TEXT PRIMARY KEY,
     display_name TEXT NOT NULL COLLATE NOCASE,
@@ -47,6 +53,7 @@ CREATE TABLE IF NOT EXISTS role_definitions (
     is_builtin INTEGER NOT NULL,
     body TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS role_definitions_by_template ON role_definitions (template_id);
 CREATE TABLE IF NOT EXISTS role_assignments (
     id TEXT PRIMARY KEY,
     role_definition_id TEXT NOT NULL,
@@ -59,6 +66,12 @@ CREATE TABLE IF NOT EXISTS role_assignments (
 CREATE INDEX IF NOT EXISTS assignments_by_principal ON role_assignments (principal_id);
 CREATE INDEX IF NOT EXISTS assignments_by_role ON role_assignments (role_definition_id, id);
 """
+
+
+def fold_id(key: str) -> str:
+    """An object id as stored: ASCII letters lower-cased, as SQLite's NOCASE folds them (so a key
+    with other characters matches exactly what a case-insensitive comparison would)."""
+    return key.lower() if key.isascii() else key
 
 
 def iso(dt: datetime) -> str:
@@ -126,7 +139,10 @@ class Store:
             for stmt in SCHEMA.split(";"):
                 if stmt.strip():
                     db.execute(stmt)
-            if db.execute("SELECT 1 FROM meta WHERE key = 'schema'").fetchone():
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if row:
+                if row[0] == "1":
+                    _lower_ids(db)
                 return False
             now = datetime.now(UTC)
             db.executemany(
@@ -222,6 +238,35 @@ class Store:
         with self.read() as db:
             row = db.execute("SELECT name FROM domains ORDER BY is_default DESC, name LIMIT 1").fetchone()
         return row[0]
+
+
+def _lower_ids(db: sqlite3.Connection) -> None:
+    """Migrate a schema-1 file (ids compared with NOCASE) to lower-case ids, inside the caller's
+    transaction. That version minted lower-case ids itself, but it matched any case and, before it
+    stored the principal's own id, kept an assignment's principalId as the client wrote it (lower-cased,
+    and possibly a userPrincipalName): those are folded, or mapped to the user's object id."""
+    db.execute("UPDATE users SET id = lower(id) WHERE id <> lower(id)")
+    # A deleted user's UPN starts with its id without hyphens (32 characters).
+    db.execute(
+        "UPDATE users SET upn = lower(substr(upn, 1, 32)) || substr(upn, 33)"
+        " WHERE deleted IS NOT NULL AND substr(upn, 1, 32) <> lower(substr(upn, 1, 32))"
+    )
+    db.execute(
+        "UPDATE role_definitions SET id = lower(id), template_id = lower(template_id)"
+        " WHERE id <> lower(id) OR template_id <> lower(template_id)"
+    )
+    db.execute(
+        "UPDATE role_assignments SET principal_id = lower(principal_id), role_definition_id = lower(role_definition_id)"
+        " WHERE principal_id <> lower(principal_id) OR role_definition_id <> lower(role_definition_id)"
+    )
+    # OR IGNORE: the same role may also be held under the object id already; that row stays the one.
+    db.execute(
+        "UPDATE OR IGNORE role_assignments SET principal_id ="
+        " (SELECT u.id FROM users u WHERE u.upn = role_assignments.principal_id AND u.deleted IS NULL)"
+        " WHERE principal_id LIKE '%@%' AND EXISTS"
+        " (SELECT 1 FROM users u WHERE u.upn = role_assignments.principal_id AND u.deleted IS NULL)"
+    )
+    db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
 
 
 def user_row(u: dict) -> tuple:

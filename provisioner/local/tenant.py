@@ -161,12 +161,15 @@ def init_tenant(
 
 def _seed(store: Store, domain: str, count: int, synced_fraction: float, rng: random.Random) -> int:
     with store.read() as db:
-        taken = {r[0].lower() for r in db.execute("SELECT upn FROM users")}
+        rows = db.execute("SELECT upn, id FROM users").fetchall()
+    taken = {upn.lower() for upn, _ in rows}
+    # Seeding again with the same seed draws the same ids: those already in the tenant are drawn anew.
+    ids = {uid for _, uid in rows}
     now = store.now()
     counts = {"synced": 0}
     with store.write() as db:
         # A generator keeps memory flat however many users are seeded; one transaction keeps it fast.
-        Store.insert_users(db, _sample_users(domain, count, synced_fraction, rng, taken, now, counts))
+        Store.insert_users(db, _sample_users(domain, count, synced_fraction, rng, taken, ids, now, counts))
     return counts["synced"]
 
 
@@ -176,6 +179,7 @@ def _sample_users(
     synced_fraction: float,
     rng: random.Random,
     taken: set[str],
+    ids: set[str],
     now: datetime,
     counts: dict,
 ) -> Iterator[dict]:
@@ -196,8 +200,11 @@ def _sample_users(
         is_synced = rng.random() < synced_fraction
         counts["synced"] += is_synced
         created = iso(now - timedelta(days=rng.randint(1, 1500), seconds=rng.randint(0, 86399)))
+        uid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        while uid in ids:
+            uid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         yield {
-            "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "id": uid,
             "userPrincipalName": upn,
             "displayName": f"{first} {last}",
             "givenName": first,

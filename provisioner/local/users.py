@@ -1,16 +1,18 @@
-"""Entra user semantics: validation, create/read/update, soft delete, deleted items, restore, purge."""
+"""Entra user semantics: create, read, update, soft delete, deleted items, restore, purge.
+
+What a user body may hold, and the errors for it, is `user_checks`."""
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 import uuid
 from datetime import timedelta
 
 from .odata import Prop, Query, fetch_page, project
-from .store import USER_COLUMNS, Store, iso, row_user, user_row
-from .wire import GraphError, bad_request, not_found
+from .store import USER_COLUMNS, Store, fold_id, iso, row_user, user_row
+from .user_checks import check_upn, check_values, proxy_conflict, upn_conflict
+from .wire import bad_request, not_found
 
 DEFAULT_PROPS = (
     "id",
@@ -25,57 +27,6 @@ DEFAULT_PROPS = (
     "surname",
     "userPrincipalName",
 )
-# Properties a client may write, with their JSON kind.
-WRITABLE = {
-    "accountEnabled": "bool",
-    "ageGroup": "str",
-    "businessPhones": "list",
-    "city": "str",
-    "companyName": "str",
-    "country": "str",
-    "department": "str",
-    "displayName": "str",
-    "employeeId": "str",
-    "employeeType": "str",
-    "faxNumber": "str",
-    "givenName": "str",
-    "jobTitle": "str",
-    "mail": "str",
-    "mailNickname": "str",
-    "mobilePhone": "str",
-    "officeLocation": "str",
-    "onPremisesImmutableId": "str",
-    "otherMails": "list",
-    "passwordPolicies": "str",
-    "passwordProfile": "object",
-    "postalCode": "str",
-    "preferredLanguage": "str",
-    "showInAddressList": "bool",
-    "state": "str",
-    "streetAddress": "str",
-    "surname": "str",
-    "usageLocation": "str",
-    "userPrincipalName": "str",
-    "userType": "str",
-}
-READ_ONLY = {
-    "id",
-    "createdDateTime",
-    "deletedDateTime",
-    "onPremisesSyncEnabled",
-    "onPremisesLastSyncDateTime",
-    "onPremisesDistinguishedName",
-    "onPremisesDomainName",
-    "onPremisesSamAccountName",
-    "onPremisesSecurityIdentifier",
-    "onPremisesUserPrincipalName",
-    "lastPasswordChangeDateTime",
-    "creationType",
-    "externalUserState",
-    "proxyAddresses",
-}
-KNOWN = set(WRITABLE) | READ_ONLY
-REQUIRED = ("accountEnabled", "displayName", "mailNickname", "passwordProfile", "userPrincipalName")
 # On a directory-synced user only these cloud-side properties may be changed; the rest are mastered
 # on premises and Graph refuses the write.
 CLOUD_WRITABLE_ON_SYNCED = {"usageLocation", "passwordPolicies", "showInAddressList"}
@@ -105,20 +56,7 @@ DELETED_PROPS = dict(
     deletedDateTime=Prop("deleted", "date", ops=frozenset(), advanced_ops=frozenset(), order="advanced"),
 )
 
-_UPN_LOCAL = re.compile(r"[A-Za-z0-9'.\-_!#^~]{1,64}")
-_NICKNAME = re.compile(r"[\x21-\x7e]{1,64}")
-_NICKNAME_BAD = set('@()\\[]";:<>,')
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_SYMBOLS = set("@#$%^&*-_!+=[]{}|\\:',.?/`~\"();<> ")
-
-UPN_DOMAIN_ERROR = (
-    "The domain portion of the userPrincipalName property is invalid. "
-    "You must use one of the verified domain names in your organization."
-)
-PASSWORD_ERROR = (
-    "The specified password does not comply with password complexity requirements. "
-    "Please provide a different password."
-)
 SYNCED_UPDATE_ERROR = (
     "Unable to update the specified properties for on-premises mastered Directory Sync objects "
     "or objects currently undergoing migration."
@@ -127,114 +65,6 @@ SYNCED_DELETE_ERROR = (
     "Unable to delete the specified on-premises mastered Directory Sync object. "
     "Delete it in the on-premises directory."
 )
-
-
-def upn_conflict() -> GraphError:
-    """Graph's observed answer to a duplicate userPrincipalName."""
-    return bad_request(
-        "Another object with the same value for property userPrincipalName already exists.",
-        [{"target": "userPrincipalName", "code": "ObjectConflict"}],
-    )
-
-
-def proxy_conflict() -> GraphError:
-    """Graph's observed answer to a mail/proxy address already used by another object."""
-    return bad_request(
-        "Another object with the same value for property proxyAddresses already exists.",
-        [{"target": "proxyAddresses", "code": "ObjectConflict"}, {"code": "ConflictingObjects"}],
-    )
-
-
-def invalid_value(name: str) -> GraphError:
-    return bad_request(f"Invalid value specified for property '{name}' of resource 'User'.")
-
-
-def check_password(password: object) -> None:
-    """The cloud password policy: 8-256 ASCII characters from 3 of 4 classes."""
-    if not isinstance(password, str) or not 8 <= len(password) <= 256:
-        raise bad_request(PASSWORD_ERROR)
-    classes = [False, False, False, False]
-    for ch in password:
-        if "a" <= ch <= "z":
-            classes[0] = True
-        elif "A" <= ch <= "Z":
-            classes[1] = True
-        elif "0" <= ch <= "9":
-            classes[2] = True
-        elif ch in _SYMBOLS:
-            classes[3] = True
-        else:
-            raise bad_request(PASSWORD_ERROR)
-    if sum(classes) < 3:
-        raise bad_request(PASSWORD_ERROR)
-
-
-def check_upn(db: sqlite3.Connection, upn: object) -> str:
-    """Validate format, characters and verified domain of a userPrincipalName."""
-    if not isinstance(upn, str) or upn.count("@") != 1:
-        raise bad_request("Property userPrincipalName is invalid.")
-    local, domain = upn.split("@")
-    if not _UPN_LOCAL.fullmatch(local) or local.startswith(".") or local.endswith(".") or ".." in local:
-        raise bad_request("Property userPrincipalName is invalid.")
-    if (
-        not domain
-        or not db.execute("SELECT 1 FROM domains WHERE name = ? AND is_verified = 1", (domain,)).fetchone()
-    ):
-        raise bad_request(UPN_DOMAIN_ERROR)
-    return upn
-
-
-def _check_values(body: dict, *, creating: bool) -> dict:
-    """Type-check a create/update body; returns the writable properties it sets."""
-    out: dict = {}
-    for key, value in body.items():
-        if key.startswith("@odata."):
-            continue
-        if key in READ_ONLY:
-            raise bad_request(f"Property '{key}' is read-only and cannot be set.")
-        kind = WRITABLE.get(key)
-        if kind is None:
-            raise GraphError(
-                400,
-                "BadRequest",
-                f"The property '{key}' does not exist on type 'microsoft.graph.user'. Make sure to only use "
-                "property names that are defined by the type or mark the type as open type.",
-            )
-        if value is None:
-            if key in REQUIRED:
-                raise invalid_value(key)
-        elif kind == "bool" and not isinstance(value, bool):
-            raise invalid_value(key)
-        elif kind == "str" and not isinstance(value, str):
-            raise invalid_value(key)
-        elif kind == "list" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-            raise invalid_value(key)
-        elif kind == "object" and not isinstance(value, dict):
-            raise invalid_value(key)
-        out[key] = value
-    if "displayName" in out and not (out["displayName"] or "").strip():
-        raise invalid_value("displayName")
-    nick = out.get("mailNickname")
-    if nick is not None and (not _NICKNAME.fullmatch(nick) or _NICKNAME_BAD & set(nick)):
-        raise invalid_value("mailNickname")
-    loc = out.get("usageLocation")
-    if loc is not None and not re.fullmatch(r"[A-Za-z]{2}", loc):
-        raise invalid_value("usageLocation")
-    if "businessPhones" in out and len(out["businessPhones"]) > 1:
-        raise invalid_value("businessPhones")
-    if creating:
-        for key in REQUIRED:
-            if body.get(key) is None:
-                raise bad_request(f"A value is required for property '{key}' of resource 'User'.")
-    profile = out.get("passwordProfile")
-    if profile is not None:
-        if creating and "password" not in profile:
-            raise bad_request(
-                "A value is required for property 'passwordProfile.password' of resource 'User'."
-            )
-        if "password" in profile:
-            check_password(profile["password"])
-    return out
 
 
 def _mail_taken(db: sqlite3.Connection, mail: str, except_id: str | None = None) -> bool:
@@ -247,7 +77,7 @@ def _mail_taken(db: sqlite3.Connection, mail: str, except_id: str | None = None)
 
 def create_user(store: Store, body: dict) -> dict:
     """POST /users: validate like Entra, insert, return the full stored user."""
-    values = _check_values(body, creating=True)
+    values = check_values(body, creating=True)
     profile = values.pop("passwordProfile")
     with store.write() as db:
         check_upn(db, values["userPrincipalName"])
@@ -288,7 +118,7 @@ def find_user(db: sqlite3.Connection, key: str, *, deleted: bool = False) -> dic
     state = "IS NOT NULL" if deleted else "IS NULL"
     if _GUID.fullmatch(key):
         row = db.execute(
-            f"SELECT {USER_COLUMNS} FROM users WHERE id = ? COLLATE NOCASE AND deleted {state}", (key,)
+            f"SELECT {USER_COLUMNS} FROM users WHERE id = ? AND deleted {state}", (fold_id(key),)
         ).fetchone()
     elif deleted:
         row = None
@@ -315,7 +145,7 @@ def get_user(store: Store, key: str) -> dict:
 
 def update_user(store: Store, key: str, body: dict) -> None:
     """PATCH /users/{id | userPrincipalName}."""
-    values = _check_values(body, creating=False)
+    values = check_values(body, creating=False)
     with store.write() as db:
         user = require_user(db, key)
         if user["onPremisesSyncEnabled"] and set(values) - CLOUD_WRITABLE_ON_SYNCED:
@@ -448,23 +278,3 @@ def purge_user(store: Store, key: str) -> None:
         user = require_user(db, key, deleted=True)
         db.execute("DELETE FROM role_assignments WHERE principal_id = ?", (user["id"],))
         db.execute("DELETE FROM users WHERE id = ?", (user["id"],))
-
-
-def body_json(raw: bytes, *, optional: bool = False) -> dict:
-    """Parse a JSON object request body the way Graph rejects malformed ones."""
-    if not raw.strip():
-        if optional:
-            return {}
-        raise GraphError(400, "BadRequest", "Empty Payload. JSON content expected.")
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise GraphError(
-            400,
-            "BadRequest",
-            "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is "
-            "of valid JSON format.",
-        ) from exc
-    if not isinstance(body, dict):
-        raise GraphError(400, "BadRequest", "Unable to read JSON request payload.")
-    return body

@@ -36,6 +36,14 @@ def test_init_creates_then_keeps_and_adds_seed_users(tmp_path):
     assert again.stdout == f"path: {state}\ndomain: contoso.onmicrosoft.com\nusers: 21\nseeded: 20\nsynced: 20\n"
 
 
+def test_init_seeds_again_with_the_same_seed(tmp_path):
+    state = str(tmp_path / "t.db")
+    assert invoke("init", "--state", state, "--seed-users", "5", "--seed", "1").exit_code == 0
+    again = invoke("init", "--state", state, "--seed-users", "5", "--seed", "1")
+    assert again.exit_code == 0
+    assert again.stdout == f"path: {state}\ndomain: contoso.onmicrosoft.com\nusers: 11\nseeded: 5\nsynced: 0\n"
+
+
 def test_init_reads_the_state_path_from_the_environment_and_takes_a_domain(tmp_path):
     state = tmp_path / "env.db"
     result = invoke("init", "--domain", "fabrikam.com", env={"PROVISIONER_LOCAL_STATE": str(state)})

@@ -16,13 +16,9 @@ from starlette.routing import Route
 
 from provisioner.local.app import LOCAL_BASE_URL, compose
 from provisioner.local.batch import BatchApp
-from provisioner.local.realism import (
-    LatencyMiddleware,
-    Realism,
-    RealismMiddleware,
-    request_cost,
-    retry_after_seconds,
-)
+from provisioner.local.middleware import LatencyMiddleware, RealismMiddleware
+from provisioner.local.realism import Realism
+from provisioner.local.throttle import request_cost, retry_after_seconds
 
 TENANT = "0785ef7c-0000-4000-8000-000000000001"
 
