@@ -185,7 +185,7 @@ def _parse_row(row: int, record: Record, for_action: str) -> tuple[UserSpec | No
                 problems.append(RowError(row, heading(name), problem))
                 continue
             attributes[name] = value
-        if "displayName" not in attributes:
+        if values.get("displayName") in (None, ""):
             problems.append(RowError(row, heading("displayName"), "missing; a new user needs a display name"))
         location = attributes.get("usageLocation")
         if location is not None:

@@ -100,8 +100,10 @@ def _undecodable(data: bytes, how: Decoding, e: UnicodeDecodeError) -> FileProbl
     offset = how.skip + e.start
     row = data[how.skip : offset].decode(how.codec, "replace").count("\n") + 1
     what = {"utf-8": "UTF-8", "utf-16-le": "UTF-16", "utf-16-be": "UTF-16"}.get(how.codec, how.codec)
-    found = f"byte 0x{data[offset]:02X} (offset {offset:,}) is not {what}" if offset < len(data) else (
-        f"the file ends inside a character: it is not {what}")
+    if e.reason == "truncated data" or offset >= len(data):
+        found = f"the file ends inside a character: it is not {what}"
+    else:
+        found = f"byte 0x{data[offset]:02X} (offset {offset:,}) is not {what}"
     if how.named:
         fix = f"name the file's encoding with --encoding, {SAVE_AS}"
     else:
