@@ -61,6 +61,10 @@ class InputError(ProvisionerError):
     def __init__(self, source: str, problems: list[RowError]):
         self.source = source
         self.problems = problems
+        if len(problems) == 1:
+            # One problem, one line: what a script's log and a terminal both show whole.
+            super().__init__(f"{source}: {problems[0]} (nothing was written)")
+            return
         lines = [f"{source}: {len(problems)} invalid row(s), nothing was written:"]
         lines += [f"  {p}" for p in problems]
         super().__init__("\n".join(lines))

@@ -19,7 +19,9 @@ from provisioner.planfile import FORMAT, DigestMismatch, change_fields, check_pl
 
 RESTORE_WINDOW = timedelta(days=30)
 
-# The user properties the tool writes and compares in plans (UPN and mailNickname are identity).
+# The user properties the tool writes and compares in plans (UPN and mailNickname are identity):
+# the Entra bulk-create template's columns and the HR ones admins fill most. All are strings but
+# businessPhones, a list Graph lets hold one number.
 USER_WRITABLE = (
     "displayName",
     "accountEnabled",
@@ -28,6 +30,17 @@ USER_WRITABLE = (
     "jobTitle",
     "department",
     "usageLocation",
+    "companyName",
+    "employeeId",
+    "employeeType",
+    "officeLocation",
+    "streetAddress",
+    "city",
+    "state",
+    "postalCode",
+    "country",
+    "businessPhones",
+    "mobilePhone",
 )
 # The user properties the tool reads (Graph returns most of them only when asked by $select).
 USER_SELECT = ("id", "userPrincipalName", *USER_WRITABLE, "mailNickname", "onPremisesSyncEnabled", "createdDateTime")
@@ -56,6 +69,17 @@ class User:
     job_title: str | None = None
     department: str | None = None
     usage_location: str | None = None
+    company_name: str | None = None
+    employee_id: str | None = None
+    employee_type: str | None = None
+    office_location: str | None = None
+    street_address: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+    business_phones: tuple[str, ...] = ()
+    mobile_phone: str | None = None
     mail_nickname: str | None = None
     on_premises_sync_enabled: bool | None = None
     created: datetime | None = None
@@ -76,6 +100,17 @@ class User:
             job_title=d.get("jobTitle"),
             department=d.get("department"),
             usage_location=d.get("usageLocation"),
+            company_name=d.get("companyName"),
+            employee_id=d.get("employeeId"),
+            employee_type=d.get("employeeType"),
+            office_location=d.get("officeLocation"),
+            street_address=d.get("streetAddress"),
+            city=d.get("city"),
+            state=d.get("state"),
+            postal_code=d.get("postalCode"),
+            country=d.get("country"),
+            business_phones=tuple(d.get("businessPhones") or ()),
+            mobile_phone=d.get("mobilePhone"),
             mail_nickname=d.get("mailNickname"),
             on_premises_sync_enabled=d.get("onPremisesSyncEnabled"),
             created=parse_datetime(d.get("createdDateTime")),
@@ -93,6 +128,17 @@ class User:
             "jobTitle": self.job_title,
             "department": self.department,
             "usageLocation": self.usage_location,
+            "companyName": self.company_name,
+            "employeeId": self.employee_id,
+            "employeeType": self.employee_type,
+            "officeLocation": self.office_location,
+            "streetAddress": self.street_address,
+            "city": self.city,
+            "state": self.state,
+            "postalCode": self.postal_code,
+            "country": self.country,
+            "businessPhones": list(self.business_phones),
+            "mobilePhone": self.mobile_phone,
             "mailNickname": self.mail_nickname,
             "onPremisesSyncEnabled": self.on_premises_sync_enabled,
             "createdDateTime": format_datetime(self.created),

@@ -171,7 +171,9 @@ def _updates(d: Mapping[str, Any], where: str, allowed: Collection[str]) -> dict
 
 
 def _scalar(value: Any, what: str) -> None:
-    if not (value is None or isinstance(value, str | bool)):
+    # A list of strings is businessPhones' shape.
+    if not (value is None or isinstance(value, str | bool) or (isinstance(value, list) and all(
+            isinstance(v, str) for v in value))):
         raise PlanFormatError(f"{what} must be a string, true, false or null, not {json.dumps(value)}")
 
 

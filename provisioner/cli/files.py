@@ -1,12 +1,16 @@
-"""Files the admin names: the user rows a command reads (``--from``, ``--skip-invalid``) and the
-file that receives generated initial passwords (``--password-out``)."""
+"""Files the admin names: the user rows a command reads (``--from`` with ``--encoding``,
+``--delimiter``, ``--strict-columns`` and ``--skip-invalid``) and the file that receives generated
+initial passwords (``--password-out``)."""
 
 from __future__ import annotations
 
+import codecs
+import functools
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
@@ -19,8 +23,58 @@ if TYPE_CHECKING:
 # More generated passwords than this in one run go to a file, not to the terminal.
 MAX_PASSWORDS_SHOWN = 10
 
-from_option = click.option("--from", "from_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
-                           metavar="FILE", help="Read the users from a CSV or JSON file (every row validated first).")
+# Where the reading options of --from wait for read_rows, so every command gets them unchanged.
+_READ_OPTIONS = "provisioner.read_options"
+_DELIMITERS = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";"}
+
+
+def _encoding(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            message = f"{value!r} is not an encoding; use a name like cp1252, latin-1 or utf-16"
+            raise click.BadParameter(message) from None
+    return value
+
+
+def _delimiter(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = _DELIMITERS.get(value.lower(), value)
+    if len(value) != 1 or value in "\"\r\n" or value.isalnum():
+        raise click.BadParameter(f"{value!r}: give one character, like ';' or ',' (or tab)")
+    return value
+
+
+def from_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--from FILE`` and how to read it: ``--encoding``, ``--delimiter``, ``--strict-columns``.
+
+    The reading options are kept on the click context for ``read_rows``, so the command's own
+    signature only sees ``from_file``."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, encoding: str | None, delimiter: str | None, strict_columns: bool,
+                **kwargs: Any) -> Any:
+        from provisioner.inputs import ReadOptions
+
+        click.get_current_context().meta[_READ_OPTIONS] = ReadOptions(encoding, delimiter, strict_columns)
+        return command(*args, **kwargs)
+
+    for option in (
+        click.option("--strict-columns", is_flag=True,
+                     help="Refuse --from files with columns this tool does not read (default: ignore them)."),
+        click.option("--delimiter", metavar="CHAR", callback=_delimiter,
+                     help="Cell separator of --from (default: sniffed among , ; and tab; 'tab' names tab)."),
+        click.option("--encoding", metavar="NAME", callback=_encoding,
+                     help="Encoding of --from, like cp1252 (default: UTF-8, or UTF-16 with a BOM)."),
+        click.option("--from", "from_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+                     metavar="FILE", help="Read the users from a CSV or JSON file (every row validated first)."),
+    ):
+        wrapper = option(wrapper)
+    return wrapper
+
+
 skip_invalid_option = click.option("--skip-invalid", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
                                    help="Go on without the bad rows of --from; write them to FILE.")
 password_out_option = click.option("--password-out", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
@@ -30,9 +84,14 @@ password_out_option = click.option("--password-out", type=click.Path(path_type=P
 def read_rows(path: Path, action: str, skip_invalid: Path | None) -> UserRows:
     """The valid rows of a user file; with ``skip_invalid`` the bad ones are listed there, else any
     bad row stops the command (every one reported)."""
-    from provisioner.inputs import read_users
+    from provisioner.inputs import ReadOptions, read_users
 
-    rows, problems = read_users(path, for_action=action, skip_invalid=skip_invalid is not None)
+    ctx = click.get_current_context(silent=True)
+    options = ctx.meta.get(_READ_OPTIONS) if ctx is not None else None
+    rows, problems = read_users(path, for_action=action, skip_invalid=skip_invalid is not None,
+                                options=options or ReadOptions())
+    for note in rows.notes:
+        err(f"Note: {path.name}: {note}.")
     if problems and skip_invalid is not None:
         skip_invalid.write_text("".join(f"{p}\n" for p in problems), encoding="utf-8")
         err(f"{len(problems)} invalid row problem(s) skipped; listed in {skip_invalid}.")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from provisioner.inputs.fields import EntryError, country_problem, upn_problem
 from provisioner.inputs.manifest import read_manifest
-from provisioner.inputs.records import KNOWN_COLUMNS
+from provisioner.inputs.records import KNOWN_COLUMNS, ReadOptions
 from provisioner.inputs.rows import ACTIONS, UserRows, read_users
 from provisioner.model import Manifest
 
@@ -18,6 +18,7 @@ __all__ = [
     "KNOWN_COLUMNS",
     "EntryError",
     "Manifest",
+    "ReadOptions",
     "UserRows",
     "country_problem",
     "read_manifest",

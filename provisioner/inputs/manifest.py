@@ -12,7 +12,7 @@ from typing import Any
 
 from provisioner import tomlcheck as tc
 from provisioner.errors import InputError, RowError
-from provisioner.inputs.fields import COUNTRY, UPN, EntryError
+from provisioner.inputs.fields import COUNTRY, UPN, EntryError, text_problem
 from provisioner.model import DEFAULT_MANAGED_ROLES, USER_WRITABLE, Manifest, UserSpec
 
 _NAMES = tc.Kind("a list of names", '["name"]', lambda v: tc.STRLIST.test(v) and all(x.strip() for x in v))
@@ -33,6 +33,9 @@ USER_FIELDS = {
                                   missing="missing; every user needs one"),
     **{key: tc.Field(tc.TEXT, wrong='must be non-empty text in quotes, like "Engineer"') for key in USER_WRITABLE},
     "accountEnabled": tc.Field(tc.BOOL, wrong="must be true or false (without quotes)"),
+    "businessPhones": tc.Field(tc.Kind("a list of one phone number", '["+1 425 555 0100"]',
+                                       lambda v: tc.STRLIST.test(v) and len(v) <= 1 and all(x.strip() for x in v)),
+                               wrong='must be a list of one phone number, like ["+1 425 555 0100"]'),
     "roles": tc.Field(_NAMES, wrong='must be a list of roles, like ["user", "billing"]'),
 }
 # Report order within an entry: unknown keys, then the fields in USER_FIELDS order.
@@ -124,6 +127,12 @@ def _user(index: int, entry: Any, domains: tuple[str, ...], seen: dict[str, int]
     location = entry.get("usageLocation")
     if "usageLocation" not in bad and isinstance(location, str) and not COUNTRY.match(location.strip()):
         found.append(tc.Problem("usageLocation", "must be a two-letter country code (ISO 3166), like US"))
+    for key in USER_WRITABLE:
+        value = entry.get(key)
+        texts = [value] if isinstance(value, str) else value if key == "businessPhones" else None
+        if key not in bad and isinstance(texts, list):
+            if problem := next(filter(None, (text_problem(key, t.strip()) for t in texts)), None):
+                found.append(tc.Problem(key, problem))
     if found:
         report(where, sorted(found, key=lambda p: _ORDER.get(p.key, -1)), index)
         return None
@@ -133,6 +142,8 @@ def _user(index: int, entry: Any, domains: tuple[str, ...], seen: dict[str, int]
             value = entry[key]
             if isinstance(value, str):
                 value = value.strip().upper() if key == "usageLocation" else value.strip()
+            elif key == "businessPhones":
+                value = [v.strip() for v in value]
             attributes[key] = value
     roles = tuple(dict.fromkeys(r.strip() for r in entry.get("roles", ())))
     return UserSpec(upn=upn, attributes=attributes, roles=roles, row=index)

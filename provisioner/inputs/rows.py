@@ -13,8 +13,9 @@ from typing import Any
 
 from provisioner.errors import InputError, RowError
 from provisioner.ids import is_guid
-from provisioner.inputs.fields import boolean, country_problem, upn_problem
-from provisioner.inputs.records import ATTRIBUTE_COLUMNS, Record, records
+from provisioner.inputs.fields import boolean, control_problem, country_problem, shown, text_problem, upn_problem
+from provisioner.inputs.records import ATTRIBUTE_COLUMNS, HeadingProblem, ReadOptions, Record, records
+from provisioner.inputs.text import FileProblem
 from provisioner.model import UserSpec
 from provisioner.passwords import check_policy
 
@@ -31,6 +32,7 @@ class UserRows:
     For restore inputs a spec's ``upn`` holds the reference given: an object id or an original UPN.
     ``refs`` (each valid row's reference, in file order), ``passwords`` (supplied ones, by
     lower-cased UPN) and ``any_roles`` tell a plan what to read before it looks at the rows.
+    ``notes`` are for the admin: columns ignored, example rows skipped.
     """
 
     def __init__(self) -> None:
@@ -41,13 +43,15 @@ class UserRows:
         self.refs: list[str] = []
         self.passwords: dict[str, str] = {}
         self.any_roles = False
+        self.notes: list[str] = []
 
     def _share(self, value: Any) -> Any:
         return self._shared.setdefault(value, value)
 
     def _keep(self, spec: UserSpec) -> None:
         attributes = spec.attributes
-        values = tuple(self._share(attributes[k]) if k in attributes else None for k in _KEYS)
+        # Lists (businessPhones) are held as tuples, which can be shared.
+        values = tuple(self._share(_frozen(attributes[k])) if k in attributes else None for k in _KEYS)
         self._held.append((spec.upn, values, self._share(spec.roles), spec.password, spec.row))
         self.refs.append(spec.upn)
         if spec.password:
@@ -59,18 +63,23 @@ class UserRows:
 
     def __iter__(self) -> Iterator[UserSpec]:
         for upn, values, roles, password, row in self._held:
-            attributes = {k: v for k, v in zip(_KEYS, values, strict=True) if v is not None}
+            attributes = {k: list(v) if isinstance(v, tuple) else v
+                          for k, v in zip(_KEYS, values, strict=True) if v is not None}
             yield UserSpec(upn=upn, attributes=attributes, roles=roles, password=password, row=row)
 
 
-def read_users(path: str | Path, *, for_action: str, skip_invalid: bool = False) -> tuple[UserRows, list[RowError]]:
+def read_users(path: str | Path, *, for_action: str, skip_invalid: bool = False,
+               options: ReadOptions | None = None) -> tuple[UserRows, list[RowError]]:
     """Read and validate a CSV or JSON user file for one action; returns (valid rows, problems).
 
-    CSV: UTF-8 with or without BOM; the delimiter (``,`` ``;`` or tab) is taken from the heading
-    line. Headings may be the Entra admin center's (``User name [userPrincipalName] Required``,
-    after a ``version:v1.0`` line) or plain Graph names (``userPrincipalName``, ``displayName``,
-    ``accountEnabled``, ``password``, ``roles`` ...). A ``roles`` cell lists roles separated by
-    ``;``. JSON: a list of objects with the same keys (``roles`` may be a list).
+    CSV: UTF-8 with or without BOM, UTF-16 with BOM, or ``options.encoding``; the delimiter
+    (``,`` ``;`` or tab) is sniffed from the heading row unless ``options.delimiter`` names it.
+    Headings may be the Entra admin center's (``User name [userPrincipalName] Required``, after a
+    ``version:v1.0`` line), plain Graph names (``userPrincipalName``, ``displayName``,
+    ``accountEnabled``, ``password``, ``roles``, ``city`` ...) in any case, or a PowerShell
+    ``Export-Csv``'s. Unknown columns are ignored with a note (an error with
+    ``options.strict_columns``). A ``roles`` cell lists roles separated by ``;``. JSON: a list of
+    objects with the same keys (``roles`` and ``businessPhones`` may be lists).
 
     What each action needs: create, a ``userPrincipalName`` and a ``displayName``; delete and
     purge, a ``userPrincipalName`` (or ``objectId``); restore, an ``objectId`` (the Entra bulk
@@ -86,7 +95,7 @@ def read_users(path: str | Path, *, for_action: str, skip_invalid: bool = False)
     problems: list[RowError] = []
     seen: dict[str, int] = {}
     rows = UserRows()
-    for row, record in records(path):
+    for row, record in records(path, options or ReadOptions(), rows.notes):
         if isinstance(record, RowError):
             problems.append(record)
             continue
@@ -99,13 +108,14 @@ def read_users(path: str | Path, *, for_action: str, skip_invalid: bool = False)
             first = seen.setdefault(ref.lower(), row)
             if first != row:
                 column = "objectId" if is_guid(ref) else "userPrincipalName"
-                row_problems.append(RowError(row, column, f"{ref} is already in row {first}; list each user once"))
+                named = ref if upn_problem(ref) is None or is_guid(ref) else shown(ref)
+                row_problems.append(RowError(row, column, f"{named} is already in row {first}; list each user once"))
         if row_problems:
             problems.extend(row_problems)
         elif spec is not None:
             rows._keep(spec)
-    if any(p.row == 0 for p in problems):
-        # A heading problem spoils every row: nothing is usable, whatever skip_invalid says.
+    if any(isinstance(p, HeadingProblem | FileProblem) for p in problems):
+        # A heading or file problem spoils every row: nothing is usable, whatever skip_invalid says.
         raise InputError(str(path), problems)
     if problems and not skip_invalid:
         raise InputError(str(path), problems)
@@ -135,10 +145,6 @@ def _parse_row(row: int, record: Record, for_action: str) -> tuple[UserSpec | No
     headings: dict[str, str] = {}
     inverted = False
     for col, value in record.items():
-        if col.name == "":
-            if value not in ("", None):
-                problems.append(RowError(row, col.heading, "this tool does not set this property; clear the cell"))
-            continue
         values[col.name] = value
         headings[col.name] = col.heading
         inverted = inverted or col.inverted
@@ -151,8 +157,8 @@ def _parse_row(row: int, record: Record, for_action: str) -> tuple[UserSpec | No
     if not isinstance(upn, str) or not isinstance(object_id, str):
         return None, [RowError(row, "userPrincipalName", "must be text")]
     ref = _ref(upn, object_id, for_action)
-    if for_action == "restore" and object_id and not is_guid(object_id):
-        problems.append(RowError(row, heading("objectId"), f"{object_id!r} is not an object id (a GUID)"))
+    if ref and ref == object_id and not is_guid(object_id):
+        problems.append(RowError(row, heading("objectId"), f"{shown(object_id)} is not an object id (a GUID)"))
     if not ref:
         needed = (
             "userPrincipalName or objectId" if for_action in ("restore", "delete", "purge") else ("userPrincipalName")
@@ -166,13 +172,20 @@ def _parse_row(row: int, record: Record, for_action: str) -> tuple[UserSpec | No
     if for_action == "create":
         for name in ATTRIBUTE_COLUMNS:
             value = values.get(name)
-            if value in (None, ""):
+            if value in (None, "", []):
                 continue
-            if not isinstance(value, str):
-                problems.append(RowError(row, heading(name), "must be text"))
+            if name == "businessPhones":
+                value, problem = _phones(value)
+            else:
+                problem = None if isinstance(value, str) else "must be text"
+            if problem is None:
+                texts = [value] if isinstance(value, str) else value
+                problem = next(filter(None, (text_problem(name, t) for t in texts)), None)
+            if problem:
+                problems.append(RowError(row, heading(name), problem))
                 continue
             attributes[name] = value
-        if "displayName" not in attributes:
+        if values.get("displayName") in (None, ""):
             problems.append(RowError(row, heading("displayName"), "missing; a new user needs a display name"))
         location = attributes.get("usageLocation")
         if location is not None:
@@ -185,7 +198,7 @@ def _parse_row(row: int, record: Record, for_action: str) -> tuple[UserSpec | No
             parsed = boolean(enabled)
             if parsed is None:
                 fix = "Yes (blocked) or No" if inverted else "true or false"
-                problems.append(RowError(row, heading("accountEnabled"), f"{enabled!r} is not {fix}"))
+                problems.append(RowError(row, heading("accountEnabled"), f"{shown(enabled)} is not {fix}"))
             else:
                 attributes["accountEnabled"] = (not parsed) if inverted else parsed
         supplied = values.get("password")
@@ -219,5 +232,21 @@ def _roles(row: int, column: str, value: Any, required: bool) -> tuple[tuple[str
     else:
         return (), [RowError(row, column, "must be text (roles separated by ';') or a list of role names")]
     if any(not p for p in parts):
-        return (), [RowError(row, column, f"{value!r} has an empty entry; separate roles with a single ';'")]
+        return (), [RowError(row, column, f"{shown(value)} has an empty entry; separate roles with a single ';'")]
+    if problem := next(filter(None, map(control_problem, parts)), None):
+        return (), [RowError(row, column, problem)]
     return tuple(dict.fromkeys(parts)), []
+
+
+def _phones(value: Any) -> tuple[list[str] | None, str | None]:
+    """An office phone cell (the template's one number) or list as Graph's businessPhones."""
+    phones = [value] if isinstance(value, str) else value
+    if not isinstance(phones, list) or not all(isinstance(p, str) for p in phones):
+        return None, "must be text (one phone number)"
+    if len(phones) > 1:
+        return None, "Entra keeps one office phone number; give one"
+    return phones, None
+
+
+def _frozen(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value

@@ -211,10 +211,10 @@ def test_a_file_with_bad_rows_writes_nothing_and_lists_them_all(tenant):
     assert result.exit_code == 64
     assert result.stderr.splitlines()[-4:] == [
         f"Error: {tenant / 'users.csv'}: 3 invalid row(s), nothing was written:",
-        "  row 10, column userPrincipalName: 'not-a-upn' is not a valid user principal name: use letters, digits "
+        "  row 11, column userPrincipalName: 'not-a-upn' is not a valid user principal name: use letters, digits "
         "and ' . - _ ! # ^ ~ (at most 64) before the @ and a domain after it, like alice@contoso.com",
-        "  row 200, column displayName: missing; a new user needs a display name",
-        f"  row 450, column userPrincipalName: {upns[3]} is already in row 4; list each user once",
+        "  row 201, column displayName: missing; a new user needs a display name",
+        f"  row 451, column userPrincipalName: {upns[3]} is already in row 5; list each user once",
     ]
     users, _ = read_back()
     assert sum(users.values()) == 1

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from provisioner.errors import InputError, RowError
-from provisioner.inputs import Manifest, read_manifest, read_users
+from provisioner.inputs import KNOWN_COLUMNS, Manifest, ReadOptions, read_manifest, read_users
+from provisioner.inputs.records import HeadingProblem
 from provisioner.model import UserSpec
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -16,8 +17,9 @@ def specs(name, action="create", **kw):
     return list(rows), problems
 
 
-def test_entra_template_with_bom_block_sign_in_and_stripped_upn():
-    rows, problems = specs("entra-bulk-create.csv")
+def test_entra_template_as_downloaded_every_column_example_row_and_trailing_columns():
+    held, problems = read_users(FIXTURES / "entra-bulk-create.csv", for_action="create")
+    rows = list(held)
     assert problems == []
     assert [(s.upn, dict(s.attributes), s.row) for s in rows] == [
         (
@@ -29,12 +31,21 @@ def test_entra_template_with_bom_block_sign_in_and_stripped_upn():
                 "jobTitle": "Engineer",
                 "department": "R&D",
                 "usageLocation": "US",
+                "officeLocation": "B2/1021",
+                "streetAddress": "1 Main Street",
+                "city": "Seattle",
+                "state": "WA",
+                "postalCode": "98101",
+                "country": "United States",
+                "businessPhones": ["+1 206 555 0100"],
+                "mobilePhone": "+1 206 555 0199",
                 "accountEnabled": True,
             },
-            1,
+            4,
         ),
-        ("bob@contoso.com", {"displayName": "Bob Baker", "accountEnabled": False}, 2),
+        ("bob@contoso.com", {"displayName": "Bob Baker", "accountEnabled": False}, 5),
     ]
+    assert held.notes == ['row 3 is the template\'s example row (it starts with "Example:"); skipped']
     assert rows[0].password == "Welcome-2026!x"
     assert "Welcome" not in repr(rows[0])
 
@@ -47,9 +58,9 @@ def test_plain_csv_and_json_read_the_same_way():
             "alice@contoso.com",
             {"displayName": "Alice Archer", "jobTitle": "Engineer", "accountEnabled": True},
             ("global", "user"),
-            row=1,
+            row=2,
         ),
-        UserSpec("bob@contoso.com", {"displayName": "Bob Baker", "accountEnabled": False}, (), row=2),
+        UserSpec("bob@contoso.com", {"displayName": "Bob Baker", "accountEnabled": False}, (), row=3),
     ]
     assert [(s.upn, s.roles) for s in json_rows] == [
         ("alice@contoso.com", ("global", "user")),
@@ -58,22 +69,22 @@ def test_plain_csv_and_json_read_the_same_way():
 
 
 BAD = [
-    RowError(1, "userPrincipalName", "missing; every row needs a userPrincipalName"),
+    RowError(2, "userPrincipalName", "missing; every row needs a userPrincipalName"),
     RowError(
-        2,
+        3,
         "userPrincipalName",
         "'al ice@contoso.com' is not a valid user principal name: use letters, digits and ' . - _ ! # ^ ~ "
         "(at most 64) before the @ and a domain after it, like alice@contoso.com",
     ),
-    RowError(3, "usageLocation", "'USA' is not a country code; use two letters (ISO 3166), like US or DE"),
-    RowError(3, "accountEnabled", "'maybe' is not true or false"),
+    RowError(4, "usageLocation", "'USA' is not a country code; use two letters (ISO 3166), like US or DE"),
+    RowError(4, "accountEnabled", "'maybe' is not true or false"),
     RowError(
-        3,
+        4,
         "password",
         "the password is too short: at least 8 characters are required; or leave it empty to generate one",
     ),
-    RowError(3, "roles", "'global;;user' has an empty entry; separate roles with a single ';'"),
-    RowError(4, "userPrincipalName", "bob@contoso.com is already in row 3; list each user once"),
+    RowError(4, "roles", "'global;;user' has an empty entry; separate roles with a single ';'"),
+    RowError(5, "userPrincipalName", "bob@contoso.com is already in row 4; list each user once"),
 ]
 
 
@@ -88,25 +99,25 @@ def test_every_bad_row_is_reported_at_once():
 def test_skip_invalid_keeps_the_good_rows():
     rows, problems = specs("bad-users.csv", skip_invalid=True)
     assert problems == BAD
-    assert [(s.upn, s.row) for s in rows] == [("carol@contoso.com", 6)]
+    assert [(s.upn, s.row) for s in rows] == [("carol@contoso.com", 7)]
 
 
 def test_restore_template_by_object_id():
     rows, problems = specs("restore.csv", "restore", skip_invalid=True)
     assert [s.upn for s in rows] == ["c0ffee00-0000-4000-8000-000000000001"]
-    assert problems == [RowError(2, "Object ID [objectId] Required", "'not-a-guid' is not an object id (a GUID)")]
+    assert problems == [RowError(4, "Object ID [objectId] Required", "'not-a-guid' is not an object id (a GUID)")]
 
 
 def test_delete_needs_only_the_upn_and_assign_needs_roles(tmp_path):
     delete = tmp_path / "delete.csv"
     delete.write_text("User name [userPrincipalName] Required\nalice@contoso.com\n")
     rows, _ = read_users(delete, for_action="delete")
-    assert list(rows) == [UserSpec("alice@contoso.com", {}, (), row=1)]
+    assert list(rows) == [UserSpec("alice@contoso.com", {}, (), row=2)]
     assign = tmp_path / "assign.csv"
     assign.write_text("userPrincipalName,roles\nalice@contoso.com,\n")
     with pytest.raises(InputError) as e:
         read_users(assign, for_action="assign")
-    assert e.value.problems == [RowError(1, "roles", "missing; list the roles separated by ';', like global;user")]
+    assert e.value.problems == [RowError(2, "roles", "missing; list the roles separated by ';', like global;user")]
 
 
 def test_rows_are_read_once_and_held_as_validated(tmp_path):
@@ -117,39 +128,51 @@ def test_rows_are_read_once_and_held_as_validated(tmp_path):
     users.write_text("userPrincipalName,displayName\nnot-a-upn,Bob\n")
     users.unlink()
     expected = [
-        UserSpec("alice@contoso.com", {"displayName": "Alice", "department": "Sales"}, ("user", "billing"), row=1),
-        UserSpec("bob@contoso.com", {"displayName": "Bob", "department": "Sales"}, (), "Xy7!abcdefg", row=2),
+        UserSpec("alice@contoso.com", {"displayName": "Alice", "department": "Sales"}, ("user", "billing"), row=2),
+        UserSpec("bob@contoso.com", {"displayName": "Bob", "department": "Sales"}, (), "Xy7!abcdefg", row=3),
     ]
     assert list(rows) == list(rows) == expected
     assert (len(rows), rows.refs, rows.any_roles) == (2, ["alice@contoso.com", "bob@contoso.com"], True)
     assert rows.passwords == {"bob@contoso.com": "Xy7!abcdefg"}
 
 
-def test_unknown_column_names_the_accepted_headings(tmp_path):
+def test_unknown_columns_are_ignored_with_one_note_or_refused_when_strict(tmp_path):
     path = tmp_path / "users.csv"
-    path.write_text("userPrincipalName,title\nalice@contoso.com,Boss\n")
+    path.write_text("userPrincipalName,title,displayName,Mail\nalice@contoso.com,Boss,Alice,a@x.com\n")
+    rows, problems = read_users(path, for_action="create")
+    assert (list(rows), problems) == ([UserSpec("alice@contoso.com", {"displayName": "Alice"}, row=2)], [])
+    assert rows.notes == ["ignored 2 column(s) this tool does not read: title, Mail (--strict-columns makes them "
+                          "an error)"]
     with pytest.raises(InputError) as e:
-        read_users(path, for_action="create", skip_invalid=True)
+        read_users(path, for_action="create", skip_invalid=True, options=ReadOptions(strict_columns=True))
+    accepted = ", ".join(KNOWN_COLUMNS)
     assert e.value.problems == [
-        RowError(
-            0,
-            "title",
-            "unknown column; accepted headings are userPrincipalName, objectId, displayName, givenName, surname, "
-            "jobTitle, department, usageLocation, accountEnabled, password, roles or the Entra admin center "
-            "template's",
-        )
+        HeadingProblem(1, heading, f"unknown column (--strict-columns); accepted: {accepted}, or the Entra admin "
+                                   "center template's")
+        for heading in ("title", "Mail")
     ]
 
 
-def test_semicolon_delimiter_and_template_extra_column_must_stay_empty(tmp_path):
+def test_a_heading_problem_is_on_row_1_and_names_the_heading(tmp_path):
+    path = tmp_path / "users.csv"
+    path.write_text("userPrincipalName,Name [displayName],displayName\nalice@contoso.com,A,B\n")
+    with pytest.raises(InputError) as e:
+        read_users(path, for_action="create", skip_invalid=True)
+    assert str(e.value) == (f"{path}: row 1, column displayName: names displayName, as 'Name [displayName]' does; "
+                            "keep one of them (nothing was written)")
+
+
+def test_semicolon_delimiter_and_template_columns_are_set(tmp_path):
     path = tmp_path / "users.csv"
     path.write_text(
         "version:v1.0\nUser name [userPrincipalName] Required;Name [displayName] Required;City [city]\n"
         "alice@contoso.com;Alice;\nbob@contoso.com;Bob;Oslo\n"
     )
-    rows, problems = read_users(path, for_action="create", skip_invalid=True)
-    assert [s.upn for s in rows] == ["alice@contoso.com"]
-    assert problems == [RowError(2, "City [city]", "this tool does not set this property; clear the cell")]
+    rows, problems = read_users(path, for_action="create")
+    assert (list(rows), problems) == ([
+        UserSpec("alice@contoso.com", {"displayName": "Alice"}, row=3),
+        UserSpec("bob@contoso.com", {"displayName": "Bob", "city": "Oslo"}, row=4),
+    ], [])
 
 
 def test_manifest():
@@ -201,7 +224,9 @@ def test_manifest_entry_problems_all_at_once_in_key_order(tmp_path):
     assert [str(p) for p in e.value.problems] == [
         '[scope], key managed_roles: must be a list of roles, like ["global", "user"]',
         "[[users]] entry 1 (a@contoso.com), key nickname: unknown key; use userPrincipalName, displayName, "
-        "accountEnabled, givenName, surname, jobTitle, department, usageLocation, roles",
+        "accountEnabled, givenName, surname, jobTitle, department, usageLocation, companyName, employeeId, "
+        "employeeType, officeLocation, streetAddress, city, state, postalCode, country, businessPhones, mobilePhone, "
+        "roles",
         '[[users]] entry 1 (a@contoso.com), key jobTitle: must be non-empty text in quotes, like "Engineer"',
         "[[users]] entry 1 (a@contoso.com), key usageLocation: must be a two-letter country code (ISO 3166), like US",
     ]

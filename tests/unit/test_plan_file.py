@@ -134,7 +134,9 @@ def edited(n: int, **changes: object) -> dict:
                                          '"supplied" (never a password itself)'),
         (edited(0, properties={"userPrincipalName": "erin@contoso.com", "passwordProfile": {"password": "x"}}),
          "change 1 (create erin@contoso.com) properties: unknown key 'passwordProfile'; allowed: userPrincipalName, "
-         "mailNickname, displayName, accountEnabled, givenName, surname, jobTitle, department, usageLocation"),
+         "mailNickname, displayName, accountEnabled, givenName, surname, jobTitle, department, usageLocation, "
+         "companyName, employeeId, employeeType, officeLocation, streetAddress, city, state, postalCode, country, "
+         "businessPhones, mobilePhone"),
         (edited(0, properties={"userPrincipalName": "root@contoso.com"}),
          "change 1 (create erin@contoso.com): properties.userPrincipalName must equal the change's "
          "userPrincipalName"),
