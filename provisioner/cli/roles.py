@@ -97,6 +97,11 @@ def _role_specs(user: str | None, role_refs: tuple[str, ...], from_file: Path | 
         return read_rows(from_file, action, skip_invalid)
     if not user or not role_refs:
         raise click.UsageError("name a user and at least one role (or use --from FILE)")
+    named_like_users = [r for r in role_refs if "@" in r]
+    if "@" not in user and named_like_users:
+        others = " ".join(r for r in role_refs if r not in named_like_users)
+        raise click.UsageError(f"the user comes first, then the roles: provisioner roles {action} "
+                               f"{named_like_users[0]} {' '.join(filter(None, [user, others]))}")
     return [UserSpec(upn=user, roles=role_refs)]
 
 

@@ -5,8 +5,8 @@ Why ``password`` means Helpdesk Administrator: the classic Office 365 "Password 
 reset passwords, managed service requests and monitored service health, which is today's
 Helpdesk Administrator (Microsoft: "This role was previously named Password Administrator in the
 Azure portal"). Entra also has a separate, narrower built-in role whose display name is
-"Password Administrator" (966707d0-...): it can only reset passwords. Typing that full name
-resolves to that narrower role, because display names are matched before classic names.
+"Password Administrator" (966707d0-...): it can only reset passwords. That full name could mean
+either, so it is refused with how to name each (alias or template id).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from provisioner.errors import NotFound
+from provisioner.errors import ExitCode, NotFound, ProvisionerError
 from provisioner.model import RoleDefinition
 
 GLOBAL_ADMIN_ID = "62e90394-69f5-4237-9190-012177145e10"
@@ -107,7 +107,26 @@ PRIVILEGED_TEMPLATE_IDS: frozenset[str] = frozenset(
     }
 )
 
+PASSWORD_ADMIN_ID = "966707d0-3269-4727-9be2-8c3a10f19b9d"  # Entra's narrower role: resets passwords only
+
+
+class AmbiguousRole(ProvisionerError):
+    """A role name that means two roles: refused, with how to name each."""
+
+    exit_code = ExitCode.USAGE
+
+
 _BY_ALIAS = {r.alias: r for r in CLASSIC_ROLES}
+# Names that mean two roles. "Password administrator" is the classic name of Helpdesk Administrator
+# (what `roles list` shows) and the display name of Entra's narrower Password Administrator.
+_AMBIGUOUS = {
+    "passwordadministrator": (
+        "'Password administrator' names two roles: the classic Password administrator, today's Helpdesk "
+        "Administrator (alias password, 729827e3-9c14-49f7-bb1b-9608f156bbb8), and Entra's narrower Password "
+        f"Administrator, which only resets passwords ({PASSWORD_ADMIN_ID}); name one: 'password' or "
+        f"'Helpdesk Administrator' for the first, '{PASSWORD_ADMIN_ID}' for the second"
+    ),
+}
 _BY_TEMPLATE = {r.template_id: r for r in CLASSIC_ROLES}
 _SEPARATORS = re.compile(r"[\s_\-]+")
 
@@ -169,6 +188,8 @@ def resolve_role(ref: str, definitions: Sequence[RoleDefinition]) -> RoleDefinit
     alias = _BY_ALIAS.get(text.lower())
     if alias is not None:
         return for_template(alias.template_id)
+    if key in _AMBIGUOUS:
+        raise AmbiguousRole(_AMBIGUOUS[key])
     for d in definitions:
         if text.lower() in (d.id.lower(), d.template_id.lower()):
             return d
@@ -181,14 +202,7 @@ def resolve_role(ref: str, definitions: Sequence[RoleDefinition]) -> RoleDefinit
         if _norm(name) == key:
             return for_template(template_id)
     for classic in CLASSIC_ROLES:
-        # "Password administrator" is also today's narrower role's display name; that role wins,
-        # even when the tenant's role list is missing it (then the name is unknown, not Helpdesk).
-        names = (
-            (classic.entra_name,)
-            if classic.alias == "password"
-            else (classic.classic_name, classic.entra_name)
-        )
-        if key in (_norm(n) for n in names):
+        if key in (_norm(classic.classic_name), _norm(classic.entra_name)):
             return for_template(classic.template_id)
     raise NotFound(_unknown_message(text, definitions))
 

@@ -62,7 +62,10 @@ def test_members_by_any_name(tenant: Tenant) -> None:
                  "729827e3-9c14-49f7-bb1b-9608f156bbb8"):
         assert tenant.members(name) == [ALICE], name
     assert tenant.members("Company Administrator") == [ADMIN]
-    assert tenant.members("Password Administrator") == []
+    assert tenant.members("966707d0-3269-4727-9be2-8c3a10f19b9d") == []
+    ambiguous = tenant.run("roles", "members", "Password Administrator")
+    assert ambiguous.exit_code == 64
+    assert ambiguous.stderr.splitlines()[-1].startswith("Error: 'Password administrator' names two roles: ")
 
 
 def test_members_unknown_role_lists_aliases(tenant: Tenant) -> None:
@@ -168,3 +171,10 @@ def test_assign_without_yes_on_no_terminal(tenant: Tenant) -> None:
     result = tenant.run("roles", "assign", ALICE, "global")
     assert result.exit_code == 64
     assert tenant.snapshot() == before
+
+
+def test_assign_with_the_arguments_swapped_explains_the_order(tenant: Tenant) -> None:
+    result = tenant.run("roles", "assign", "global", ALICE, "--yes")
+    assert result.exit_code == 64
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: the user comes first, then the roles: provisioner roles assign {ALICE} global")

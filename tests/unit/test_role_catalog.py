@@ -16,6 +16,7 @@ from unit_tenant import (
 from provisioner.errors import NotFound
 from provisioner.model import RoleDefinition
 from provisioner.roles import CLASSIC_ROLES, classic_for, is_privileged, resolve_role
+from provisioner.roles.catalog import AmbiguousRole
 
 
 @pytest.mark.parametrize(
@@ -56,15 +57,26 @@ def test_display_name_is_tolerant_and_template_id_works(ref):
     assert resolve_role(ref, ROLES).template_id == HELPDESK
 
 
-def test_password_administrator_by_full_name_is_the_separate_role():
-    assert resolve_role("Password Administrator", ROLES).template_id == PASSWORD_ADMIN
-    assert resolve_role("password", ROLES).template_id == HELPDESK
+@pytest.mark.parametrize("roles", [ROLES, [], [d for d in ROLES if d.template_id != PASSWORD_ADMIN]])
+def test_password_administrator_by_name_is_ambiguous_and_refused_with_how_to_name_each(roles):
+    with pytest.raises(AmbiguousRole) as e:
+        resolve_role("Password Administrator", roles)
+    assert str(e.value) == (
+        "'Password administrator' names two roles: the classic Password administrator, today's Helpdesk "
+        "Administrator (alias password, 729827e3-9c14-49f7-bb1b-9608f156bbb8), and Entra's narrower Password "
+        "Administrator, which only resets passwords (966707d0-3269-4727-9be2-8c3a10f19b9d); name one: "
+        "'password' or 'Helpdesk Administrator' for the first, '966707d0-3269-4727-9be2-8c3a10f19b9d' for the second")
+    assert resolve_role("password", roles).template_id == HELPDESK
 
 
-def test_password_administrator_name_never_falls_back_to_helpdesk():
-    without = [d for d in ROLES if d.template_id != PASSWORD_ADMIN]
-    with pytest.raises(NotFound):
-        resolve_role("Password administrator", without)
+def test_the_narrower_password_administrator_by_template_id():
+    assert resolve_role(PASSWORD_ADMIN, ROLES).template_id == PASSWORD_ADMIN
+
+
+def test_classic_names_mean_the_classic_roles():
+    for name, template in (("User management administrator", "fe930be7-5e62-47db-91af-98c3a49a38b1"),
+                           ("Service administrator", "f023fd81-a637-4b56-95fd-791ac0226033")):
+        assert resolve_role(name, []).template_id == template
 
 
 def test_any_builtin_role_and_definition_id():
