@@ -40,7 +40,9 @@ LOCAL = "local"
 # What each table may hold (tomlcheck fields: the kind, and so the "write it like" example).
 _STR, _PATH, _TABLE = tc.Field(tc.STR), tc.Field(tc.PATH), tc.Field(tc.TABLE)
 TOP_KEYS = {"default_tenant": _STR, "tenants": _TABLE, "safety": _TABLE, "execution": _TABLE}
-SAFETY_KEYS = {"protected_accounts": tc.Field(tc.STRLIST), "max_deletes": tc.Field(tc.INT)}
+SAFETY_KEYS = {"protected_accounts": tc.Field(tc.STRLIST), "max_deletes": tc.Field(tc.INT),
+               "confirm": tc.Field(tc.STR), "confirm_above": tc.Field(tc.INT)}
+CONFIRM = ("destructive", "always", "never")
 EXECUTION_KEYS = {"write_budget": tc.Field(tc.INT), "write_window_seconds": tc.Field(tc.NUM),
                   "concurrency": tc.Field(tc.INT), "journal": _PATH}
 LOCAL_KEYS = {"kind": _STR, "state": _PATH, "safety": _TABLE, "execution": _TABLE}
@@ -73,6 +75,8 @@ class Safety:
 
     protected_accounts: tuple[str, ...] = ()
     max_deletes: int = 50
+    confirm: str = "destructive"  # which runs ask first on a terminal: destructive (or big), always, never
+    confirm_above: int = 100  # a run of more changes than this asks first, even when it only adds
 
 
 def default_journal() -> Path:
@@ -264,9 +268,15 @@ class _Parser:
                 )
         max_deletes = table.get("max_deletes", base.max_deletes)
         self.positive(max_deletes, f"{prefix}.max_deletes", 0)
+        confirm = table.get("confirm", base.confirm)
+        if confirm not in CONFIRM:
+            raise self.fail(f"{prefix}.confirm", f"{confirm!r} is not one of {', '.join(CONFIRM)}",
+                            'write confirm = "destructive" (the default), "always" or "never"')
+        confirm_above = table.get("confirm_above", base.confirm_above)
+        self.positive(confirm_above, f"{prefix}.confirm_above", 1)
         # A profile can add protected accounts but never drop those protected globally.
         merged = tuple(dict.fromkeys(base.protected_accounts + protected))
-        return Safety(protected_accounts=merged, max_deletes=max_deletes)
+        return Safety(protected_accounts=merged, max_deletes=max_deletes, confirm=confirm, confirm_above=confirm_above)
 
     def execution(self, table: Any, prefix: str, base: Execution) -> Execution:
         self.expect_table(table, prefix)

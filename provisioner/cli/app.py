@@ -53,6 +53,11 @@ class App:
     def profile(self) -> Profile:
         return self.config.profile(self.tenant)
 
+    def options(self, **given: Any) -> ChangeOptions:
+        """A mutating command's options, with the profile's confirmation policy."""
+        safety = self.profile().safety
+        return ChangeOptions(**given, confirm=safety.confirm, confirm_above=safety.confirm_above)
+
     def run(self, work: Callable[[Target], Awaitable[T]]) -> T:
         """Connect to the target, say which it is on stderr, and run ``work`` in one event loop."""
         profile = self.profile()
@@ -79,10 +84,13 @@ class ChangeOptions:
     results: Path | None = None
     force: bool = False
     no_wait: bool = False
+    confirm: str = "destructive"  # safety.confirm: which runs ask first
+    confirm_above: int = 100
+    saved: bool = False  # applying a saved plan: it was reviewed when it was made
 
 
 def change_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """``--dry-run``, ``--yes``, ``--plan-output``, ``--results`` and ``--force`` for a mutating command."""
+    """``--dry-run``, ``--yes``, ``--plan-output``, ``--results`` and ``--no-wait`` for a mutating command."""
     options = [
         click.option("--dry-run", is_flag=True, help="Read the tenant, validate and show the plan; send no write."),
         click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (needed without a terminal)."),
@@ -90,13 +98,16 @@ def change_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      show_default=True, help="How the plan is shown on stdout."),
         click.option("--results", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
                      help="Write one result per change (.csv, else JSON lines)."),
-        click.option("--force", is_flag=True, help="Allow more deletes than safety.max_deletes."),
         click.option("--no-wait", is_flag=True,
                      help="Fail at once if another command is changing this tenant (default: wait for it)."),
     ]
     for option in reversed(options):
         f = option(f)
     return f
+
+
+force_option = click.option("--force", is_flag=True,
+                            help="Allow more deletes (or purges) than safety.max_deletes.")
 
 
 def show_plan(planned: Planned, fmt: str) -> None:
@@ -119,9 +130,26 @@ def show_plan(planned: Planned, fmt: str) -> None:
     out.flush()
 
 
-def confirm(changes: Sequence[Change], *, yes: bool, typed: str | None = None) -> None:
-    """Ask before writing. ``typed`` asks the admin to type a word (for permanent deletes)."""
-    if yes:
+DESTRUCTIVE = ("delete", "purge", "revoke")
+
+
+def asks(changes: Sequence[Change], opts: ChangeOptions) -> bool:
+    """Whether this run asks first: as peers do, adding needs no prompt; removing, and a big run, do."""
+    if opts.yes or opts.confirm == "never":
+        return False
+    if opts.confirm == "always":
+        return True
+    if opts.saved:
+        return False
+    from provisioner.roles.rules import disables
+
+    return len(changes) > opts.confirm_above or any(
+        c.action.value in DESTRUCTIVE or disables(c) for c in changes)
+
+
+def confirm(changes: Sequence[Change], opts: ChangeOptions, *, typed: str | None = None) -> None:
+    """Ask before writing, when :func:`asks` says so. ``typed`` asks the admin to type a word (permanent deletes)."""
+    if not asks(changes, opts):
         return
     if not sys.stdin.isatty():
         raise Stop("not applied: no terminal to confirm on; re-run with --yes to apply this plan", ExitCode.USAGE)
@@ -166,7 +194,7 @@ class CliReview:
         if self.opts.dry_run:
             err("Dry run: nothing was written.")
             return False
-        confirm(planned.plan.changes, yes=self.opts.yes, typed=self.typed)
+        confirm(planned.plan.changes, self.opts, typed=self.typed)
         return True
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from provisioner.cli.app import App, ChangeOptions, CliReview, change_options, err, finish, run_options
+from provisioner.cli.app import App, CliReview, change_options, err, finish, run_options
 from provisioner.cli.files import from_option, read_rows, skip_invalid_option
 from provisioner.cli.users import output_option
 
@@ -116,7 +116,7 @@ def _role_command(action: str):  # type: ignore[no-untyped-def]
     @click.pass_obj
     def command(app: App, user: str | None, role_refs: tuple[str, ...], from_file: Path | None,
                 skip_invalid: Path | None, **change: Any) -> None:
-        opts = ChangeOptions(**change)
+        opts = app.options(**change)
         specs = _role_specs(user, role_refs, from_file, skip_invalid, action)
 
         async def work(target: Target) -> Any:

@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from provisioner.cli.app import App, ChangeOptions, CliReview, change_options, err, finish, run_options, show_plan
+from provisioner.cli.app import (
+    App,
+    ChangeOptions,
+    CliReview,
+    change_options,
+    err,
+    finish,
+    force_option,
+    run_options,
+    show_plan,
+)
 from provisioner.cli.files import PasswordKeeper, check_password_out, password_out_option
 from provisioner.errors import ExitCode
 
@@ -53,6 +63,7 @@ class SavePlan(CliReview):
               help="With --dry-run or --out: exit 2 when there are changes, 0 when there are none.")
 @password_out_option
 @change_options
+@force_option
 @click.pass_obj
 def sync_command(app: App, manifest: Path, prune: bool, out: Path | None, detailed_exitcode: bool,
                  password_out: Path | None, **change: Any) -> None:
@@ -68,7 +79,7 @@ def sync_command(app: App, manifest: Path, prune: bool, out: Path | None, detail
     """
     from provisioner.inputs import read_manifest
 
-    opts = ChangeOptions(**change)
+    opts = app.options(**change)
     if out is not None:
         opts.dry_run = True
     desired = read_manifest(manifest)
@@ -111,7 +122,7 @@ def apply_command(app: App, plan_file: Path, yes: bool, output: str, results: Pa
     from provisioner.sync import load_plan
 
     saved = load_plan(plan_file)
-    opts = ChangeOptions(yes=yes, output=output, results=results, force=force, no_wait=no_wait)
+    opts = app.options(yes=yes, output=output, results=results, force=force, no_wait=no_wait, saved=True)
     keeper = PasswordKeeper({}, password_out, opts)
 
     async def work(target: Target) -> Any:

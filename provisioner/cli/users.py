@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from provisioner.cli.app import App, ChangeOptions, CliReview, change_options, err, finish, run_options
+from provisioner.cli.app import App, CliReview, change_options, err, finish, force_option, run_options
 from provisioner.cli.files import (
     PasswordKeeper,
     check_password_out,
@@ -123,7 +123,7 @@ def create(app: App, upn: str | None, display_name: str | None, given_name: str 
     """
     from provisioner.model import UserSpec
 
-    opts = ChangeOptions(**change)
+    opts = app.options(**change)
     if from_file is not None:
         if upn:
             raise click.UsageError("give either a UPN or --from FILE, not both")
@@ -189,6 +189,7 @@ def _refs(refs: Iterable[str], from_file: Path | None, action: str, skip_invalid
 @from_option
 @skip_invalid_option
 @change_options
+@force_option
 @click.pass_obj
 def delete(app: App, refs: tuple[str, ...], from_file: Path | None, skip_invalid: Path | None,
            **change: Any) -> None:
@@ -196,7 +197,7 @@ def delete(app: App, refs: tuple[str, ...], from_file: Path | None, skip_invalid
 
     Directory-synced users are refused: delete them in on-premises Active Directory.
     """
-    opts = ChangeOptions(**change)
+    opts = app.options(**change)
     targets = _refs(refs, from_file, "delete", skip_invalid)
 
     async def work(target: Target) -> Any:
@@ -222,7 +223,7 @@ def restore(app: App, refs: tuple[str, ...], new_upn: str | None, auto_reconcile
 
     The roles the user held come back with it.
     """
-    opts = ChangeOptions(**change)
+    opts = app.options(**change)
     targets = _refs(refs, from_file, "restore", skip_invalid)
     if new_upn and len(targets) > 1:
         raise click.UsageError("--new-upn needs exactly one user")
@@ -244,10 +245,11 @@ def restore(app: App, refs: tuple[str, ...], new_upn: str | None, auto_reconcile
 @from_option
 @skip_invalid_option
 @change_options
+@force_option
 @click.pass_obj
 def purge(app: App, refs: tuple[str, ...], from_file: Path | None, skip_invalid: Path | None, **change: Any) -> None:
     """Permanently delete users that are already deleted. This cannot be undone."""
-    opts = ChangeOptions(**change)
+    opts = app.options(**change)
     targets = _refs(refs, from_file, "purge", skip_invalid)
 
     async def work(target: Target) -> Any:

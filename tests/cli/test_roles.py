@@ -165,11 +165,24 @@ def test_assign_dry_run_writes_nothing(tenant: Tenant) -> None:
     assert tenant.journal_lines() == journal
 
 
-def test_assign_without_yes_on_no_terminal(tenant: Tenant) -> None:
+def test_assign_adds_without_a_prompt_and_revoke_asks(tenant: Tenant) -> None:
+    """As peers do: adding needs no confirmation; removing needs one (--yes without a terminal)."""
     tenant.create("alice")
+    assert tenant.run("roles", "assign", ALICE, "global").exit_code == 0
     before = tenant.snapshot()
-    result = tenant.run("roles", "assign", ALICE, "global")
+    result = tenant.run("roles", "revoke", ALICE, "global")
     assert result.exit_code == 64
+    assert result.stderr.endswith(
+        "Error: not applied: no terminal to confirm on; re-run with --yes to apply this plan\n")
+    assert tenant.snapshot() == before
+
+
+def test_confirm_always_asks_even_for_an_assign(tenant: Tenant) -> None:
+    tenant.create("alice")
+    tenant.config.write_text('[safety]\nconfirm = "always"\n[execution]\njournal = "journal.jsonl"\n',
+                             encoding="utf-8")
+    before = tenant.snapshot()
+    assert tenant.run("roles", "assign", ALICE, "billing").exit_code == 64
     assert tenant.snapshot() == before
 
 

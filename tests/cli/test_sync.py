@@ -127,10 +127,10 @@ def test_detailed_exitcode_is_2_with_changes_and_0_without(tenant):
     assert again.stderr.endswith("No changes. The tenant already matches.\n")
 
 
-def test_without_a_terminal_and_without_yes_nothing_is_written(tenant):
-    path = manifest(tenant / "m.toml", ADMIN, BOB)
+def test_without_a_terminal_a_sync_that_only_adds_runs_and_one_that_deletes_writes_nothing(tenant):
+    assert invoke("sync", manifest(tenant / "m.toml", ADMIN, BOB)).exit_code == 0
     before = snapshot()
-    result = invoke("sync", path)
+    result = invoke("sync", manifest(tenant / "m2.toml", ADMIN), "--prune")
     assert result.exit_code == 64
     assert result.stderr.endswith(
         "Error: not applied: no terminal to confirm on; re-run with --yes to apply this plan\n")

@@ -230,14 +230,16 @@ def test_create_dry_run_writes_nothing(tenant: Tenant) -> None:
     assert not tenant.journal.exists()
 
 
-def test_no_terminal_without_yes_writes_nothing(tenant: Tenant) -> None:
+def test_no_terminal_without_yes_a_create_runs_and_a_delete_writes_nothing(tenant: Tenant) -> None:
+    assert tenant.run("users", "create", ALICE, "--display-name", "Alice").exit_code == 0
     before = tenant.snapshot()
-    result = tenant.run("users", "create", ALICE, "--display-name", "Alice")
+    journal = tenant.journal_lines()
+    result = tenant.run("users", "delete", ALICE)
     assert result.exit_code == 64
     assert result.stderr.endswith(
         "Error: not applied: no terminal to confirm on; re-run with --yes to apply this plan\n")
     assert tenant.snapshot() == before
-    assert tenant.journal_lines() == []
+    assert tenant.journal_lines() == journal
 
 
 # --- delete -------------------------------------------------------------------------------------

@@ -221,7 +221,8 @@ write_window_seconds = 60
         ),
         (
             "[safety]\nmax_delete = 5\n",
-            "FILE: safety.max_delete: unknown key (known keys here: protected_accounts, max_deletes); "
+            "FILE: safety.max_delete: unknown key (known keys here: protected_accounts, max_deletes, confirm, "
+            "confirm_above); "
             "did you mean safety.max_deletes?",
         ),
         (
