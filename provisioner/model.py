@@ -262,6 +262,7 @@ class UserSpec:
     roles: tuple[str, ...] = ()
     password: str | None = field(default=None, repr=False)
     row: int | None = None  # the input row it came from, for error messages
+    roles_given: bool = True  # False: the input said nothing of roles, so held roles are kept
 
 
 # The roles a manifest decides when it does not say (the five classic admin roles).

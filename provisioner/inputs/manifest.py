@@ -54,7 +54,8 @@ def read_manifest(path: str | Path) -> Manifest:
         displayName = "Alice Archer"               # needed to create the user
         jobTitle = "Engineer"                      # any of USER_WRITABLE; unset keys are not managed
         accountEnabled = true
-        roles = ["user"]                           # exactly these of the managed roles
+        roles = ["user"]                           # exactly these of the managed roles; without
+                                                   # the key, the roles it holds are kept (roles = [] removes them)
 
     Raises ``InputError`` naming each bad entry and key with the fix.
     """
@@ -146,4 +147,4 @@ def _user(index: int, entry: Any, domains: tuple[str, ...], seen: dict[str, int]
                 value = [v.strip() for v in value]
             attributes[key] = value
     roles = tuple(dict.fromkeys(r.strip() for r in entry.get("roles", ())))
-    return UserSpec(upn=upn, attributes=attributes, roles=roles, row=index)
+    return UserSpec(upn=upn, attributes=attributes, roles=roles, row=index, roles_given="roles" in entry)

@@ -103,7 +103,7 @@ def _converge_user(
         if template not in held:
             changes.append(assign_change(upn, user.id, role, "in the manifest"))
     for template, assignment in sorted(held.items()):
-        if template in managed and template not in wanted:
+        if template in managed and template not in wanted and spec.roles_given:
             changes.append(
                 Change(
                     Action.REVOKE,

@@ -298,3 +298,17 @@ def test_too_many_purges_unless_forced():
         "with --force or raise safety.max_deletes in the config"
     )
     assert guardrails(plan, tenant, Policy(max_deletes=2, force=True)) is None
+
+
+def test_a_manifest_user_without_a_roles_key_keeps_its_roles_and_an_empty_list_removes_them(tmp_path):
+    from provisioner.inputs import read_manifest
+
+    tenant = state([ADMIN, BOB], assignments=[(ADMIN.id, GA), (BOB.id, USER_ADMIN)])
+    head = '[scope]\ndomains = ["contoso.com"]\n[[users]]\nuserPrincipalName = "admin@contoso.com"\nroles = ["global"]\n'
+    silent = tmp_path / "silent.toml"
+    silent.write_text(head + '[[users]]\nuserPrincipalName = "bob@contoso.com"\n', encoding="utf-8")
+    empty = tmp_path / "empty.toml"
+    empty.write_text(head + '[[users]]\nuserPrincipalName = "bob@contoso.com"\nroles = []\n', encoding="utf-8")
+    assert diff(read_manifest(silent), tenant).plan.changes == ()
+    (revoke,) = diff(read_manifest(empty), tenant).plan.changes
+    assert (revoke.action, revoke.upn, revoke.role_name) == (Action.REVOKE, "bob@contoso.com", "User Administrator")
