@@ -304,7 +304,8 @@ def test_a_manifest_user_without_a_roles_key_keeps_its_roles_and_an_empty_list_r
     from provisioner.inputs import read_manifest
 
     tenant = state([ADMIN, BOB], assignments=[(ADMIN.id, GA), (BOB.id, USER_ADMIN)])
-    head = '[scope]\ndomains = ["contoso.com"]\n[[users]]\nuserPrincipalName = "admin@contoso.com"\nroles = ["global"]\n'
+    head = ('[scope]\ndomains = ["contoso.com"]\n'
+            '[[users]]\nuserPrincipalName = "admin@contoso.com"\nroles = ["global"]\n')
     silent = tmp_path / "silent.toml"
     silent.write_text(head + '[[users]]\nuserPrincipalName = "bob@contoso.com"\n', encoding="utf-8")
     empty = tmp_path / "empty.toml"
