@@ -179,18 +179,20 @@ class CliReview:
         for note in notes:
             err(note)
 
+    def show(self, planned: Planned) -> None:
+        if planned.plan.changes or self.opts.output != "text":
+            show_plan(planned, self.opts.output)
+        else:
+            from provisioner.render import EMPTY
+
+            err(EMPTY)
+
     def approve(self, planned: Planned) -> bool:
         if self.check is not None:
             self.check(planned)
+        self.show(planned)
         if not planned.plan.changes:
-            if self.opts.output != "text":
-                show_plan(planned, self.opts.output)
-            else:
-                from provisioner.render import EMPTY
-
-                err(EMPTY)
             return False
-        show_plan(planned, self.opts.output)
         if self.opts.dry_run:
             err("Dry run: nothing was written.")
             return False

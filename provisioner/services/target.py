@@ -15,7 +15,7 @@ from typing import IO, Protocol
 
 from provisioner.config import Profile
 from provisioner.directory import Directory
-from provisioner.errors import ProvisionerError
+from provisioner.errors import ProvisionerError, Refused
 from provisioner.execute import Budget, Executor, Recheck, Report
 from provisioner.journal import CsvResults, JsonLines, OutcomeSink, recent_writes
 from provisioner.model import Change, Policy, TenantState
@@ -59,6 +59,9 @@ class Review(Protocol):
 
     def approve(self, planned: Planned) -> bool: ...
 
+    def show(self, planned: Planned) -> None:
+        """Show a plan without deciding on it (a dry run's plan that a guardrail refused)."""
+
 
 class Approve:
     """Writes every plan that passes the guardrails (the Python API's default)."""
@@ -70,6 +73,9 @@ class Approve:
 
     def approve(self, planned: Planned) -> bool:
         return True
+
+    def show(self, planned: Planned) -> None:
+        return None
 
 
 class DryRun(Approve):
@@ -153,7 +159,12 @@ async def carry_out(target: Target, state: TenantState, planned: Planned, review
                     passwords: Passwords | None = None) -> Applied:
     """Guard the plan, let ``review`` see it, and run it if approved."""
     review.notes(planned.notes)
-    guardrails(planned.plan, state, target.policy(force=run.force))
+    try:
+        guardrails(planned.plan, state, target.policy(force=run.force))
+    except Refused:
+        if not review.writes:  # a dry run still shows what was asked, then why it is refused
+            review.show(planned)
+        raise
     if not review.approve(planned) or not planned.plan.changes:
         return Applied(planned, None, passwords)
     removes = RemovesGlobalAdmin(state)

@@ -491,3 +491,10 @@ def test_help_does_not_import_msgraph() -> None:
             "bad = sorted(m for m in sys.modules if m.startswith(('msgraph', 'kiota', 'azure')))\n"
             "assert not bad, bad\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_dry_run_refused_by_a_guardrail_still_shows_its_plan(tenant: Tenant) -> None:
+    result = tenant.run("users", "delete", ADMIN, "--dry-run")
+    assert result.exit_code == 4
+    assert f"- user {ADMIN}" in result.stdout
+    assert "without an active Global Administrator" in result.stderr
