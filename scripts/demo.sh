@@ -15,7 +15,9 @@ unset PROVISIONER_TENANT
 printf '[execution]\njournal = "journal.jsonl"\n' > "$PROVISIONER_CONFIG"
 D=contoso.onmicrosoft.com
 
-step() { printf '\n$ provisioner %s\n' "$*"; "$P" "$@"; }
+# Each command is printed as it would be typed: arguments with spaces quoted, so it pastes.
+quoted() { local a out=(); for a in "$@"; do [[ $a == *[[:space:]]* ]] && out+=("\"$a\"") || out+=("$a"); done; echo "${out[*]}"; }
+step() { printf '\n$ provisioner %s\n' "$(quoted "$@")"; "$P" "$@"; }
 
 step local init --seed-users 5 --seed 1
 step users create "adele@$D" --display-name "Adele Vance" --job-title "Finance lead" --role billing --yes

@@ -12,6 +12,7 @@ import click
 
 from provisioner import __version__
 from provisioner.cli.app import App
+from provisioner.cli.completion import complete_profile
 from provisioner.errors import ExitCode, ProvisionerError
 
 
@@ -51,7 +52,7 @@ class ProvisionerGroup(click.Group):
 
 @click.group(cls=ProvisionerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="provisioner")
-@click.option("--tenant", "-t", envvar="PROVISIONER_TENANT", metavar="NAME",
+@click.option("--tenant", "-t", envvar="PROVISIONER_TENANT", metavar="NAME", shell_complete=complete_profile,
               help="Target profile from config.toml. Default: the config's default_tenant, else the local tenant.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), metavar="PATH",
               help="Config file. Default: $PROVISIONER_CONFIG, else the platform config directory.")
@@ -65,13 +66,15 @@ def cli(ctx: click.Context, tenant: str | None, config_path: Path | None, verbos
     kept in a file on this machine. Every change can be shown first with --dry-run.
     """
     if verbose:
-        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        # Our request log only: httpx logs each request at INFO too, which would say everything twice.
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
         logging.getLogger("provisioner.graph").setLevel(logging.INFO)
     ctx.obj = App(tenant=tenant, config_path=config_path, debug=debug)
 
 
 def _register() -> None:
     from provisioner.cli.audit import audit
+    from provisioner.cli.completion import completion
     from provisioner.cli.deleted import deleted
     from provisioner.cli.doctor import doctor
     from provisioner.cli.local import local
@@ -79,7 +82,7 @@ def _register() -> None:
     from provisioner.cli.sync import apply_command, sync_command
     from provisioner.cli.users import users
 
-    for command in (users, deleted, roles, sync_command, apply_command, audit, local, doctor):
+    for command in (users, deleted, roles, sync_command, apply_command, audit, local, doctor, completion):
         cli.add_command(command)
 
 

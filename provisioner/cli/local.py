@@ -49,29 +49,38 @@ def local() -> None:
 
 @local.command()
 @state_option
-@click.option("--domain", default="contoso.onmicrosoft.com", show_default=True,
-              help="Verified domain of a new tenant (admin@DOMAIN is its Global Administrator).")
+@click.option("--domain", help="Verified domain of a new tenant (admin@DOMAIN is its Global Administrator; "
+              "default contoso.onmicrosoft.com); for an existing tenant, a verified domain to add.")
 @click.option("--seed-users", type=click.IntRange(min=0), default=0, show_default=True,
               help="Sample users to add.")
 @click.option("--synced-fraction", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
               help="Share of the sample users synced from on-premises AD (onPremisesSyncEnabled).")
 @click.option("--seed", type=int, help="Make the sample users reproducible.")
-def init(state: Path | None, domain: str, seed_users: int, synced_fraction: float, seed: int | None) -> None:
+def init(state: Path | None, domain: str | None, seed_users: int, synced_fraction: float, seed: int | None) -> None:
     """Create the local tenant, or add sample users to the existing one.
 
     \b
     Example:
         provisioner local init --seed-users 1000 --synced-fraction 0.2 --seed 1
     """
-    from provisioner.local import init_tenant
+    from provisioner.local import DEFAULT_DOMAIN, add_domain, init_tenant
 
     path = _state(state)
-    summary = init_tenant(path, domain=domain, seed_users=seed_users, synced_fraction=synced_fraction, seed=seed)
+    summary = init_tenant(path, domain=domain or DEFAULT_DOMAIN, seed_users=seed_users,
+                          synced_fraction=synced_fraction, seed=seed)
     if summary.get("created"):
         click.echo(f"Created local tenant at {path} (admin@{summary['domain']} is Global Administrator).",
                    err=True)
     else:
         click.echo(f"Local tenant at {path} already exists; kept its contents.", err=True)
+        if domain and domain.strip().lower() != summary["domain"]:
+            try:
+                add_domain(path, domain)
+            except ValueError as e:
+                raise click.BadParameter(f"{e}; name a domain like fabrikam.com", param_hint="--domain") from None
+            click.echo(f"Added the verified domain {domain.strip().lower()}; the default domain stays "
+                       f"{summary['domain']} (a new tenant is made with: provisioner local reset --domain "
+                       f"{domain.strip().lower()}).", err=True)
     _summary(summary)
 
 
@@ -91,6 +100,10 @@ def reset(state: Path | None, domain: str, yes: bool) -> None:
 
     path = _state(state)
     if not yes:
+        import sys
+
+        if not sys.stdin.isatty():
+            raise click.UsageError("not reset: no terminal to confirm on; re-run with --yes to reset the tenant")
         click.confirm(f"Delete everything in the local tenant at {path}?", abort=True, err=True)
     summary = reset_tenant(path, domain=domain)
     click.echo(f"Reset local tenant at {path}.", err=True)

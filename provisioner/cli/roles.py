@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from provisioner.cli.app import App, CliReview, change_options, err, finish, run_options
+from provisioner.cli.completion import complete_role
 from provisioner.cli.files import from_option, read_rows, skip_invalid_option
 from provisioner.cli.users import output_option
 
@@ -69,7 +70,7 @@ def list_roles(app: App, show_all: bool, output: str) -> None:
 
 
 @roles.command("members")
-@click.argument("role")
+@click.argument("role", shell_complete=complete_role)
 @output_option
 @click.pass_obj
 def members(app: App, role: str, output: str) -> None:
@@ -109,7 +110,7 @@ def _role_command(action: str):  # type: ignore[no-untyped-def]
     verb = {"assign": "Assign", "revoke": "Revoke"}[action]
 
     @click.argument("user", required=False)
-    @click.argument("role_refs", nargs=-1, metavar="ROLE...")
+    @click.argument("role_refs", nargs=-1, metavar="ROLE...", shell_complete=complete_role)
     @from_option
     @skip_invalid_option
     @change_options

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from provisioner.cli.app import App, CliReview, change_options, err, finish, force_option, run_options
+from provisioner.cli.completion import complete_role
 from provisioner.cli.files import (
     PasswordKeeper,
     check_password_out,
@@ -44,7 +45,8 @@ def users() -> None:
 @click.option("--upn-prefix", metavar="TEXT", help="Only users whose UPN starts with TEXT.")
 @click.option("--enabled/--disabled", default=None, help="Only enabled (or disabled) accounts.")
 @click.option("--synced/--cloud-only", default=None, help="Only directory-synced (or cloud-only) accounts.")
-@click.option("--role", metavar="ROLE", help="Only holders of ROLE (alias, name or template id).")
+@click.option("--role", metavar="ROLE", shell_complete=complete_role,
+              help="Only holders of ROLE (alias, name or template id).")
 @output_option
 @click.pass_obj
 def list_users(app: App, upn_prefix: str | None, enabled: bool | None, synced: bool | None, role: str | None,
@@ -103,7 +105,8 @@ def _read_password_stdin() -> str:
 @click.option("--department", metavar="TEXT")
 @click.option("--usage-location", metavar="CC", help="Two-letter country code (needed before licensing).")
 @click.option("--disabled", is_flag=True, help="Create the account disabled (sign-in blocked).")
-@click.option("--role", "roles", multiple=True, metavar="ROLE", help="Assign ROLE once the user exists (repeatable).")
+@click.option("--role", "roles", multiple=True, metavar="ROLE", shell_complete=complete_role,
+              help="Assign ROLE once the user exists (repeatable).")
 @click.option("--password-stdin", is_flag=True, help="Read the initial password from stdin instead of generating one.")
 @password_out_option
 @from_option
@@ -237,7 +240,8 @@ def restore(app: App, refs: tuple[str, ...], new_upn: str | None, auto_reconcile
     restored = app.run(work)
     finish(restored)
     for upn, held in restored.roles.items():
-        err(f"Restored {upn}" + (f"; its roles came back: {', '.join(held)}" if held else "; it held no admin roles"))
+        name = f"{upn} as {new_upn}" if new_upn else upn
+        err(f"Restored {name}" + (f"; its roles came back: {', '.join(held)}" if held else "; it held no admin roles"))
 
 
 @users.command("purge")

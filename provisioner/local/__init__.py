@@ -17,6 +17,7 @@ _EXPORTS = {
     "init_tenant": "provisioner.local.tenant",
     "reset_tenant": "provisioner.local.tenant",
     "add_domain": "provisioner.local.tenant",
+    "DEFAULT_DOMAIN": "provisioner.local.tenant",
     "advance_clock": "provisioner.local.tenant",
     "tenant_now": "provisioner.local.tenant",
 }
