@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from provisioner.directory import Clock, Directory
@@ -50,6 +51,13 @@ def _hooks(clock: Clock) -> dict[str, list[Any]]:
     return {"request": [on_request], "response": [on_response]}
 
 
+def local_state(profile: Profile) -> Path:
+    """The file of a local profile's tenant: the profile's, else $PROVISIONER_LOCAL_STATE, else the default."""
+    from provisioner import local
+
+    return Path(profile.state) if profile.state else Path(local.default_state_path())
+
+
 async def connect(profile: Profile) -> Directory:
     """Build the gateway for a target.
 
@@ -71,7 +79,7 @@ async def connect(profile: Profile) -> Directory:
     if profile.kind == "local":
         from provisioner import local
 
-        state = profile.state or local.default_state_path()
+        state = local_state(profile)
         local.init_tenant(state)
         base = local.LOCAL_BASE_URL
         net: Any = local.transport(state, realism=local.Realism.from_env())

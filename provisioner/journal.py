@@ -26,6 +26,19 @@ class Outcome:
     request_id: str | None = None
     object_id: str | None = None
 
+    @property
+    def retryable(self) -> bool:
+        """Whether running the same command again can make it apply: an interruption, throttling, a
+        transient failure or a lost answer can; a refusal (400, 403, 404, ...) needs its cause fixed."""
+        from provisioner.graph import RETRIED, classify
+
+        if self.status == "unknown":
+            return True
+        if self.status != "failed":
+            return False
+        lost = self.code in ("TransportError", "NoResponse")
+        return lost or classify(self.http_status or 0, self.code or "") in RETRIED
+
     def to_json(self) -> dict[str, Any]:
         c = self.change
         return {

@@ -233,5 +233,7 @@ def summarize(report: Report) -> None:
                    "without an active Global Administrator", ExitCode.REFUSED)
     if report.failed or report.unknown or report.refused:
         code = ExitCode.PARTIAL if report.ok else ExitCode.ERROR
-        raise Stop(f"{report.failed + report.unknown + report.refused} change(s) did not apply; re-run the same "
-                   "command to retry them (it converges)", code)
+        retry = "re-run the same command to retry them (it converges)"
+        if report.failures and not any(o.retryable for o in report.failures):
+            retry = "Graph refused them: fix what each line says, then re-run the same command (it converges)"
+        raise Stop(f"{report.failed + report.unknown + report.refused} change(s) did not apply; {retry}", code)

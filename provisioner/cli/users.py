@@ -173,15 +173,18 @@ def create(app: App, upn: str | None, display_name: str | None, given_name: str 
     finish(applied)
 
 
-def _refs(refs: Iterable[str], from_file: Path | None, action: str, skip_invalid: Path | None) -> list[str]:
+def _refs(refs: Iterable[str], from_file: Path | None, action: str,
+          skip_invalid: Path | None) -> tuple[list[str], dict[str, int]]:
+    """The users named, and (from a file) the row each came from."""
     refs = list(refs)
     if from_file is not None:
         if refs:
             raise click.UsageError("give either users or --from FILE, not both")
-        return read_rows(from_file, action, skip_invalid).refs
+        rows = read_rows(from_file, action, skip_invalid)
+        return rows.refs, rows.rows
     if not refs:
         raise click.UsageError("name at least one user (UPN or object id), or use --from FILE")
-    return refs
+    return refs, {}
 
 
 # --- delete, restore, purge -------------------------------------------------------------------
@@ -201,12 +204,12 @@ def delete(app: App, refs: tuple[str, ...], from_file: Path | None, skip_invalid
     Directory-synced users are refused: delete them in on-premises Active Directory.
     """
     opts = app.options(**change)
-    targets = _refs(refs, from_file, "delete", skip_invalid)
+    targets, rows = _refs(refs, from_file, "delete", skip_invalid)
 
     async def work(target: Target) -> Any:
         from provisioner import services
 
-        return await services.delete_users(target, targets, CliReview(opts), run_options(opts))
+        return await services.delete_users(target, targets, CliReview(opts), run_options(opts), rows=rows)
 
     finish(app.run(work))
 
@@ -227,7 +230,7 @@ def restore(app: App, refs: tuple[str, ...], new_upn: str | None, auto_reconcile
     The roles the user held come back with it.
     """
     opts = app.options(**change)
-    targets = _refs(refs, from_file, "restore", skip_invalid)
+    targets, rows = _refs(refs, from_file, "restore", skip_invalid)
     if new_upn and len(targets) > 1:
         raise click.UsageError("--new-upn needs exactly one user")
 
@@ -235,7 +238,7 @@ def restore(app: App, refs: tuple[str, ...], new_upn: str | None, auto_reconcile
         from provisioner import services
 
         return await services.restore_users(target, targets, CliReview(opts), run_options(opts), new_upn=new_upn,
-                                            auto_reconcile=auto_reconcile_proxy)
+                                            auto_reconcile=auto_reconcile_proxy, rows=rows)
 
     restored = app.run(work)
     finish(restored)
@@ -254,11 +257,12 @@ def restore(app: App, refs: tuple[str, ...], new_upn: str | None, auto_reconcile
 def purge(app: App, refs: tuple[str, ...], from_file: Path | None, skip_invalid: Path | None, **change: Any) -> None:
     """Permanently delete users that are already deleted. This cannot be undone."""
     opts = app.options(**change)
-    targets = _refs(refs, from_file, "purge", skip_invalid)
+    targets, rows = _refs(refs, from_file, "purge", skip_invalid)
 
     async def work(target: Target) -> Any:
         from provisioner import services
 
-        return await services.purge_users(target, targets, CliReview(opts, typed="purge"), run_options(opts))
+        return await services.purge_users(target, targets, CliReview(opts, typed="purge"), run_options(opts),
+                                          rows=rows)
 
     finish(app.run(work))

@@ -61,6 +61,11 @@ class UserRows:
     def __len__(self) -> int:
         return len(self._held)
 
+    @property
+    def rows(self) -> dict[str, int]:
+        """Each reference's spreadsheet row (lower-cased reference -> row), for the problems a plan finds."""
+        return {held[0].lower(): held[4] for held in self._held if held[4] is not None}
+
     def __iter__(self) -> Iterator[UserSpec]:
         for upn, values, roles, password, row in self._held:
             attributes = {k: list(v) if isinstance(v, tuple) else v

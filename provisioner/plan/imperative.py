@@ -6,7 +6,7 @@ and notes, the human "already so, nothing to do" messages. Pure: no I/O, determi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -57,6 +57,30 @@ def _one_deleted(ref: str, matches: list[DeletedUser], verb: str) -> DeletedUser
     return matches[0]
 
 
+class Problems:
+    """Every row's problem, collected, so one run reports them all at once (with the spreadsheet row
+    and column when the reference came from a file), before any write."""
+
+    def __init__(self, rows: Mapping[str, int] | None = None):
+        self.rows = {ref.lower(): row for ref, row in (rows or {}).items()}
+        self.found: list[tuple[int | None, str, ProvisionerError]] = []
+
+    def add(self, ref: str, error: ProvisionerError, *, row: int | None = None,
+            column: str = "userPrincipalName") -> None:
+        self.found.append((row if row is not None else self.rows.get(ref.lower()), column, error))
+
+    def check(self) -> None:
+        if not self.found:
+            return
+        if len(self.found) == 1 and self.found[0][0] is None:
+            raise self.found[0][2]
+        lines = [(f"row {row}, column {column}: " if row is not None else "") + str(e) for row, column, e in self.found]
+        kinds = {type(e) for _, _, e in self.found}
+        cls = kinds.pop() if len(kinds) == 1 else ProvisionerError
+        count = f"{len(self.found)} problem{'s' if len(self.found) > 1 else ''}"
+        raise cls("\n".join([f"{count} in the users named; nothing was written:", *(f"  {line}" for line in lines)]))
+
+
 # --- imperative planners -----------------------------------------------------------------------
 
 
@@ -93,6 +117,7 @@ def plan_create(specs: Iterable[UserSpec], state: TenantState) -> Planned:
     index = Index(state)
     changes: list[Change] = []
     notes: list[str] = []
+    problems = Problems()
     seen: set[str] = set()
     for spec in specs:
         key = spec.upn.lower()
@@ -100,7 +125,11 @@ def plan_create(specs: Iterable[UserSpec], state: TenantState) -> Planned:
             notes.append(f"{spec.upn} is listed more than once; planned once")
             continue
         seen.add(key)
-        roles = [index.role(r) for r in spec.roles]
+        try:
+            roles = [index.role(r) for r in spec.roles]
+        except ProvisionerError as e:
+            problems.add(spec.upn, e, row=spec.row, column="roles")
+            continue
         user = state.user(spec.upn)
         if user is not None:
             notes.append(f"user {user.user_principal_name} already exists (object id {user.id}); not created")
@@ -122,6 +151,7 @@ def plan_create(specs: Iterable[UserSpec], state: TenantState) -> Planned:
             )
         )
         changes += [assign_change(spec.upn, None, r, "requested for the new user") for r in roles]
+    problems.check()
     return finish(changes, notes, state)
 
 
@@ -141,18 +171,21 @@ def held_roles(user_id: str, index: Index) -> str:
     return "; holds " + ", ".join(names) if names else ""
 
 
-def plan_delete(upns_or_ids: Sequence[str], state: TenantState) -> Planned:
-    """Soft-delete users (restorable for 30 days). An already deleted user is noted, not an error."""
+def plan_delete(upns_or_ids: Sequence[str], state: TenantState, *, rows: Mapping[str, int] | None = None) -> Planned:
+    """Soft-delete users (restorable for 30 days). An already deleted user is noted, not an error.
+    ``rows`` maps a reference to the file row it came from, for the problems reported."""
     index = Index(state)
     changes: list[Change] = []
     notes: list[str] = []
+    problems = Problems(rows)
     seen: set[str] = set()
     for ref in upns_or_ids:
         user = index.active(ref)
         if user is None:
             gone = index.deleted(ref)
             if not gone:
-                raise _unknown_user(ref)
+                problems.add(ref, _unknown_user(ref))
+                continue
             notes.append(f"{gone[-1].original_upn} is already deleted (object id {gone[-1].id}); nothing to do")
             continue
         if user.id in seen:
@@ -160,11 +193,13 @@ def plan_delete(upns_or_ids: Sequence[str], state: TenantState) -> Planned:
         seen.add(user.id)
         reason = "soft delete, restorable for 30 days" + held_roles(user.id, index)
         changes.append(Change(Action.DELETE, user.user_principal_name, user.id, reason=reason))
+    problems.check()
     return finish(changes, notes, state)
 
 
 def plan_restore(
-    refs: Sequence[str], state: TenantState, *, new_upn: str | None = None, auto_reconcile: bool = False
+    refs: Sequence[str], state: TenantState, *, new_upn: str | None = None, auto_reconcile: bool = False,
+    rows: Mapping[str, int] | None = None,
 ) -> Planned:
     """Restore deleted users, by object id or original UPN, optionally under ``new_upn`` and with
     conflicting proxy addresses dropped (``auto_reconcile``). A user already active is noted."""
@@ -173,19 +208,25 @@ def plan_restore(
     index = Index(state)
     changes: list[Change] = []
     notes: list[str] = []
+    problems = Problems(rows)
     seen: set[str] = set()
     for ref in refs:
         matches = index.deleted(ref)
         if not matches:
             user = index.active(ref)
             if user is None:
-                raise NotFound(
+                problems.add(ref, NotFound(
                     f"no deleted user {ref!r}: it may have been purged or never existed; "
                     "see the restorable users with: provisioner deleted list"
-                )
+                ))
+                continue
             notes.append(f"{user.user_principal_name} is active (object id {user.id}); nothing to restore")
             continue
-        d = _one_deleted(ref, matches, "restore")
+        try:
+            d = _one_deleted(ref, matches, "restore")
+        except ProvisionerError as e:
+            problems.add(ref, e)
+            continue
         if d.id in seen:
             continue
         seen.add(d.id)
@@ -199,31 +240,39 @@ def plan_restore(
                 auto_reconcile=auto_reconcile,
             )
         )
+    problems.check()
     return finish(changes, notes, state)
 
 
-def plan_purge(refs: Sequence[str], state: TenantState) -> Planned:
+def plan_purge(refs: Sequence[str], state: TenantState, *, rows: Mapping[str, int] | None = None) -> Planned:
     """Permanently delete users that are already deleted. An active user is an error: delete first.
     A name that is neither active nor deleted is a note: a re-run after the purge converges."""
     index = Index(state)
     changes: list[Change] = []
     notes: list[str] = []
+    problems = Problems(rows)
     seen: set[str] = set()
     for ref in refs:
         matches = index.deleted(ref)
         if not matches:
             user = index.active(ref)
             if user is not None:
-                raise ProvisionerError(
+                problems.add(ref, ProvisionerError(
                     f"{user.user_principal_name} is not deleted; purge only removes deleted users. "
                     f"Delete it first: provisioner users delete {user.user_principal_name}"
-                )
+                ))
+                continue
             notes.append(f"{ref} is not among the deleted users (already purged, or never deleted); nothing to purge")
             continue
-        d = _one_deleted(ref, matches, "purge")
+        try:
+            d = _one_deleted(ref, matches, "purge")
+        except ProvisionerError as e:
+            problems.add(ref, e)
+            continue
         if d.id not in seen:
             seen.add(d.id)
             changes.append(Change(Action.PURGE, d.original_upn, d.id, reason=deleted_reason(d, state.now)))
+    problems.check()
     return finish(changes, notes, state)
 
 
@@ -236,16 +285,25 @@ def _user_for_roles(ref: str, index: Index) -> User:
     return user
 
 
-def _role_changes(pairs: Iterable[tuple[str, Sequence[str]]], state: TenantState, assign: bool) -> Planned:
+def _role_changes(specs: Iterable[UserSpec], state: TenantState, assign: bool) -> Planned:
     index = Index(state)
     changes: list[Change] = []
     notes: list[str] = []
+    problems = Problems()
     done: set[tuple[str, str]] = set()
-    for user_ref, role_refs in pairs:
-        user = _user_for_roles(user_ref, index)
+    for spec in specs:
+        try:
+            user = _user_for_roles(spec.upn, index)
+        except ProvisionerError as e:
+            problems.add(spec.upn, e, row=spec.row)
+            continue
         held = index.held.get(user.id, {})
-        for ref in role_refs:
-            role = index.role(ref)
+        for ref in spec.roles:
+            try:
+                role = index.role(ref)
+            except ProvisionerError as e:
+                problems.add(spec.upn, e, row=spec.row, column="roles")
+                continue
             template = role.template_id.lower()
             if (user.id, template) in done:
                 continue
@@ -270,24 +328,25 @@ def _role_changes(pairs: Iterable[tuple[str, Sequence[str]]], state: TenantState
                         reason="currently held",
                     )
                 )
+    problems.check()
     return finish(changes, notes, state)
 
 
 def plan_assign(user_ref: str, role_refs: Sequence[str], state: TenantState) -> Planned:
     """Assign roles to an active user; a role already held is noted, not planned again."""
-    return _role_changes([(user_ref, role_refs)], state, assign=True)
+    return _role_changes([UserSpec(user_ref, roles=tuple(role_refs))], state, assign=True)
 
 
 def plan_revoke(user_ref: str, role_refs: Sequence[str], state: TenantState) -> Planned:
     """Revoke roles from an active user; a role not held is noted, not an error."""
-    return _role_changes([(user_ref, role_refs)], state, assign=False)
+    return _role_changes([UserSpec(user_ref, roles=tuple(role_refs))], state, assign=False)
 
 
 def plan_assign_rows(specs: Iterable[UserSpec], state: TenantState) -> Planned:
     """``plan_assign`` for many users at once (``--from FILE``): each spec's upn and roles."""
-    return _role_changes(((s.upn, s.roles) for s in specs), state, assign=True)
+    return _role_changes(specs, state, assign=True)
 
 
 def plan_revoke_rows(specs: Iterable[UserSpec], state: TenantState) -> Planned:
     """``plan_revoke`` for many users at once (``--from FILE``): each spec's upn and roles."""
-    return _role_changes(((s.upn, s.roles) for s in specs), state, assign=False)
+    return _role_changes(specs, state, assign=False)

@@ -27,7 +27,9 @@ class Busy(ProvisionerError):
 def lock_path(profile: Profile) -> Path:
     """The lock file of the profile's tenant: the same tenant reached by two profile names shares one."""
     if profile.is_local:
-        identity = f"local:{Path(profile.state).resolve() if profile.state else 'default'}"
+        from provisioner.bootstrap import local_state
+
+        identity = f"local:{local_state(profile).resolve()}"
     else:
         identity = f"graph:{profile.graph_url or profile.cloud}:{(profile.tenant_id or profile.name).lower()}"
     digest = hashlib.sha256(identity.encode()).hexdigest()[:16]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -98,14 +98,14 @@ async def _create(target: Target, specs: list[UserSpec], review: Review, run: Ru
 
 
 async def delete_users(target: Target, refs: Sequence[str], review: Review | None = None,
-                       run: RunOptions | None = None) -> Applied:
+                       run: RunOptions | None = None, *, rows: Mapping[str, int] | None = None) -> Applied:
     """Soft-delete users (restorable for 30 days); synced users and the last Global Administrator
     are refused by the guardrails. A user already deleted is a note, not an error."""
     review, run = review or Approve(), run or RunOptions()
     async with changing(target, review, run):
         r = Reader(target.directory)
         await users_and_roles(r, refs, global_admins=True, deleted_if_missing=True)
-        return await carry_out(target, r.state, plan_delete(refs, r.state), review, run)
+        return await carry_out(target, r.state, plan_delete(refs, r.state, rows=rows), review, run)
 
 
 @dataclass
@@ -117,26 +117,26 @@ class Restored(Applied):
 
 async def restore_users(target: Target, refs: Sequence[str], review: Review | None = None,
                         run: RunOptions | None = None, *, new_upn: str | None = None,
-                        auto_reconcile: bool = False) -> Restored:
+                        auto_reconcile: bool = False, rows: Mapping[str, int] | None = None) -> Restored:
     """Restore deleted users by object id or original UPN, optionally under ``new_upn``."""
     review, run = review or Approve(), run or RunOptions()
     async with changing(target, review, run):
-        return await _restore(target, refs, review, run, new_upn, auto_reconcile)
+        return await _restore(target, refs, review, run, new_upn, auto_reconcile, rows)
 
 
 async def _restore(target: Target, refs: Sequence[str], review: Review, run: RunOptions, new_upn: str | None,
-                   auto_reconcile: bool) -> Restored:
+                   auto_reconcile: bool, rows: Mapping[str, int] | None) -> Restored:
     r = Reader(target.directory)
     # Active users too: one already restored (a re-run) is a note, not an error.
     names = [ref for ref in refs if not is_guid(ref)] + ([new_upn] if new_upn else [])
     await r.deleted(await r.users([*refs, *([new_upn] if new_upn else [])], also=[DELETED_REQUEST]))
-    planned = plan_restore(refs, r.state, new_upn=new_upn, auto_reconcile=auto_reconcile)
+    planned = plan_restore(refs, r.state, new_upn=new_upn, auto_reconcile=auto_reconcile, rows=rows)
     # The names the restores take back must be free: read those not read yet (named by object id).
     asked = {n.lower() for n in names}
     taken = sorted({(c.new_upn or c.upn).lower() for c in planned.plan.changes} - asked)
     if taken:
         await r.users(taken)
-        planned = plan_restore(refs, r.state, new_upn=new_upn, auto_reconcile=auto_reconcile)
+        planned = plan_restore(refs, r.state, new_upn=new_upn, auto_reconcile=auto_reconcile, rows=rows)
     applied = await carry_out(target, r.state, planned, review, run)
     result = Restored(applied.planned, applied.report)
     if applied.report is not None and applied.report.created:
@@ -153,13 +153,13 @@ async def _roles_back(r: Reader, created: dict[str, str]) -> dict[str, tuple[str
 
 
 async def purge_users(target: Target, refs: Sequence[str], review: Review | None = None,
-                      run: RunOptions | None = None) -> Applied:
+                      run: RunOptions | None = None, *, rows: Mapping[str, int] | None = None) -> Applied:
     """Permanently delete users that are already deleted. This cannot be undone."""
     review, run = review or Approve(), run or RunOptions()
     async with changing(target, review, run):
         r = Reader(target.directory)
         await r.deleted(await r.users(refs, also=[DELETED_REQUEST]))  # an active user named is told to delete first
-        return await carry_out(target, r.state, plan_purge(refs, r.state), review, run)
+        return await carry_out(target, r.state, plan_purge(refs, r.state, rows=rows), review, run)
 
 
 @dataclass(frozen=True)

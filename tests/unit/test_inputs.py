@@ -184,7 +184,8 @@ def test_manifest():
                 ("user",),
                 row=1,
             ),
-            UserSpec("bob@contoso.com", {"displayName": "Bob Baker", "usageLocation": "DE"}, (), row=2),
+            UserSpec("bob@contoso.com", {"displayName": "Bob Baker", "usageLocation": "DE"}, (), row=2,
+                     roles_given=False),
         ),
         scope_domains=("contoso.com",),
         managed_roles=("global", "billing", "password", "service", "user"),
@@ -232,7 +233,8 @@ def test_manifest_entry_problems_all_at_once_in_key_order(tmp_path):
     ]
     path.write_text('[scope]\ndomains = ["contoso.com"]\n\n[[users]]\nuserPrincipalName = "b@contoso.com"\n'
                     'usageLocation = " de "\n')
-    assert read_manifest(path).users == (UserSpec("b@contoso.com", {"usageLocation": "DE"}, (), row=1),)
+    assert read_manifest(path).users == (UserSpec("b@contoso.com", {"usageLocation": "DE"}, (), row=1,
+                                                  roles_given=False),)
 
 
 def test_manifest_without_scope_and_invalid_toml(tmp_path):
