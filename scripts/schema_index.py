@@ -2,6 +2,7 @@
 
     python scripts/schema_index.py            # rewrite provisioner/local/schema_index.json
     python scripts/schema_index.py --check    # exit 1 when the shipped index is not what the CSDL gives
+    python scripts/schema_index.py --requests FILE   # check requests recorded by the test suite
 
 The CSDL files (worldwide and 21Vianet) live in scripts/graph-schema/; a schema update is: replace them, run
 this script, commit both. `read_csdl` also builds the *full* model, in the same shape as the index, for the
@@ -183,12 +184,44 @@ def build(worldwide: Path = WORLDWIDE, china: Path = CHINA) -> str:
     return render(compact(read_csdl(worldwide), read_csdl(china)))
 
 
+def full_schemas(worldwide: Path = WORLDWIDE, china: Path = CHINA) -> dict:
+    """Graph's whole v1.0 schema of each cloud, ready for `check_requests`."""
+    from provisioner.local.schema import Schema
+
+    return {"worldwide": Schema(read_csdl(worldwide)), "21Vianet": Schema(read_csdl(china))}
+
+
+def check_requests(requests: list[dict], schemas: dict) -> list[str]:
+    """Each recorded request (method, path, query, body shape, as the local tenant's recorders see them)
+    checked against full schemas; one line per request and cloud whose Graph would refuse it."""
+    from provisioner.local.schema_guard import check
+    from provisioner.local.wire import GraphError
+
+    problems = []
+    for request in requests:
+        segments = [s for s in request["path"].split("/") if s]
+        for cloud, schema in schemas.items():
+            try:
+                check(schema, request["method"], segments, request["query"], request["body"])
+            except GraphError as err:
+                query = "&".join(f"{k}={v}" for k, v in request["query"].items())
+                problems.append(f"{cloud}: {request['method']} {request['path']}?{query} -> {err.code}: {err.message}")
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write the local tenant's schema index from Graph's CSDL.")
     parser.add_argument("--check", action="store_true", help="only compare with the shipped index")
     parser.add_argument("--csdl", type=Path, default=WORLDWIDE, help="the worldwide v1.0 CSDL (.gz)")
     parser.add_argument("--china-csdl", type=Path, default=CHINA, help="the 21Vianet v1.0 CSDL (.gz)")
+    parser.add_argument("--requests", type=Path, help="check recorded requests (JSON lines) instead")
     args = parser.parse_args(argv)
+    if args.requests:
+        lines = args.requests.read_text(encoding="utf-8").splitlines()
+        schemas = full_schemas(args.csdl, args.china_csdl)
+        problems = check_requests([json.loads(line) for line in lines if line.strip()], schemas)
+        sys.stderr.write("".join(f"{p}\n" for p in problems))
+        return 1 if problems else 0
     text = build(args.csdl, args.china_csdl)
     if args.check:
         if INDEX.read_text(encoding="utf-8") != text:
