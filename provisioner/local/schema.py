@@ -96,6 +96,7 @@ class Schema:
         }
         self._members: dict[str, dict[str, tuple[str, str, str]]] = {}
         self._derived: dict[str, set[str]] = {}
+        self._declared: dict[tuple[str, str, bool], str | None] = {}  # answers repeat: every list asks them
         for name, described in self.types.items():
             members = self._members[name] = {}
             for kind in ("properties", "navigation"):
@@ -126,6 +127,14 @@ class Schema:
     def declared(self, type_name: str, name: str, *, navigation_only: bool = False) -> str | None:
         """The declared spelling of `name` on the type, a base type, or (for an open type, whose objects
         are often of a derived type: `directoryObject` answers users) a derived type; else None."""
+        key = (type_name, name.lower(), navigation_only)
+        if key not in self._declared:
+            if len(self._declared) > 10_000:
+                self._declared.clear()  # `local serve` takes any client's names: keep the memo bounded
+            self._declared[key] = self._find_declared(type_name, name, navigation_only)
+        return self._declared[key]
+
+    def _find_declared(self, type_name: str, name: str, navigation_only: bool) -> str | None:
         candidates = [type_name]
         if self.is_open(type_name):
             candidates += sorted(self._derived.get(type_name, ()))
