@@ -8,12 +8,14 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from . import roles, users
 from .odata import context_url, next_link, parse_query, parse_select
+from .schema_guard import SchemaGuard
 from .store import Store
 from .user_checks import KNOWN
 from .wire import (
@@ -258,6 +260,9 @@ def graph_app(state_path: str | Path) -> Starlette:
 
     `app.state.store` is the tenant's `Store`, for code that composes this app (batch, realism).
     """
-    app = Starlette(routes=ROUTES, exception_handlers={HTTPException: _http_error})
+    # Graph's published schema is checked before any route (schema_guard).
+    app = Starlette(
+        routes=ROUTES, exception_handlers={HTTPException: _http_error}, middleware=[Middleware(SchemaGuard)]
+    )
     app.state.store = Store(state_path)
     return app

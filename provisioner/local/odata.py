@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from starlette.requests import Request
 
+from .schema import index
 from .store import fold_id
 from .wire import GRAPH_ROOT, GraphError, bad_request, unsupported_query
 
@@ -111,7 +112,9 @@ def parse_select(value: str | None, known: set[str], resource: str) -> list[str]
         name = raw.strip()
         if not name:
             continue
-        canon = lower.get(name.lower())
+        # A property Graph declares but the tenant does not hold is answered as null (schema_guard has
+        # refused the undeclared ones).
+        canon = lower.get(name.lower()) or index().declared(resource, name)
         if canon is None:
             raise bad_request(
                 "Parsing OData Select and Expand failed: Could not find a property named "
@@ -324,8 +327,10 @@ def compile_filter(ast, props: dict[str, Prop], resource: str, advanced: bool) -
     def check(name: str, op: str) -> Prop:
         prop = _lookup(props, name)
         if prop is None:
-            raise bad_request(
-                f"Property '{name}' does not exist as a declared property or extension property."
+            # Declared by Graph (schema_guard refused the rest) but not filterable here.
+            raise unsupported_query(
+                f"Unsupported or invalid query filter clause specified for property '{name}' of resource "
+                f"'{type_name}'."
             )
         if op in prop.ops:
             return prop

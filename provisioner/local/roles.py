@@ -16,7 +16,6 @@ DEFINITION_PROPS: dict[str, Prop] = {
     "displayName": Prop("display_name", ops=frozenset({"eq", "in", "startswith"}), order="default"),
     "isBuiltIn": Prop("is_builtin", "bool"),
     "isEnabled": Prop("json_extract(body, '$.isEnabled')", "bool"),
-    "isPrivileged": Prop("json_extract(body, '$.isPrivileged')", "bool"),
 }
 DEFINITION_FIELDS = (
     "id",
@@ -24,7 +23,6 @@ DEFINITION_FIELDS = (
     "displayName",
     "isBuiltIn",
     "isEnabled",
-    "isPrivileged",
     "resourceScopes",
     "templateId",
     "version",

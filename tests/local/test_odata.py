@@ -61,7 +61,7 @@ def test_select(people):
     assert_error(
         people.get("/v1.0/users?$select=nope"),
         400,
-        "Request_BadRequest",
+        "BadRequest",
         "Parsing OData Select and Expand failed: Could not find a property named 'nope' on type "
         "'microsoft.graph.user'.",
     )
@@ -125,7 +125,7 @@ def test_filter_errors(people):
     assert_error(
         people.get("/v1.0/users", params={"$filter": "shoeSize eq '9'"}),
         400,
-        "Request_BadRequest",
+        "Request_UnsupportedQuery",
         "Property 'shoeSize' does not exist as a declared property or extension property.",
     )
     assert_error(people.get("/v1.0/users", params={"$filter": "displayName eq"}), 400, "BadRequest")
