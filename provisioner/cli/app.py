@@ -203,5 +203,8 @@ def summarize(report: Report) -> None:
                    "without an active Global Administrator", ExitCode.REFUSED)
     if report.failed or report.unknown or report.refused:
         code = ExitCode.PARTIAL if report.ok else ExitCode.ERROR
+        denied = report.forbidden
+        grant = (f"; {'they were' if denied == report.failed else f'{denied} were'} refused for lack of a "
+                 "permission or admin role: grant what is named above and get a new token first" if denied else "")
         raise Stop(f"{report.failed + report.unknown + report.refused} change(s) did not apply; re-run the same "
-                   "command to retry them (it converges)", code)
+                   f"command to retry them (it converges){grant}", code)
