@@ -253,3 +253,24 @@ def test_caller_from_claims() -> None:
     assert perms.caller("Bearer " + perms.unsigned_token({})) == perms.Caller(False, frozenset(), frozenset())
     for header in (None, "", "Bearer", "Bearer x.y", "Bearer a.bm90IGpzb24.c", "Bearer a.WzFd.c"):
         assert perms.caller(header) is None
+
+
+def test_the_product_and_the_local_tenant_read_the_same_tables() -> None:
+    # Two implementations of one reference (the product never imports the local tenant): each write the
+    # product makes needs, by its own table, exactly the application permissions the tenant accepts.
+    from provisioner import permissions as product
+    from provisioner.model import Action
+
+    routes = {Action.CREATE: "create_user", Action.UPDATE: "update_user", Action.DELETE: "delete_user",
+              Action.RESTORE: "restore_deleted_item", Action.PURGE: "purge_deleted_item",
+              Action.ASSIGN: "create_role_assignment", Action.REVOKE: "delete_role_assignment"}
+    for action, route in routes.items():
+        assert product.WRITE_NEEDS[action].permissions == perms.RULES[route].app, action
+        assert set(product.WRITE_NEEDS[action].person) == set(perms.RULES[route].roles or ()), action
+    assert product.READ_USERS == perms.RULES["list_users"].app
+    assert product.READ_DELETED == perms.RULES["list_deleted_users"].app
+    assert product.READ_ROLES == perms.RULES["list_role_assignments"].app
+    assert product.SENSITIVE_PROPERTIES == perms.SENSITIVE_PROPERTIES
+    for target, able in product.ACTS_ON.items():
+        assert set(able) == perms.SENSITIVE[target], target
+    assert set(product.ACTS_ON) == set(perms.SENSITIVE)
