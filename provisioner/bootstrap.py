@@ -65,10 +65,12 @@ async def connect(profile: Profile) -> Directory:
     with its credential (a static token is one more credential), pinned to the target's Graph host.
     """
     import httpx
+    from kiota_abstractions.api_client_builder import register_default_deserializer
     from kiota_abstractions.authentication import AnonymousAuthenticationProvider
     from kiota_authentication_azure.azure_identity_authentication_provider import (
         AzureIdentityAuthenticationProvider,
     )
+    from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory
     from msgraph import GraphRequestAdapter
     from msgraph.graph_request_adapter import options as graph_options
     from msgraph_core import GraphClientFactory
@@ -100,6 +102,9 @@ async def connect(profile: Profile) -> Directory:
     )
     http = GraphClientFactory.create_with_custom_middleware(_middleware(graph_options), client=http)
     adapter = GraphRequestAdapter(provider, client=http)
+    # The error of a single request is read as Graph's ODataError; the JSON reader for it is only
+    # registered by GraphServiceClient, which is not used here (else: "error body could not be parsed").
+    register_default_deserializer(JsonParseNodeFactory)
     adapter.base_url = base  # httpx adds a trailing slash, which would make every path '//users'
 
     closers = [http.aclose, net.aclose]  # AsyncGraphTransport.aclose() does not close the network transport

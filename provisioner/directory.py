@@ -24,6 +24,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from provisioner.errors import ProvisionerError
+from provisioner.forbidden import explained_read
 from provisioner.graph import (
     ADVANCED,
     BATCH_LIMIT,
@@ -179,7 +180,7 @@ class Directory:
                     retry.append(by_id[resp.id])
                     wait = max(wait, backoff(attempt, resp.retry_after))
                 else:
-                    done[resp.id] = resp
+                    done[resp.id] = explained_read(by_id[resp.id], resp)  # a 403 names what it lacks
             if not retry:
                 break
             log.info("  %d read(s) throttled or failed; again in %.1fs", len(retry), wait)

@@ -21,6 +21,7 @@ from typing import Protocol
 from provisioner import graph
 from provisioner.directory import Directory
 from provisioner.errors import ProvisionerError
+from provisioner.forbidden import Refusals
 from provisioner.graph import Kind, Request, Response, backoff
 from provisioner.journal import Outcome, OutcomeSink
 from provisioner.model import Action, Change
@@ -94,6 +95,7 @@ class Report:
     failed: int = 0
     unknown: int = 0
     refused: int = 0  # held back before their write: they would have removed the last Global Administrator
+    forbidden: int = 0  # of the failed: Graph answered 403 (a permission or admin role is missing)
     elapsed: float = 0.0
     failures: list[Outcome] = field(default_factory=list)  # the first ones, for the summary
     created: dict[str, str] = field(default_factory=dict)  # lower UPN -> object id, this run
@@ -159,6 +161,7 @@ class Executor:
         self._broken: OSError | None = None  # the journal (or results file) stopped taking records
         self.unjournaled: list[Outcome] = []
         self._ids = itertools.count(1)
+        self._refusals = Refusals()  # what a 403 lacked: Graph's answer does not say
 
     async def run(self, changes: Sequence[Change]) -> Report:
         report = Report(total=len(changes))
@@ -235,6 +238,9 @@ class Executor:
                 self._settle(report, Outcome(item.change, "unknown", message="interrupted while in flight"))
             self._flush()
             raise
+        refused = [requests[r.id][0].change for r in responses if r.status == 403]
+        if refused:
+            await self._refusals.learn(self.directory, refused)
         for resp in responses:
             retry.extend(self._handle(requests[resp.id][0], resp, report))
         self._flush()
@@ -395,8 +401,9 @@ class Executor:
 
     def _fail(self, item: _Item, report: Report, resp: Response) -> list[_Item]:
         error = resp.error()
-        self._settle(report, Outcome(item.change, "failed", resp.status, error.code, error.message,
-                                     error.request_id))
+        message = self._refusals.explain(item.change, error.message) if resp.status == 403 else error.message
+        report.forbidden += resp.status == 403
+        self._settle(report, Outcome(item.change, "failed", resp.status, error.code, message, error.request_id))
         return []
 
     def _settle(self, report: Report, outcome: Outcome) -> None:

@@ -236,4 +236,7 @@ def summarize(report: Report) -> None:
         retry = "re-run the same command to retry them (it converges)"
         if report.failures and not any(o.retryable for o in report.failures):
             retry = "Graph refused them: fix what each line says, then re-run the same command (it converges)"
-        raise Stop(f"{report.failed + report.unknown + report.refused} change(s) did not apply; {retry}", code)
+        denied = report.forbidden
+        grant = (f"; {'they were' if denied == report.failed else f'{denied} were'} refused for lack of a "
+                 "permission or admin role: grant what is named above and get a new token first" if denied else "")
+        raise Stop(f"{report.failed + report.unknown + report.refused} change(s) did not apply; {retry}{grant}", code)

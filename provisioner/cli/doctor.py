@@ -8,8 +8,11 @@ from provisioner.cli.app import App, Stop
 from provisioner.errors import ExitCode, ProvisionerError
 
 
-def _line(ok: bool, text: str) -> None:
-    mark = click.style("ok ", fg="green") if ok else click.style("FAIL", fg="red")
+def _line(ok: bool, text: str, warn: bool = False) -> None:
+    if warn:
+        mark = click.style("warn", fg="yellow")
+    else:
+        mark = click.style("ok ", fg="green") if ok else click.style("FAIL", fg="red")
     click.echo(f"[{mark}] {text}")
 
 
@@ -18,7 +21,9 @@ def _line(ok: bool, text: str) -> None:
 def doctor(app: App) -> None:
     """Check config, credential, token, reachability and granted Graph permissions.
 
-    Says exactly which permission or admin role is missing for which command.
+    Says exactly which permission or admin role is missing for which command, from the token's
+    `roles`, `scp` and `wids`: FAIL when Graph would refuse the command, warn when it would refuse
+    it only for users who hold admin roles.
     """
     import asyncio
 
@@ -34,7 +39,7 @@ def doctor(app: App) -> None:
 
         healthy = True
         async for result in services.doctor(profile):
-            _line(result.ok, result.text)
+            _line(result.ok, result.text, result.warn)
             healthy = healthy and result.ok
         return healthy
 

@@ -216,3 +216,72 @@ def domain_add(state: Path | None, name: str) -> None:
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="NAME") from None
     click.echo(f"Added verified domain {name.strip().lower()} to the local tenant at {path}.", err=True)
+
+
+def _words(values: tuple[str, ...]) -> list[str]:
+    """Option values as a list, each value also split on commas and spaces."""
+    return [w for v in values for w in v.replace(",", " ").split()]
+
+
+def _role_ids(values: tuple[str, ...]) -> list[str]:
+    """Directory role template ids from ids or built-in role names (``--wids``)."""
+    import re
+
+    from provisioner.local.store import builtin_roles
+
+    by_name = {r["displayName"].lower(): r["templateId"] for r in builtin_roles()}
+    ids = []
+    for value in (v.strip() for v in values if v.strip()):
+        if re.fullmatch(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}", value):
+            ids.append(value.lower())
+        elif value.lower() in by_name:
+            ids.append(by_name[value.lower()])
+        else:
+            raise click.BadParameter(f"{value!r} is neither a role template id nor a built-in role's name "
+                                     "(e.g. 'User Administrator')", param_hint="--wids")
+    return ids
+
+
+@local.command()
+@click.option("--roles", "roles", multiple=True, metavar="PERMISSION",
+              help="Application permission(s) for the `roles` claim (an app-only token), e.g. User.ReadWrite.All.")
+@click.option("--scp", multiple=True, metavar="SCOPE",
+              help="Delegated scope(s) for the `scp` claim (a token of a signed-in admin); wins over --roles.")
+@click.option("--wids", multiple=True, metavar="ROLE",
+              help="Directory role held by the app's service principal or the signed-in admin: a template id or "
+                   "a built-in role's name, e.g. 'Privileged Authentication Administrator'. Repeatable.")
+@click.option("--expires-in", default="1d", show_default=True, metavar="DURATION",
+              help="Lifetime of the token (the `exp` claim), e.g. 8h or 30d.")
+def token(roles: tuple[str, ...], scp: tuple[str, ...], wids: tuple[str, ...], expires_in: str) -> None:
+    """Print an unsigned JWT with chosen claims, for `local serve` to decide permissions by.
+
+    The local tenant reads `roles`, `scp` and `wids` from a JWT bearer token (it does not check
+    the signature) and answers 403 Authorization_RequestDenied as Graph does; any other token
+    has full access. Put the token in the environment variable a `kind = "graph"`,
+    `auth = "token"` profile names in `token_env`.
+
+    \b
+    Example:
+        export GRAPH_TOKEN=$(provisioner local token --roles User.ReadWrite.All \\
+            --wids 'Privileged Authentication Administrator')
+    """
+    import time
+    import uuid
+
+    from provisioner.local.permissions import unsigned_token
+
+    lifetime = duration_option(expires_in, "--expires-in")
+    scopes, permissions, held = _words(scp), _words(roles), _role_ids(wids)
+    now = int(time.time())
+    claims: dict[str, object] = {
+        "aud": "https://graph.microsoft.com", "iss": "https://sts.windows.net/local/",
+        "iat": now, "nbf": now, "exp": now + int(lifetime.total_seconds()),
+        "app_displayname": "provisioner local token", "appid": str(uuid.uuid5(uuid.NAMESPACE_URL, "local-token")),
+        "tid": "00000000-0000-0000-0000-000000000000",
+    }
+    if scopes:
+        claims.update(idtyp="user", scp=" ".join(scopes), upn="admin@local.tenant", wids=held)
+    else:
+        # App-only tokens carry this marker in `wids` besides the service principal's roles (OBSERVED).
+        claims.update(idtyp="app", roles=permissions, wids=[*held, "0997a1d0-0d1d-4acb-b408-d5ca73121e90"])
+    click.echo(unsigned_token(claims))

@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from . import roles, users
 from .odata import context_url, next_link, parse_query, parse_select
+from .permissions import authorize
 from .schema_guard import SchemaGuard
 from .store import Store
 from .user_checks import KNOWN
@@ -33,11 +34,13 @@ USER_TYPE = "#microsoft.graph.user"
 
 
 def graph(handler: Callable[[Store, Request], Awaitable[Response]]) -> Handler:
-    """Give a handler the tenant store and turn GraphError into Graph's error envelope."""
+    """Give a handler the tenant store, after the token's permissions allow it (403 otherwise), and
+    turn GraphError into Graph's error envelope."""
 
     @functools.wraps(handler)
     async def endpoint(request: Request) -> Response:
         try:
+            await authorize(request.app.state.store, request, handler.__name__)
             return await handler(request.app.state.store, request)
         except GraphError as err:
             return error_response(request, err)

@@ -13,6 +13,7 @@ from provisioner.errors import ProvisionerError
 class Check:
     ok: bool
     text: str
+    warn: bool = False  # usable, but Graph will refuse it for some users (those holding admin roles)
 
 
 async def doctor(profile: Profile) -> AsyncIterator[Check]:
@@ -35,12 +36,17 @@ async def doctor(profile: Profile) -> AsyncIterator[Check]:
             return
         granted: set[str] | None = None
         delegated = False
+        wids: set[str] | None = None
         if claims is not None:
             delegated, granted = permissions.granted_from_claims(claims)
+            wids = permissions.roles_from_claims(claims, delegated=delegated)
             who = claims.get("upn") or claims.get("app_displayname") or claims.get("appid") or "?"
+            holder = "the signed-in admin" if delegated else "the app's service principal"
+            roles = "not in the token" if wids is None else ", ".join(
+                sorted(permissions.ROLE_NAMES.get(r, r) for r in wids)) or "none"
             yield Check(True, f"token: for {who}, tenant {claims.get('tid', '?')}, "
                               f"{'delegated' if delegated else 'application'} permissions: "
-                              f"{', '.join(sorted(granted)) or 'none'}")
+                              f"{', '.join(sorted(granted)) or 'none'}; directory roles of {holder}: {roles}")
         try:
             users = [u async for u in d.iter_users(top=1)][:1]
             yield Check(True, f"reachable: {d.label} answered (users readable: {'yes' if users else 'empty tenant'})")
@@ -49,5 +55,5 @@ async def doctor(profile: Profile) -> AsyncIterator[Check]:
     if granted is None:
         yield Check(True, "permissions: the local tenant grants every permission")
         return
-    for result in permissions.check_all(granted, delegated=delegated):
-        yield Check(result.ok, f"{result.command}" + (f": {result.hint}" if result.hint else ""))
+    for result in permissions.check_all(granted, delegated=delegated, wids=wids):
+        yield Check(result.ok, f"{result.command}" + (f": {result.hint}" if result.hint else ""), result.warn)

@@ -85,9 +85,11 @@ def test_check_all_for_a_typical_app_registration() -> None:
     )
     assert "older version of the page said app-only was not supported" in checks["users purge"].hint
     # Privileged targets need more than a permission: the service principal needs an admin role.
-    for command in ("users delete", "users restore", "users purge"):
+    # Permanent delete is not among Graph's sensitive actions (graph-quirks.md, Permission model C).
+    for command in ("users delete", "users restore", "sync"):
         assert "the app's service principal must itself hold a higher privileged admin role" in checks[command].hint
-    assert checks["roles list"] == ("roles list", True, [], "")
+    assert "service principal must" not in checks["users purge"].hint
+    assert checks["roles list"] == ("roles list", True, [], "", False)
 
 
 def test_check_all_everything_granted() -> None:
@@ -131,3 +133,111 @@ def test_the_doc_embeds_the_generated_table_and_names_every_permission() -> None
         assert f"`{permission}`" in doc
     for requirement in perms.REQUIREMENTS.values():
         assert requirement.delegated_role in doc
+
+
+# --- the token's directory roles (wids) and why Graph refused a write -------------------------------
+
+PAA = perms.PRIV_AUTH_ADMIN
+APP_MARKER = "0997a1d0-0d1d-4acb-b408-d5ca73121e90"
+
+
+def test_app_only_without_a_privileged_role_is_warned_for_commands_that_change_users() -> None:
+    granted = {"User.ReadWrite.All", "User.DeleteRestore.All", "RoleManagement.ReadWrite.Directory"}
+    checks = {c.command: c for c in perms.check_all(granted, wids={APP_MARKER})}
+    assert [c for c, check in checks.items() if check.warn] == ["users delete", "users restore", "sync"]
+    assert all(check.ok for check in checks.values())
+    assert checks["users delete"].hint == (
+        "Deleting, restoring or updating users who hold privileged admin roles needs the app's service principal "
+        "to hold Privileged Authentication Administrator (or Global Administrator); it holds no directory role.")
+    held = {c.command: c for c in perms.check_all(granted, wids={perms.USER_ADMIN, APP_MARKER})}
+    assert held["users restore"].hint.endswith("; it holds User Administrator.")
+    covered = perms.check_all(granted, wids={PAA, APP_MARKER})
+    assert not [c for c in covered if c.warn or c.hint and "privileged admin roles" in c.hint]
+
+
+def test_delegated_tokens_with_wids_check_the_signed_in_admins_role() -> None:
+    scopes = {"User.ReadWrite.All", "RoleManagement.ReadWrite.Directory", "User.DeleteRestore.All"}
+    checks = {c.command: c for c in perms.check_all(scopes, delegated=True, wids={perms.USER_ADMIN})}
+    assert checks["users create"] == ("users create", True, [], checks["users create"].hint, False)
+    assert not checks["roles assign"].ok
+    assert checks["roles assign"].missing == []
+    assert checks["roles assign"].hint.startswith(
+        "Sign in as Privileged Role Administrator: the signed-in admin holds User Administrator.")
+    assert checks["users delete"].warn
+    assert "needs the signed-in admin to hold Privileged Authentication Administrator" in checks["users delete"].hint
+    everything = perms.check_all(scopes, delegated=True, wids={perms.GLOBAL_ADMIN})
+    assert all(c.ok and not c.warn for c in everything)
+
+
+def test_roles_from_claims() -> None:
+    assert perms.roles_from_claims({"wids": [APP_MARKER, PAA.upper()]}, delegated=False) == {PAA}
+    assert perms.roles_from_claims({}, delegated=False) == set()
+    assert perms.roles_from_claims({}, delegated=True) is None
+
+
+def _grants(*permissions: str, wids: tuple[str, ...] = (), delegated: bool = False) -> perms.Grants:
+    claims: dict = {"wids": list(wids)}
+    claims.update({"scp": " ".join(permissions)} if delegated else {"roles": list(permissions)})
+    return perms.Grants.from_claims(claims)
+
+
+def test_refusal_names_the_missing_permission() -> None:
+    from provisioner.model import Action
+
+    why = perms.refusal(Action.CREATE, "ann@x", grants=_grants("User.Read.All"), target_roles=None)
+    assert why == "The token lacks the application permission User.ReadWrite.All (or Directory.ReadWrite.All)."
+    why = perms.refusal(Action.PURGE, "ann@x", grants=_grants("User.ReadWrite.All"), target_roles=None)
+    assert why == "The token lacks the application permission User.DeleteRestore.All."
+    why = perms.refusal(Action.ASSIGN, "ann@x", grants=_grants("User.Read.All", delegated=True), target_roles=None)
+    assert why == "The token lacks the delegated permission RoleManagement.ReadWrite.Directory."
+
+
+def test_refusal_names_the_admin_role_for_a_privileged_target() -> None:
+    from provisioner.model import Action
+
+    rw = _grants("User.ReadWrite.All")
+    why = perms.refusal(Action.DELETE, "ga@x", grants=rw, target_roles={perms.GLOBAL_ADMIN})
+    assert why == ("ga@x holds Global Administrator: the app's service principal needs Privileged Authentication "
+                   "Administrator (or Global Administrator).")
+    why = perms.refusal(Action.DELETE, "hd@x", grants=rw, target_roles={perms.HELPDESK_ADMIN})
+    assert why == ("hd@x holds Helpdesk Administrator: the app's service principal needs User Administrator (or "
+                   "Privileged Authentication Administrator, Global Administrator).")
+    why = perms.refusal(Action.UPDATE, "ga@x", grants=rw, target_roles={perms.GLOBAL_ADMIN},
+                        changed={"accountEnabled"})
+    assert why.startswith("ga@x holds Global Administrator: ")
+    why = perms.refusal(Action.RESTORE, "ga@x", grants=rw, target_roles=None)
+    assert why == ("If ga@x holds an admin role, the app's service principal needs a role that may act on it "
+                   "(Privileged Authentication Administrator (or Global Administrator) may act on every role).")
+    person = _grants("User.ReadWrite.All", wids=(perms.USER_ADMIN,), delegated=True)
+    why = perms.refusal(Action.DELETE, "ga@x", grants=person, target_roles={perms.GLOBAL_ADMIN})
+    assert why == ("ga@x holds Global Administrator: the signed-in admin needs Privileged Authentication "
+                   "Administrator (or Global Administrator).")
+    why = perms.refusal(Action.CREATE, "ann@x", grants=_grants("User.ReadWrite.All", delegated=True,
+                                                               wids=(perms.HELPDESK_ADMIN,)), target_roles=None)
+    assert why == ("The signed-in admin needs User Administrator (or Global Administrator); they hold Helpdesk "
+                   "Administrator.")
+
+
+def test_refusal_without_a_readable_token_names_every_cause() -> None:
+    from provisioner.model import Action
+
+    why = perms.refusal(Action.DELETE, "ga@x", grants=None, target_roles={perms.GLOBAL_ADMIN})
+    assert why == ("Needs the permission User.DeleteRestore.All (or User.ReadWrite.All); and ga@x holds Global "
+                   "Administrator: the app's service principal (or the signed-in admin) needs Privileged "
+                   "Authentication Administrator (or Global Administrator).")
+    why = perms.refusal(Action.CREATE, "ann@x", grants=None, target_roles=None)
+    assert why == ("Needs the permission User.ReadWrite.All (or Directory.ReadWrite.All), and a person needs User "
+                   "Administrator (or Global Administrator).")
+
+
+def test_read_refusal_names_the_endpoints_permission() -> None:
+    assert perms.read_refusal("GET", "/users?$select=id") == (
+        "Reading users needs the permission User.Read.All (or User.ReadWrite.All, Directory.Read.All, "
+        "Directory.ReadWrite.All).")
+    assert perms.read_refusal("GET", "https://graph.microsoft.com/v1.0/roleManagement/directory/roleAssignments"
+                              ).startswith("Reading roles and their holders needs the permission "
+                                           "RoleManagement.Read.Directory (or ")
+    assert perms.read_refusal("GET", "/directory/deletedItems/microsoft.graph.user").startswith(
+        "Reading deleted users needs the permission User.Read.All (or User.DeleteRestore.All, ")
+    assert perms.read_refusal("GET", "/organization") is None
+    assert perms.read_refusal("POST", "/users") is None
