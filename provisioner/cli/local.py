@@ -203,3 +203,27 @@ def domain_add(state: Path | None, name: str) -> None:
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="NAME") from None
     click.echo(f"Added verified domain {name.strip().lower()} to the local tenant at {path}.", err=True)
+
+
+@local.command()
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+def replay(file: Path) -> None:
+    """Send the requests of a --record FILE, in order, to a fresh local tenant and print where its
+    answers differ: status, error code, property names (not values such as ids and dates).
+
+    One line per difference on stdout; exit 0 when there is none, 1 otherwise.
+
+    \b
+    Example:
+        provisioner --tenant prod --record bug.jsonl users show alice@contoso.com
+        provisioner local replay bug.jsonl
+    """
+    from provisioner.replay import replay_file
+
+    count, differences = replay_file(file)
+    for line in differences:
+        click.echo(line)
+    if differences:
+        click.echo(f"{len(differences)} difference(s) in {count} exchange(s).", err=True)
+        raise click.exceptions.Exit(1)
+    click.echo(f"No differences in {count} exchange(s).", err=True)
