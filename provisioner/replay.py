@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from provisioner.errors import InputError
+from provisioner.errors import ConfigError
 from provisioner.record import REDACTED
 
 _VERSION_ROOT = re.compile(r"^https?://[^/]+/(?:v1\.0|beta)(?=/|$)")
@@ -55,7 +55,7 @@ def load(path: Path) -> list[Exchange]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"FILE: cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+        raise ConfigError(f"FILE: cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
     exchanges = []
     for number, text in enumerate(lines, 1):
         if not text.strip():
@@ -71,7 +71,7 @@ def load(path: Path) -> list[Exchange]:
                                       entry.get("status"), entry.get("responseBody")))
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             reason = f"missing {e}" if isinstance(e, KeyError) else str(e)
-            raise InputError(f"FILE line {number}: not a recorded exchange ({reason}); give a file written by "
+            raise ConfigError(f"FILE line {number}: not a recorded exchange ({reason}); give a file written by "
                              "--record") from None
     return exchanges
 
