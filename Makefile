@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-live lint bench clean
 
 $(BIN)/provisioner: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ lint: $(BIN)/provisioner
 
 test: $(BIN)/provisioner lint
 	$(BIN)/pytest -q
+
+# The lifecycle scenario on a real test tenant (docs/real-tenant.md): PROVISIONER_LIVE_TENANT names
+# the profile. It cleans up after itself; without the variable it refuses rather than skip quietly.
+test-live: $(BIN)/provisioner
+	@test -n "$$PROVISIONER_LIVE_TENANT" || { echo "test-live: set PROVISIONER_LIVE_TENANT to a profile of your config.toml (see docs/real-tenant.md)" >&2; exit 2; }
+	$(BIN)/pytest -q -rs tests/live
 
 bench: $(BIN)/provisioner
 	$(BIN)/python -m bench

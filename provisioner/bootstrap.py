@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from provisioner import record
 from provisioner.directory import Clock, Directory
 
 if TYPE_CHECKING:
@@ -48,7 +49,12 @@ def _hooks(clock: Clock) -> dict[str, list[Any]]:
             log.info("%s %s -> %s (%.0f ms)", response.request.method, response.request.url.path,
                      response.status_code, ms)
 
-    return {"request": [on_request], "response": [on_response]}
+    hooks: dict[str, list[Any]] = {"request": [on_request], "response": [on_response]}
+    recorder = record.active()
+    if recorder is not None:  # --record: the client's own hooks see every exchange, $batch included
+        hooks["request"].append(recorder.on_request)
+        hooks["response"].append(recorder.on_response)
+    return hooks
 
 
 def local_state(profile: Profile) -> Path:

@@ -58,8 +58,12 @@ class ProvisionerGroup(click.Group):
               help="Config file. Default: $PROVISIONER_CONFIG, else the platform config directory.")
 @click.option("-v", "--verbose", count=True, help="Log each Graph call (method, path, status, ms) to stderr.")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.option("--record", "record_path", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+              help="Append every Graph request and answer of this command to FILE as JSON lines, without the "
+                   "Authorization header, passwords or secrets (for a bug report; see 'local replay').")
 @click.pass_context
-def cli(ctx: click.Context, tenant: str | None, config_path: Path | None, verbose: int, debug: bool) -> None:
+def cli(ctx: click.Context, tenant: str | None, config_path: Path | None, verbose: int, debug: bool,
+        record_path: Path | None) -> None:
     """Manage Microsoft 365 / Entra ID users and admin roles through Microsoft Graph.
 
     Without configuration every command acts on the local tenant: a simulated Entra tenant
@@ -70,6 +74,10 @@ def cli(ctx: click.Context, tenant: str | None, config_path: Path | None, verbos
         logging.basicConfig(level=logging.WARNING, format="%(message)s")
         logging.getLogger("provisioner.graph").setLevel(logging.INFO)
     ctx.obj = App(tenant=tenant, config_path=config_path, debug=debug)
+    if record_path is not None:
+        from provisioner.record import recording
+
+        ctx.with_resource(recording(record_path))  # closed when the command ends, however it ends
 
 
 def _register() -> None:

@@ -225,14 +225,13 @@ def _words(values: tuple[str, ...]) -> list[str]:
 
 def _role_ids(values: tuple[str, ...]) -> list[str]:
     """Directory role template ids from ids or built-in role names (``--wids``)."""
-    import re
-
+    from provisioner.ids import is_guid
     from provisioner.local.store import builtin_roles
 
     by_name = {r["displayName"].lower(): r["templateId"] for r in builtin_roles()}
     ids = []
     for value in (v.strip() for v in values if v.strip()):
-        if re.fullmatch(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}", value):
+        if is_guid(value):
             ids.append(value.lower())
         elif value.lower() in by_name:
             ids.append(by_name[value.lower()])
@@ -285,3 +284,27 @@ def token(roles: tuple[str, ...], scp: tuple[str, ...], wids: tuple[str, ...], e
         # App-only tokens carry this marker in `wids` besides the service principal's roles (OBSERVED).
         claims.update(idtyp="app", roles=permissions, wids=[*held, "0997a1d0-0d1d-4acb-b408-d5ca73121e90"])
     click.echo(unsigned_token(claims))
+
+
+@local.command()
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+def replay(file: Path) -> None:
+    """Send the requests of a --record FILE, in order, to a fresh local tenant and print where its
+    answers differ: status, error code, property names (not values such as ids and dates).
+
+    One line per difference on stdout; exit 0 when there is none, 1 otherwise.
+
+    \b
+    Example:
+        provisioner --tenant prod --record bug.jsonl users show alice@contoso.com
+        provisioner local replay bug.jsonl
+    """
+    from provisioner.replay import replay_file
+
+    count, differences = replay_file(file)
+    for line in differences:
+        click.echo(line)
+    if differences:
+        click.echo(f"{len(differences)} difference(s) in {count} exchange(s).", err=True)
+        raise click.exceptions.Exit(1)
+    click.echo(f"No differences in {count} exchange(s).", err=True)
