@@ -233,10 +233,17 @@ def summarize(report: Report) -> None:
                    "without an active Global Administrator", ExitCode.REFUSED)
     if report.failed or report.unknown or report.refused:
         code = ExitCode.PARTIAL if report.ok else ExitCode.ERROR
-        retry = "re-run the same command to retry them (it converges)"
+        denied = report.forbidden
+        grant = "grant what is named above and get a new token"
         if report.failures and not any(o.retryable for o in report.failures):
             retry = "Graph refused them: fix what each line says, then re-run the same command (it converges)"
-        denied = report.forbidden
-        grant = (f"; {'they were' if denied == report.failed else f'{denied} were'} refused for lack of a "
-                 "permission or admin role: grant what is named above and get a new token first" if denied else "")
-        raise Stop(f"{report.failed + report.unknown + report.refused} change(s) did not apply; {retry}{grant}", code)
+            if denied == report.failed:
+                retry = f"they were refused for lack of a permission or admin role: {grant}, then re-run the same " \
+                        "command (it converges)"
+            elif denied:
+                retry += f"; {denied} were refused for lack of a permission or admin role: {grant} first"
+        else:
+            retry = "re-run the same command to retry them (it converges)"
+            if denied:
+                retry += f"; {denied} were refused for lack of a permission or admin role: {grant} first"
+        raise Stop(f"{report.failed + report.unknown + report.refused} change(s) did not apply; {retry}", code)

@@ -62,8 +62,8 @@ def test_create_without_user_readwrite_fails_naming_the_permission(served: Tenan
         f"  failed: create {ALICE}: {DENIED} The token lacks the application permission User.ReadWrite.All "
         "(or Directory.ReadWrite.All). (request-id …)"]
     assert result.stderr.splitlines()[-1] == (
-        "Error: 1 change(s) did not apply; re-run the same command to retry them (it converges); they were "
-        "refused for lack of a permission or admin role: grant what is named above and get a new token first")
+        "Error: 1 change(s) did not apply; they were refused for lack of a permission or admin role: grant what "
+        "is named above and get a new token, then re-run the same command (it converges)")
     full(served)
     assert list(served.users()) == [ADMIN]
     [record] = served.journal_lines()

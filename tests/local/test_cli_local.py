@@ -63,9 +63,10 @@ def test_reset_asks_first_and_wipes_on_yes(tmp_path):
     state = str(tmp_path / "t.db")
     invoke("init", "--state", state, "--seed-users", "5")
 
-    refused = CliRunner().invoke(local, ["reset", "--state", state], input="n\n")
-    assert refused.exit_code == 1
-    assert refused.stderr == f"Delete everything in the local tenant at {state}? [y/N]: n\nAborted!\n"
+    refused = CliRunner().invoke(local, ["reset", "--state", state], input="y\n")  # no terminal: not asked
+    assert refused.exit_code == 2  # usage (64 through the root command: tests/cli/test_small_things.py)
+    assert refused.stderr.splitlines()[-1] == (
+        "Error: not reset: no terminal to confirm on; re-run with --yes to reset the tenant")
     assert invoke("init", "--state", state).stdout.splitlines()[2] == "users: 6"
 
     done = invoke("reset", "--state", state, "--yes")
