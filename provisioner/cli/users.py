@@ -108,6 +108,8 @@ def _read_password_stdin() -> str:
 @click.option("--role", "roles", multiple=True, metavar="ROLE", shell_complete=complete_role,
               help="Assign ROLE once the user exists (repeatable).")
 @click.option("--password-stdin", is_flag=True, help="Read the initial password from stdin instead of generating one.")
+@click.option("--update-existing", is_flag=True,
+              help="Update a user that already exists where the given values differ (default: refuse and show them).")
 @password_out_option
 @from_option
 @skip_invalid_option
@@ -115,7 +117,8 @@ def _read_password_stdin() -> str:
 @click.pass_obj
 def create(app: App, upn: str | None, display_name: str | None, given_name: str | None, surname: str | None,
            job_title: str | None, department: str | None, usage_location: str | None, disabled: bool,
-           roles: tuple[str, ...], password_stdin: bool, password_out: Path | None, from_file: Path | None,
+           roles: tuple[str, ...], password_stdin: bool, update_existing: bool, password_out: Path | None,
+           from_file: Path | None,
            skip_invalid: Path | None, **change: Any) -> None:
     """Create users; the initial password is generated (or read with --password-stdin).
 
@@ -164,7 +167,8 @@ def create(app: App, upn: str | None, display_name: str | None, given_name: str 
     async def work(target: Target) -> Any:
         from provisioner import services
 
-        return await services.create_users(target, specs, CliReview(opts), run_options(opts), passwords=keeper)
+        return await services.create_users(target, specs, CliReview(opts), run_options(opts), passwords=keeper,
+                                           update_existing=update_existing)
 
     try:
         applied = app.run(work)

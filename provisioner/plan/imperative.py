@@ -107,12 +107,13 @@ def assign_change(upn: str, object_id: str | None, role: RoleDefinition, reason:
     return Change(Action.ASSIGN, upn, object_id, role_id=role.template_id, role_name=role.display_name, reason=reason)
 
 
-def plan_create(specs: Iterable[UserSpec], state: TenantState) -> Planned:
+def plan_create(specs: Iterable[UserSpec], state: TenantState, *, update_existing: bool = False) -> Planned:
     """Create the users that do not exist yet, and assign their roles (``spec.roles``).
 
-    An existing user is not created again (noted); its missing roles are still assigned. A
-    deleted user with the same UPN still in its window is noted with the restore command, since
-    restoring keeps its mailbox, licenses and groups.
+    An existing user is not created again (noted); its missing roles are still assigned. When the
+    input sets properties that differ from the existing user's, that is a problem naming each
+    difference, or with ``update_existing`` an update. A deleted user with the same UPN still in its
+    window is noted with the restore command, since restoring keeps its mailbox, licenses and groups.
     """
     index = Index(state)
     changes: list[Change] = []
@@ -132,7 +133,18 @@ def plan_create(specs: Iterable[UserSpec], state: TenantState) -> Planned:
             continue
         user = state.user(spec.upn)
         if user is not None:
+            current = user.writable()
+            differs = {k: (current[k], v) for k, v in spec.attributes.items() if k in current and current[k] != v}
+            if differs and not update_existing:
+                shown = "; ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in sorted(differs.items()))
+                problems.add(spec.upn, ProvisionerError(
+                    f"user {user.user_principal_name} already exists and differs: {shown}; update it with "
+                    "--update-existing, or leave those values out"), row=spec.row)
+                continue
             notes.append(f"user {user.user_principal_name} already exists (object id {user.id}); not created")
+            if differs:
+                changes.append(Change(Action.UPDATE, user.user_principal_name, user.id, updates=differs,
+                                      reason="exists, with other values (--update-existing)"))
             changes += _assignments(user, roles, index, notes)
             continue
         for d in index.deleted_by_upn.get(key, []):

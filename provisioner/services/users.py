@@ -71,7 +71,8 @@ async def show_user(target: Target, ref: str) -> UserDetails:
 
 
 async def create_users(target: Target, specs: Iterable[UserSpec], review: Review | None = None,
-                       run: RunOptions | None = None, *, passwords: Passwords | None = None) -> Applied:
+                       run: RunOptions | None = None, *, passwords: Passwords | None = None,
+                       update_existing: bool = False) -> Applied:
     """Create the users that do not exist yet and assign their roles.
 
     Reads the named users (one batched round trip), and the assignments of those that already
@@ -80,11 +81,11 @@ async def create_users(target: Target, specs: Iterable[UserSpec], review: Review
     specs = list(specs)
     review, run = review or Approve(), run or RunOptions()
     async with changing(target, review, run):
-        return await _create(target, specs, review, run, passwords)
+        return await _create(target, specs, review, run, passwords, update_existing)
 
 
 async def _create(target: Target, specs: list[UserSpec], review: Review, run: RunOptions,
-                  passwords: Passwords | None) -> Applied:
+                  passwords: Passwords | None, update_existing: bool) -> Applied:
     r = Reader(target.directory)
     role_refs = {ref for s in specs for ref in s.roles}
     also = [] if r.catalog_knows(role_refs) else [DEFINITIONS_REQUEST]
@@ -92,7 +93,7 @@ async def _create(target: Target, specs: list[UserSpec], review: Review, run: Ru
     existing = [u.id for s in specs if s.roles and (u := r.state.user(s.upn)) is not None]
     if existing:
         await r.assignments_of(existing)
-    planned = plan_create(specs, r.state)
+    planned = plan_create(specs, r.state, update_existing=update_existing)
     passwords = passwords or Passwords({s.upn: s.password for s in specs if s.password})
     return await carry_out(target, r.state, planned, review, run, passwords=passwords)
 

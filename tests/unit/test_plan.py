@@ -56,12 +56,27 @@ def test_create_never_puts_the_password_in_the_plan():
 
 def test_create_existing_user_is_a_note_and_assigns_only_missing_roles():
     tenant = state([ALICE], assignments=[(ALICE.id, USER_ADMIN)])
-    planned = plan_create([UserSpec("Alice@contoso.com", {"displayName": "A"}, ("user", "global"))], tenant)
+    planned = plan_create([UserSpec("Alice@contoso.com", {"displayName": ALICE.display_name}, ("user", "global"))],
+                          tenant)
     assert brief(planned) == [("assign", "alice@contoso.com", ALICE.id, "Global Administrator", "not held yet")]
     assert planned.notes == (
         f"user alice@contoso.com already exists (object id {ALICE.id}); not created",
         "alice@contoso.com already holds User Administrator; nothing to assign",
     )
+
+
+def test_create_of_an_existing_user_that_differs_is_refused_or_updated():
+    tenant = state([ALICE], assignments=[(ALICE.id, USER_ADMIN)])
+    spec = UserSpec("alice@contoso.com", {"displayName": "A", "jobTitle": "CFO"}, row=2)
+    with pytest.raises(ProvisionerError) as e:
+        plan_create([spec], tenant)
+    assert str(e.value) == (
+        f"1 problem in the users named; nothing was written:\n  row 2, column userPrincipalName: user "
+        f"alice@contoso.com already exists and differs: displayName {ALICE.display_name!r} -> 'A'; jobTitle None "
+        "-> 'CFO'; update it with --update-existing, or leave those values out")
+    (update,) = plan_create([spec], tenant, update_existing=True).plan.changes
+    assert (update.action, update.object_id, dict(update.updates)) == (
+        Action.UPDATE, ALICE.id, {"displayName": (ALICE.display_name, "A"), "jobTitle": (None, "CFO")})
 
 
 def test_create_again_is_a_no_op():
