@@ -8,7 +8,7 @@ import re
 
 import httpx
 import pytest
-from graph_kit import new_user
+from graph_kit import AUTH, new_user
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -66,7 +66,8 @@ def stand_in() -> tuple[Starlette, list[str]]:
 async def post_batch(payload, *, app=None, headers=None) -> httpx.Response:
     if app is None:
         app = compose(stand_in()[0], tenant_id="t")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=LOCAL_BASE_URL) as client:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=LOCAL_BASE_URL, headers=AUTH) as client:
         content = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         return await client.post(LOCAL_BASE_URL + "/$batch", content=content,
                                  headers={"Content-Type": "application/json", **(headers or {})})
@@ -264,7 +265,8 @@ def test_batch_creates_users_in_the_local_tenant(tmp_path):
     from provisioner.local import transport
 
     async def scenario():
-        async with httpx.AsyncClient(transport=transport(tmp_path / "t.db"), base_url=LOCAL_BASE_URL) as c:
+        t = transport(tmp_path / "t.db")
+        async with httpx.AsyncClient(transport=t, base_url=LOCAL_BASE_URL, headers=AUTH) as c:
             batch = await c.post(LOCAL_BASE_URL + "/$batch", json={"requests": [
                 *(create_item(str(i), f"user{i}") for i in range(19)),
                 create_item("dup", "user0"),
