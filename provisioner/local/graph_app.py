@@ -81,7 +81,11 @@ async def list_users(store: Store, request: Request) -> Response:
 @graph
 async def create_user(store: Store, request: Request) -> Response:
     user = users.create_user(store, body_json(await request.body()))
-    return _entity(request, "users", None, users.user_view(user, None), 201)
+    answer = _entity(request, "users", None, users.user_view(user, None), 201)
+    # Graph's own internal v2 URL of the new object (graph-quirks §13); clients must not follow it.
+    answer.headers["location"] = (f"https://graph.microsoft.com/v2/{store.tenant_id()}/directoryObjects/{user['id']}"
+                                  "/Microsoft.DirectoryServices.User")
+    return answer
 
 
 @graph

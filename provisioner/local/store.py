@@ -231,6 +231,12 @@ class Store:
             db.execute("UPDATE meta SET value = ? WHERE key = 'clock_offset'", (repr(offset),))
         return datetime.now(UTC) + timedelta(seconds=offset)
 
+    def tenant_id(self) -> str:
+        """The tenant's id (minted when the file was created)."""
+        with self.read() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'tenant_id'").fetchone()
+        return row[0] if row else ""
+
     # -- domains -----------------------------------------------------------------------------
 
     def default_domain(self) -> str:
