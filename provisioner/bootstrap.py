@@ -116,6 +116,13 @@ async def connect(profile: Profile) -> Directory:
         )
         label = f"tenant {profile.name} ({base})"
 
+    # Graph's error bodies are JSON: without a registered parser kiota cannot read one, and every
+    # error sent on its own (outside a $batch) lost its code (Request_ResourceNotFound, ...).
+    from kiota_abstractions.api_client_builder import register_default_deserializer
+    from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory
+
+    register_default_deserializer(JsonParseNodeFactory)
+
     clock = Clock()
     http = httpx.AsyncClient(
         transport=net, base_url=base, timeout=httpx.Timeout(100, connect=30), event_hooks=_hooks(clock)

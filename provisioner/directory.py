@@ -263,6 +263,18 @@ class Directory:
                                role_id: str | None = None) -> list[RoleAssignment]:
         """Tenant-wide (``/``) role assignments, optionally of one principal and/or one role."""
         first = (await self.read([assignments_request("0", principal_id=principal_id, role_id=role_id)]))["0"]
+        return await self.assignments(first)
+
+    async def assignments(self, first: Response) -> list[RoleAssignment]:
+        """The assignments a roleAssignments listing answered (every page).
+
+        Graph answers a listing filtered by a built-in role the tenant never instantiated with 404
+        Request_ResourceNotFound, not an empty list (graph-quirks §2): that role has no holders.
+        The role ids sent are the catalog's template ids or the tenant's own definitions, so the
+        404 cannot mean a mistyped role.
+        """
+        if first.kind is Kind.NOT_FOUND:
+            return []
         return [RoleAssignment.from_graph(d) for d in await self.collect(first)]
 
     async def token_for_doctor(self) -> str:

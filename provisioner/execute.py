@@ -336,7 +336,8 @@ class Executor:
         if c.action is Action.ASSIGN:
             if resp.ok and resp.values():
                 return self._done(item, report, resp, object_id=None)
-            if resp.ok:  # not there: send it again, and judge the next answer as it comes
+            # Not there (a role never instantiated lists as 404): send it again, and judge the next answer.
+            if resp.ok or resp.kind is Kind.NOT_FOUND:
                 item.verify = item.uncertain = False
                 return [item]
             return self._fail(item, report, resp)

@@ -63,8 +63,13 @@ def backoff(attempt: int, retry_after: float | None = None) -> float:
     return min(8.0, 0.25 * 2**attempt)
 
 
-def _quote(value: str) -> str:
-    return quote(value, safe="@")
+def user_path(ref: str) -> str:
+    """The path of one user by object id or UPN. A UPN starting with `$` would read as an OData
+    system segment (Graph answers 400), so it takes the key form `/users('...')`, its quotes
+    doubled and every character but letters and digits percent-encoded (graph-quirks §4)."""
+    if ref.startswith("$"):
+        return "/users(" + quote(odata_string(ref), safe="'") + ")"
+    return "/users/" + quote(ref, safe="@")
 
 
 def odata_string(value: str) -> str:
@@ -178,11 +183,11 @@ def create_user_request(rid: str, properties: Mapping[str, Any], password: str) 
 
 
 def update_user_request(rid: str, object_id: str, changes: Mapping[str, Any]) -> Request:
-    return Request(rid, "PATCH", f"/users/{object_id}", dict(changes))
+    return Request(rid, "PATCH", user_path(object_id), dict(changes))
 
 
 def delete_user_request(rid: str, object_id: str) -> Request:
-    return Request(rid, "DELETE", f"/users/{object_id}")
+    return Request(rid, "DELETE", user_path(object_id))
 
 
 def restore_user_request(rid: str, object_id: str, *, new_upn: str | None = None,
@@ -211,7 +216,7 @@ def revoke_role_request(rid: str, assignment_id: str) -> Request:
 
 def get_user_request(rid: str, ref: str) -> Request:
     """An active user by object id or UPN (404 when there is none)."""
-    return Request(rid, "GET", f"/users/{_quote(ref)}?$select={','.join(USER_SELECT)}")
+    return Request(rid, "GET", f"{user_path(ref)}?$select={','.join(USER_SELECT)}")
 
 
 def users_by_upn_request(rid: str, upns: Sequence[str]) -> Request:
