@@ -390,7 +390,7 @@ class Executor:
             # A resent create answered "already exists": the user is there, but an earlier send of
             # ours or someone else's create made it; its password is not known to be ours.
             self.passwords.created(c, object_id, None if item.exists else self._secrets.get(c.upn.lower()))
-        self._settle(report, Outcome(c, "ok", resp.status, request_id=resp.header("request-id"),
+        self._settle(report, Outcome(c, "ok", resp.status, request_id=resp.request_id,
                                      object_id=object_id))
         return []
 

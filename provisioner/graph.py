@@ -99,12 +99,14 @@ class Request:
 
 @dataclass(frozen=True)
 class Response:
-    """One answer. ``status`` 0 means no HTTP answer came back (a transport error)."""
+    """One answer. ``status`` 0 means no HTTP answer came back (a transport error). ``batch_id`` is
+    the request-id of the ``$batch`` that carried it, if one did."""
 
     id: str
     status: int
     headers: Mapping[str, str]
     body: Any
+    batch_id: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -133,8 +135,13 @@ class Response:
 
     @property
     def request_id(self) -> str | None:
+        """Graph's id for this answer: an error's own (in its body), the response's header, or for an
+        item of a ``$batch``, which carries neither (graph-quirks §3), the batch's id and the item's."""
         inner = self._error_body().get("innerError") or self._error_body().get("innererror") or {}
-        return inner.get("request-id") or self.header("request-id")
+        found = inner.get("request-id") or self.header("request-id")
+        if found is None and self.batch_id:
+            return f"{self.batch_id}/{self.id}"
+        return found
 
     def _error_body(self) -> dict[str, Any]:
         e = self.body.get("error") if isinstance(self.body, Mapping) else None

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 from cli_tenant import ADMIN, DOMAIN, Tenant
 
 GA = "62e90394-69f5-4237-9190-012177145e10"
 DOLLAR = f"$svc#01@{DOMAIN}"
+BATCH_ITEM_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/\d+"
 
 
 def test_a_role_never_instantiated_has_no_holders(tenant: Tenant) -> None:
@@ -62,3 +64,15 @@ def test_plan_audit_and_deleted_list_never_send_top_to_role_definitions(tenant: 
     assert tenant.json("deleted", "list") == []
     assert tenant.json("audit")["roles"][0]["roleName"] == "Global Administrator"
     assert tenant.ok("roles", "list", "--all").exit_code == 0
+
+
+def test_batched_writes_are_journaled_with_the_batch_request_id_and_item_id(tenant: Tenant) -> None:
+    """Items of a $batch carry no request-id (graph-quirks §3): the journal names the batch's
+    request-id and the item's id, which is what Microsoft support can trace."""
+    tenant.create("alice", "billing")
+    tenant.ok("users", "delete", f"alice@{DOMAIN}", "--yes")
+    journal = tenant.journal_lines()
+    assert [j["action"] for j in journal] == ["create", "assign", "delete"]
+    for line in journal:
+        assert re.fullmatch(BATCH_ITEM_ID, line["requestId"]), line
+    assert len({j["requestId"] for j in journal}) == 3
