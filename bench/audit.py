@@ -34,7 +34,8 @@ ROLE_IDS = [r.template_id for r in CLASSIC_ROLES] + [
 
 async def prepare(state: Path, admins: int, deleted: int) -> None:
     """Give `admins` users a role (a few disabled), then delete `deleted` other users."""
-    async with httpx.AsyncClient(transport=transport(state), base_url=LOCAL_BASE_URL) as c:
+    async with httpx.AsyncClient(transport=transport(state), base_url=LOCAL_BASE_URL,
+                                 headers={"Authorization": "Bearer bench"}) as c:
         ids: list[str] = []
         cloud: list[str] = []
         url: str | None = LOCAL_BASE_URL + "/users?$select=id,onPremisesSyncEnabled&$top=999"

@@ -23,6 +23,37 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("provisioner.graph")
 
+# The bearer token sent to the in-process local tenant: not a JWT, so the tenant grants everything
+# (as it does to any non-JWT token); without one it answers 401 as Graph does.
+LOCAL_TOKEN = "local-tenant"
+
+
+def _static_bearer(token: str, base_url: str) -> Any:
+    """A kiota authentication provider sending ``token`` to the host of ``base_url`` only.
+
+    The local tenant is reached as http://local.tenant, which the Azure identity provider refuses
+    (it allows plain http only for localhost), so a static provider pinned to that host sends it.
+    """
+    from urllib.parse import urlsplit
+
+    from kiota_abstractions.authentication import (
+        AccessTokenProvider,
+        AllowedHostsValidator,
+        BaseBearerTokenAuthenticationProvider,
+    )
+
+    class StaticAccessTokenProvider(AccessTokenProvider):
+        def __init__(self) -> None:
+            self._hosts = AllowedHostsValidator([urlsplit(base_url).hostname or ""])
+
+        async def get_authorization_token(self, uri: str, additional_authentication_context: Any = None) -> str:
+            return token if self._hosts.is_url_host_valid(uri) else ""
+
+        def get_allowed_hosts_validator(self) -> AllowedHostsValidator:
+            return self._hosts
+
+    return BaseBearerTokenAuthenticationProvider(StaticAccessTokenProvider())
+
 
 def _middleware(options: dict[str, Any]) -> list[Any]:
     """msgraph-sdk's default chain without its retry handler: the gateway's one retry policy
@@ -72,7 +103,6 @@ async def connect(profile: Profile) -> Directory:
     """
     import httpx
     from kiota_abstractions.api_client_builder import register_default_deserializer
-    from kiota_abstractions.authentication import AnonymousAuthenticationProvider
     from kiota_authentication_azure.azure_identity_authentication_provider import (
         AzureIdentityAuthenticationProvider,
     )
@@ -91,7 +121,7 @@ async def connect(profile: Profile) -> Directory:
         local.init_tenant(state)
         base = local.LOCAL_BASE_URL
         net: Any = local.transport(state, realism=local.Realism.from_env())
-        provider: Any = AnonymousAuthenticationProvider()
+        provider: Any = _static_bearer(LOCAL_TOKEN, base)
         label = f"local tenant {state} (simulated)"
     else:
         base = auth.graph_base_url(profile)
@@ -108,8 +138,8 @@ async def connect(profile: Profile) -> Directory:
     )
     http = GraphClientFactory.create_with_custom_middleware(_middleware(graph_options), client=http)
     adapter = GraphRequestAdapter(provider, client=http)
-    # The error of a single request is read as Graph's ODataError; the JSON reader for it is only
-    # registered by GraphServiceClient, which is not used here (else: "error body could not be parsed").
+    # Graph's error bodies are JSON: the reader for ODataError is only registered by GraphServiceClient,
+    # which is not used here; without it every error sent on its own lost its code.
     register_default_deserializer(JsonParseNodeFactory)
     adapter.base_url = base  # httpx adds a trailing slash, which would make every path '//users'
 

@@ -104,8 +104,11 @@ class Directory:
     def _info(self, method: str, url: str, headers: Mapping[str, str], body: Any) -> Any:
         from kiota_abstractions.method import Method
         from kiota_abstractions.request_information import RequestInformation
+        from kiota_http.middleware.options import HeadersInspectionHandlerOption
 
         ri = RequestInformation(Method[method])
+        # Success answers come back as bytes only: the response headers (request-id) are read here.
+        ri.add_request_options([HeadersInspectionHandlerOption(inspect_request_headers=False)])
         ri.url = url if url.startswith("http") else self._adapter.base_url + url
         for key, value in headers.items():
             ri.headers.try_add(key, value)
@@ -118,6 +121,7 @@ class Directory:
         """Send one request; every answer, error or transport failure comes back as a Response."""
         import httpx
         from kiota_abstractions.api_error import APIError
+        from kiota_http.middleware.options import HeadersInspectionHandlerOption
         from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
         ri = self._info(request.method, request.url, request.headers, request.body)
@@ -131,7 +135,9 @@ class Directory:
             return Response(request.id, e.response_status_code or 0, headers, body)
         except (httpx.TransportError, OSError) as e:
             return transport_failure(request.id, e)
-        return Response(request.id, 200, {}, json.loads(raw) if raw else None)
+        option = ri.request_options.get(HeadersInspectionHandlerOption.get_key())
+        headers = {k: ", ".join(sorted(v)) for k, v in option.response_headers.get_all().items()} if option else {}
+        return Response(request.id, 200, headers, json.loads(raw) if raw else None)
 
     async def batch(self, requests: Sequence[Request]) -> list[Response]:
         """Send up to 20 requests as one ``$batch`` round trip; return each item's own answer.
@@ -152,7 +158,8 @@ class Directory:
         for item in outer.body.get("responses", []) if isinstance(outer.body, Mapping) else []:
             rid = str(item.get("id"))
             if rid in by_id:
-                responses.append(Response(rid, int(item.get("status", 0)), item.get("headers") or {}, item.get("body")))
+                responses.append(Response(rid, int(item.get("status", 0)), item.get("headers") or {}, item.get("body"),
+                                          batch_id=outer.header("request-id")))
                 log.info("  $batch item %s %s -> %s", by_id[rid].method, by_id[rid].url.split("?")[0],
                          responses[-1].status)
         answered = {r.id for r in responses}
@@ -264,6 +271,18 @@ class Directory:
                                role_id: str | None = None) -> list[RoleAssignment]:
         """Tenant-wide (``/``) role assignments, optionally of one principal and/or one role."""
         first = (await self.read([assignments_request("0", principal_id=principal_id, role_id=role_id)]))["0"]
+        return await self.assignments(first)
+
+    async def assignments(self, first: Response) -> list[RoleAssignment]:
+        """The assignments a roleAssignments listing answered (every page).
+
+        Graph answers a listing filtered by a built-in role the tenant never instantiated with 404
+        Request_ResourceNotFound, not an empty list (graph-quirks §2): that role has no holders.
+        The role ids sent are the catalog's template ids or the tenant's own definitions, so the
+        404 cannot mean a mistyped role.
+        """
+        if first.kind is Kind.NOT_FOUND:
+            return []
         return [RoleAssignment.from_graph(d) for d in await self.collect(first)]
 
     async def token_for_doctor(self) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,9 @@ from provisioner.model import Action, Change
 
 # With a 10 % fault rate, twelve unknown outcomes in a row happen about once in 10^12 items.
 MAX_UNCERTAIN_ATTEMPTS = 12
+# Warnings reach stderr without any logging set up (Python's last-resort handler): the admin sees
+# why a run pauses, never a failure.
+log = logging.getLogger("provisioner.execute")
 
 
 class Budget:
@@ -99,6 +103,8 @@ class Report:
     elapsed: float = 0.0
     failures: list[Outcome] = field(default_factory=list)  # the first ones, for the summary
     created: dict[str, str] = field(default_factory=dict)  # lower UPN -> object id, this run
+    deleted: set[str] = field(default_factory=set)  # lower object ids deleted this run
+    assigned: set[str] = field(default_factory=set)  # role assignment ids made this run
 
 
 @dataclass
@@ -162,6 +168,7 @@ class Executor:
         self.unjournaled: list[Outcome] = []
         self._ids = itertools.count(1)
         self._refusals = Refusals()  # what a 403 lacked: Graph's answer does not say
+        self._told_lag = False
 
     async def run(self, changes: Sequence[Change]) -> Report:
         report = Report(total=len(changes))
@@ -330,9 +337,22 @@ class Executor:
                 return [item]
             if c.action is not Action.ASSIGN and kind is Kind.NOT_FOUND:
                 return self._done(item, report, resp, object_id=None)
-        if c.action is Action.ASSIGN and kind is Kind.NOT_FOUND and c.upn.lower() in report.created:
+        if kind is Kind.NOT_FOUND and self._just_written(c, report):
             return self._lagging(item, resp, report)
         return self._fail(item, report, resp)
+
+    def _just_written(self, c: Change, report: Report) -> bool:
+        """Whether a "not found" can be replication lag (graph-quirks §5): the object was written in
+        this run, and a replica that has not seen that write answers for it."""
+        if c.action is Action.ASSIGN:  # a user created or restored moments ago
+            return c.upn.lower() in report.created
+        if c.action in (Action.UPDATE, Action.DELETE):  # the same, read by id
+            return c.upn.lower() in report.created
+        if c.action in (Action.RESTORE, Action.PURGE):  # a user deleted moments ago
+            return self._object_id(c, report).lower() in report.deleted
+        if c.action is Action.REVOKE:  # an assignment made moments ago
+            return (c.assignment_id or "") in report.assigned
+        return False
 
     def _verified(self, item: _Item, resp: Response, report: Report) -> list[_Item]:
         """The answer to a look-up made before resending a create or an assignment."""
@@ -342,7 +362,8 @@ class Executor:
         if c.action is Action.ASSIGN:
             if resp.ok and resp.values():
                 return self._done(item, report, resp, object_id=None)
-            if resp.ok:  # not there: send it again, and judge the next answer as it comes
+            # Not there (a role never instantiated lists as 404): send it again, and judge the next answer.
+            if resp.ok or resp.kind is Kind.NOT_FOUND:
                 item.verify = item.uncertain = False
                 return [item]
             return self._fail(item, report, resp)
@@ -381,6 +402,10 @@ class Executor:
         now = time.monotonic()
         if item.lag_deadline is None:
             item.lag_deadline = now + self.lag_timeout
+            if not self._told_lag:
+                self._told_lag = True
+                log.warning("waiting for replication: Graph does not show a write of this run yet "
+                            "(it is eventually consistent); retrying for up to %.0fs", self.lag_timeout)
         if now >= item.lag_deadline:
             return self._fail(item, report, resp)
         item.attempts += 1
@@ -391,11 +416,15 @@ class Executor:
         c = item.change
         if c.action in (Action.CREATE, Action.RESTORE) and object_id:
             report.created[c.upn.lower()] = object_id
+        if c.action is Action.DELETE:
+            report.deleted.add(self._object_id(c, report).lower())
+        if c.action is Action.ASSIGN and object_id:
+            report.assigned.add(object_id)
         if c.action is Action.CREATE and object_id and self.passwords is not None:
             # A resent create answered "already exists": the user is there, but an earlier send of
             # ours or someone else's create made it; its password is not known to be ours.
             self.passwords.created(c, object_id, None if item.exists else self._secrets.get(c.upn.lower()))
-        self._settle(report, Outcome(c, "ok", resp.status, request_id=resp.header("request-id"),
+        self._settle(report, Outcome(c, "ok", resp.status, request_id=resp.request_id,
                                      object_id=object_id))
         return []
 

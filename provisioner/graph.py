@@ -63,8 +63,13 @@ def backoff(attempt: int, retry_after: float | None = None) -> float:
     return min(8.0, 0.25 * 2**attempt)
 
 
-def _quote(value: str) -> str:
-    return quote(value, safe="@")
+def user_path(ref: str) -> str:
+    """The path of one user by object id or UPN. A UPN starting with `$` would read as an OData
+    system segment (Graph answers 400), so it takes the key form `/users('...')`, its quotes
+    doubled and every character but letters and digits percent-encoded (graph-quirks §4)."""
+    if ref.startswith("$"):
+        return "/users(" + quote(odata_string(ref), safe="'") + ")"
+    return "/users/" + quote(ref, safe="@")
 
 
 def odata_string(value: str) -> str:
@@ -94,12 +99,14 @@ class Request:
 
 @dataclass(frozen=True)
 class Response:
-    """One answer. ``status`` 0 means no HTTP answer came back (a transport error)."""
+    """One answer. ``status`` 0 means no HTTP answer came back (a transport error). ``batch_id`` is
+    the request-id of the ``$batch`` that carried it, if one did."""
 
     id: str
     status: int
     headers: Mapping[str, str]
     body: Any
+    batch_id: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -128,8 +135,13 @@ class Response:
 
     @property
     def request_id(self) -> str | None:
+        """Graph's id for this answer: an error's own (in its body), the response's header, or for an
+        item of a ``$batch``, which carries neither (graph-quirks §3), the batch's id and the item's."""
         inner = self._error_body().get("innerError") or self._error_body().get("innererror") or {}
-        return inner.get("request-id") or self.header("request-id")
+        found = inner.get("request-id") or self.header("request-id")
+        if found is None and self.batch_id:
+            return f"{self.batch_id}/{self.id}"
+        return found
 
     def _error_body(self) -> dict[str, Any]:
         e = self.body.get("error") if isinstance(self.body, Mapping) else None
@@ -178,11 +190,11 @@ def create_user_request(rid: str, properties: Mapping[str, Any], password: str) 
 
 
 def update_user_request(rid: str, object_id: str, changes: Mapping[str, Any]) -> Request:
-    return Request(rid, "PATCH", f"/users/{object_id}", dict(changes))
+    return Request(rid, "PATCH", user_path(object_id), dict(changes))
 
 
 def delete_user_request(rid: str, object_id: str) -> Request:
-    return Request(rid, "DELETE", f"/users/{object_id}")
+    return Request(rid, "DELETE", user_path(object_id))
 
 
 def restore_user_request(rid: str, object_id: str, *, new_upn: str | None = None,
@@ -211,7 +223,7 @@ def revoke_role_request(rid: str, assignment_id: str) -> Request:
 
 def get_user_request(rid: str, ref: str) -> Request:
     """An active user by object id or UPN (404 when there is none)."""
-    return Request(rid, "GET", f"/users/{_quote(ref)}?$select={','.join(USER_SELECT)}")
+    return Request(rid, "GET", f"{user_path(ref)}?$select={','.join(USER_SELECT)}")
 
 
 def users_by_upn_request(rid: str, upns: Sequence[str]) -> Request:

@@ -9,9 +9,10 @@ from typing import Any
 
 from provisioner.errors import RowError
 
-# Graph's allowed UPN characters before the @ (no accents); a domain of dotted labels after it.
+# Graph's allowed UPN characters before the @ (no accents), and `$`, which the documented list
+# leaves out but the live service accepts (graph-quirks §4); a domain of dotted labels after it.
 UPN = re.compile(
-    r"^[A-Za-z0-9'.\-_!#^~]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+    r"^[A-Za-z0-9'.\-_!#^~$]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
 )
 COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 # Entra's length limits for the text properties a file can set (Graph's user resource page;
@@ -85,7 +86,7 @@ def upn_problem(upn: str) -> str | None:
     if UPN.match(upn):
         return None
     return (
-        f"{shown(upn)} is not a valid user principal name: use letters, digits and ' . - _ ! # ^ ~ "
+        f"{shown(upn)} is not a valid user principal name: use letters, digits and ' . - _ ! # ^ ~ $ "
         "(at most 64) before the @ and a domain after it, like alice@contoso.com"
     )
 

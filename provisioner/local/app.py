@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 
 from provisioner.local.batch import BATCH_PATH, BatchApp
+from provisioner.local.front import FrontDoor
 from provisioner.local.middleware import LatencyMiddleware, RealismMiddleware
 from provisioner.local.realism import Realism
 from provisioner.local.wire import ASGIApp, Receive, Scope, Send, TenantDate
@@ -47,11 +48,13 @@ def compose(graph: ASGIApp, realism: Realism | None = None, *, tenant_id: str) -
 
 
 def create_app(state_path: str | os.PathLike[str], realism: Realism | None = None) -> ASGIApp:
-    """The local tenant's ASGI app for a state file: Graph v1.0 routes, `$batch`, and realism."""
+    """The local tenant's ASGI app for a state file: Graph v1.0 routes, `$batch`, and realism, behind
+    the front door (a bearer token, JSON bodies on writes, Graph's headers on every answer)."""
     from provisioner.local.graph_app import graph_app
 
     graph = graph_app(state_path)
-    return TenantDate(compose(graph, realism, tenant_id=tenant_id_for(state_path)), graph.state.store.now)
+    app = FrontDoor(compose(graph, realism, tenant_id=tenant_id_for(state_path)))
+    return TenantDate(app, graph.state.store.now)
 
 
 def transport(state_path: str | os.PathLike[str], realism: Realism | None = None) -> httpx.ASGITransport:

@@ -16,6 +16,7 @@ from urllib.parse import quote, unquote
 
 from provisioner.local.wire import (
     JSON_CONTENT_TYPE,
+    JSON_MEDIA_TYPE,
     ASGIApp,
     Captured,
     Receive,
@@ -43,6 +44,10 @@ _HEADER_NAMES = {
     "etag": "ETag",
     "preference-applied": "Preference-Applied",
 }
+# What Graph never puts on an item (graph-quirks §3): the request id is in an error's body only,
+# and the transport-level headers belong to the batch's own answer.
+_OUTER_ONLY = frozenset({"content-length", "request-id", "client-request-id", "date", "strict-transport-security",
+                         "x-ms-ags-diagnostic", "vary"})
 
 
 class BatchError(Exception):
@@ -231,16 +236,27 @@ def _encode_body(item: _Item) -> bytes:
 
 
 def _item_response(item_id: str, status: int, raw_headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
-    headers: dict[str, str] = {}
+    """One item of the batch's answer, with the headers Graph gives a directory item (graph-quirks §3):
+    Cache-Control and x-ms-resource-unit always; on a JSON success the full OData content type and
+    OData-Version; on an error a plain application/json; never a request-id."""
+    headers: dict[str, str] = {"Cache-Control": "no-cache", "x-ms-resource-unit": "1"}
     content_type = ""
     for key, value in raw_headers:
         name = key.decode("latin-1").lower()
-        if name == "content-length":
+        if name in _OUTER_ONLY:
             continue
         text = value.decode("latin-1")
         if name == "content-type":
             content_type = text
+            if status >= 400 and "json" in text.lower():
+                text = "application/json"
+            elif text.startswith(JSON_MEDIA_TYPE) and "charset" not in text:
+                text += ";charset=utf-8"
+                headers["OData-Version"] = "4.0"
         canonical = _HEADER_NAMES.get(name, name)
+        if canonical in ("Cache-Control", "x-ms-resource-unit"):
+            headers[canonical] = text
+            continue
         headers[canonical] = f"{headers[canonical]}, {text}" if canonical in headers else text
     out = b'{"id":' + json.dumps(item_id).encode() + b',"status":' + str(status).encode()
     out += b',"headers":' + json.dumps(headers).encode()

@@ -74,6 +74,29 @@ def _page(request: Request, context: str, items: list[dict], position, count) ->
 
 # -- users -----------------------------------------------------------------------------------
 
+# Graph's observed answer to /users/$x@y: a segment starting with `$` is an OData system segment.
+DOLLAR_SEGMENT = (
+    "The request URI is not valid. Since the segment 'users' refers to a collection, this must be the last "
+    "segment in the request URI or it must be followed by an function or action that can be bound to it "
+    "otherwise all intermediate segments must refer to a single resource."
+)
+
+
+def user_key(request: Request) -> str:
+    """The id or userPrincipalName a user path names: `/users/{key}` or the key form
+    `/users('{key}')` (a quote inside doubled), which a UPN starting with `$` needs (graph-quirks §4)."""
+    literal = request.path_params.get("literal")
+    if literal is None:
+        key = request.path_params["key"]
+        if key.startswith("$"):
+            raise GraphError(400, "BadRequest", DOLLAR_SEGMENT)
+        return key
+    if len(literal) < 2 or literal[0] != "'" or literal[-1] != "'" or "'" in literal[1:-1].replace("''", ""):
+        raise GraphError(400, "BadRequest", f"Bad Request - Error in query syntax: the key ({literal}) is not "
+                                            "a quoted string.")
+    return literal[1:-1].replace("''", "'")
+
+
 
 @graph
 async def list_users(store: Store, request: Request) -> Response:
@@ -86,7 +109,11 @@ async def list_users(store: Store, request: Request) -> Response:
 @graph
 async def create_user(store: Store, request: Request) -> Response:
     user = users.create_user(store, body_json(await request.body()))
-    return _entity(request, "users", None, users.user_view(user, None), 201)
+    answer = _entity(request, "users", None, users.user_view(user, None), 201)
+    # Graph's own internal v2 URL of the new object (graph-quirks §13); clients must not follow it.
+    answer.headers["location"] = (f"https://graph.microsoft.com/v2/{store.tenant_id()}/directoryObjects/{user['id']}"
+                                  "/Microsoft.DirectoryServices.User")
+    return answer
 
 
 @graph
@@ -99,19 +126,19 @@ async def count_users(store: Store, request: Request) -> Response:
 @graph
 async def get_user(store: Store, request: Request) -> Response:
     select = _select(request, "user", KNOWN)
-    user = users.get_user(store, request.path_params["key"])
+    user = users.get_user(store, user_key(request))
     return _entity(request, "users", select, users.user_view(user, select))
 
 
 @graph
 async def update_user(store: Store, request: Request) -> Response:
-    users.update_user(store, request.path_params["key"], body_json(await request.body()))
+    users.update_user(store, user_key(request), body_json(await request.body()))
     return empty_response(request)
 
 
 @graph
 async def delete_user(store: Store, request: Request) -> Response:
-    users.delete_user(store, request.path_params["key"])
+    users.delete_user(store, user_key(request))
     return empty_response(request)
 
 
@@ -168,6 +195,7 @@ ASSIGNMENTS_SET = "roleManagement/directory/roleAssignments"
 
 @graph
 async def list_role_definitions(store: Store, request: Request) -> Response:
+    roles.refuse_top(request.query_params.get("$top"))
     q = parse_query(
         request, roles.DEFINITION_PROPS, "unifiedRoleDefinition", set(roles.DEFINITION_FIELDS), "displayName"
     )
@@ -191,7 +219,7 @@ async def list_role_assignments(store: Store, request: Request) -> Response:
         request, roles.ASSIGNMENT_PROPS, "unifiedRoleAssignment", set(roles.ASSIGNMENT_FIELDS), "id"
     )
     roles.check_expand(q.expand)
-    found, position, count = roles.list_assignments(store, q)
+    found, position, count = roles.list_assignments(store, q, request.query_params.get("$filter"))
     items = [roles.assignment_view(a, q.select, q.expand) for a in found]
     return json_response(
         request, _page(request, context_url(ASSIGNMENTS_SET, q.select), items, position, count)
@@ -243,6 +271,9 @@ ROUTES = [
     Route("/v1.0/users/{key}", get_user, methods=["GET"]),
     Route("/v1.0/users/{key}", update_user, methods=["PATCH"]),
     Route("/v1.0/users/{key}", delete_user, methods=["DELETE"]),
+    Route("/v1.0/users({literal})", get_user, methods=["GET"]),
+    Route("/v1.0/users({literal})", update_user, methods=["PATCH"]),
+    Route("/v1.0/users({literal})", delete_user, methods=["DELETE"]),
     Route("/v1.0/directory/deletedItems", deleted_items_root, methods=["GET"]),
     Route("/v1.0/directory/deletedItems/microsoft.graph.user", list_deleted_users, methods=["GET"]),
     Route("/v1.0/directory/deletedItems/graph.user", list_deleted_users, methods=["GET"]),

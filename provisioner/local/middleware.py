@@ -29,10 +29,16 @@ from .wire import (
     send_error,
 )
 
-_USER_ITEM = re.compile(r"^/v1\.0/users/([^/]+)/?$")
+_USER_ITEM = re.compile(r"^/v1\.0/users(?:/([^/]+)|\('((?:[^']|'')*)'\))/?$")
 _RESTORE = re.compile(r"^/v1\.0/directory/deletedItems/([^/]+)/restore/?$", re.IGNORECASE)
+_DELETED_ITEM = re.compile(r"^/v1\.0/directory/deletedItems/([^/]+?)(/restore)?/?$", re.IGNORECASE)
+_ASSIGNMENT = re.compile(r"^/v1\.0/roleManagement/directory/roleAssignments/([^/]+)/?$", re.IGNORECASE)
 _ROLE_ASSIGNMENTS = "/v1.0/rolemanagement/directory/roleassignments"
 _LAG_METHODS = frozenset({"GET", "PATCH", "DELETE"})
+
+
+def _user_key(m: re.Match) -> str:
+    return unquote(m.group(1)) if m.group(1) is not None else m.group(2).replace("''", "'")
 
 
 class RealismMiddleware:
@@ -50,7 +56,9 @@ class RealismMiddleware:
         self.clock = clock
         self.rng = random.Random(realism.seed)
         self.throttle = Throttle(realism, clock) if realism.throttle else None
-        self._fresh: dict[str, float] = {}  # lower-cased user id / UPN -> when it was written
+        # "kind:key" (lower case) -> when it was written: "user:" created or restored (id or UPN),
+        # "deleted:" a user just deleted, "assignment:" a role assignment just made.
+        self._fresh: dict[str, float] = {}
         self._fresh_checked = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -83,7 +91,7 @@ class RealismMiddleware:
         await self._forward(scope, receive, send, extra)
 
     async def _forward(self, scope: Scope, receive: Receive, send: Send, extra: list) -> None:
-        if self.realism.replication_lag_s > 0 and scope["method"] == "POST":
+        if self.realism.replication_lag_s > 0 and scope["method"] in ("POST", "DELETE"):
             await self._tracking(scope, receive, send, extra)
             return
         await self.app(scope, receive, adding_headers(send, extra))
@@ -123,11 +131,11 @@ class RealismMiddleware:
         del self._fresh[key.lower()]
         return False
 
-    def _remember(self, *keys: Any) -> None:
+    def _remember(self, kind: str, *keys: Any) -> None:
         now = self.clock()
         for key in keys:
             if isinstance(key, str) and key:
-                self._fresh[key.lower()] = now
+                self._fresh[f"{kind}:{key}".lower()] = now
         if now - self._fresh_checked > self.realism.replication_lag_s:
             self._fresh_checked = now
             lag = self.realism.replication_lag_s
@@ -135,22 +143,30 @@ class RealismMiddleware:
 
     async def _lagging(self, scope: Scope, receive: Receive, send: Send,
                        extra: list) -> Receive | None:
-        """Answer 404 for a user not replicated yet; returns the receive to go on with, or None."""
+        """Answer 404 for an object a replica has not seen yet (graph-quirks §5): a user just created or
+        restored, by id or UPN; a role assignment just made, by id (GET, DELETE); a user just deleted,
+        under deleted items (GET, restore, permanent delete). Returns the receive to go on with, or
+        None when answered."""
         if not self._fresh:
             return receive
         method, path = scope["method"], scope["path"]
-        if method in _LAG_METHODS:
-            m = _USER_ITEM.match(path)
-            if m and self._is_fresh(unquote(m.group(1))):
-                await self._not_found(scope, send, unquote(m.group(1)), extra)
-                return None
-        elif method == "POST" and path.rstrip("/").lower() == _ROLE_ASSIGNMENTS:
+        stale: str | None = None
+        if method in _LAG_METHODS and (m := _USER_ITEM.match(path)):
+            stale = _user_key(m) if self._is_fresh("user:" + _user_key(m)) else None
+        elif method in ("GET", "DELETE") and (m := _ASSIGNMENT.match(path)):
+            stale = m.group(1) if self._is_fresh("assignment:" + m.group(1)) else None
+        elif (m := _DELETED_ITEM.match(path)) and (method == "POST") == bool(m.group(2)) and method != "PATCH":
+            stale = m.group(1) if self._is_fresh("deleted:" + m.group(1)) else None
+        if stale is not None:
+            await self._not_found(scope, send, stale, extra)
+            return None
+        if method == "POST" and path.rstrip("/").lower() == _ROLE_ASSIGNMENTS:
             body = await read_body(receive)
             try:
                 principal = json.loads(body or b"{}").get("principalId")
             except (ValueError, AttributeError):
                 principal = None
-            if isinstance(principal, str) and self._is_fresh(principal):
+            if isinstance(principal, str) and self._is_fresh("user:" + principal):
                 await self._not_found(scope, send, principal, extra)
                 return None
             return replay(body)
@@ -161,22 +177,30 @@ class RealismMiddleware:
         await send_error(send, scope, err.status, err.code, err.message, extra)
 
     async def _tracking(self, scope: Scope, receive: Receive, send: Send, extra: list) -> None:
-        """Pass a POST through, remembering users it created or restored as not replicated yet."""
-        path = scope["path"]
-        created = path.rstrip("/") == "/v1.0/users"
-        restored = _RESTORE.match(path)
-        if not (created or restored):
+        """Pass a write through, remembering what it made as not replicated yet: users created or
+        restored, role assignments made, users deleted (by the key the DELETE named)."""
+        path, method = scope["path"], scope["method"]
+        created = method == "POST" and path.rstrip("/") == "/v1.0/users"
+        restored = _RESTORE.match(path) if method == "POST" else None
+        assigned = method == "POST" and path.rstrip("/").lower() == _ROLE_ASSIGNMENTS
+        deleted = _USER_ITEM.match(path) if method == "DELETE" else None
+        if not (created or restored or assigned or deleted):
             await self.app(scope, receive, adding_headers(send, extra))
             return
         answer = Captured()
         await self.app(scope, receive, answer)
-        if (created and answer.status == 201) or (restored and answer.status == 200):
+        if deleted and answer.status == 204:
+            self._remember("deleted", _user_key(deleted))
+        elif answer.status in (200, 201):
             try:
                 obj = json.loads(answer.body)
             except ValueError:
                 obj = {}
-            self._remember(obj.get("id"), obj.get("userPrincipalName"),
-                           unquote(restored.group(1)) if restored else None)
+            if assigned:
+                self._remember("assignment", obj.get("id"))
+            else:
+                self._remember("user", obj.get("id"), obj.get("userPrincipalName"),
+                               unquote(restored.group(1)) if restored else None)
         await answer.relay(send, extra)
 
 

@@ -18,6 +18,7 @@ from .wire import GRAPH_ROOT, GraphError, bad_request, unsupported_query
 
 MAX_TOP = 999
 DEFAULT_TOP = 100
+MAX_OR_CLAUSES = 15  # graph-quirks §6 (observed); `in` values counted the same (unverified, likely)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ def parse_query(
     flt = qp.get("$filter")
     if flt:
         ast = FilterParser(flt).parse()
+        check_clauses(ast)
         q.filter_sql, q.filter_params = compile_filter(ast, props, resource, q.advanced)
     orderby = qp.get("$orderby")
     q.order_prop = default_order
@@ -305,6 +307,34 @@ class FilterParser:
         if kind == "word" and value.lower() == "null":
             return None
         raise self.invalid()
+
+
+def check_clauses(node) -> None:
+    """Graph's directory refuses an `or` with more than 15 operands; each value of an `in` counts
+    as one (graph-quirks §6)."""
+    tag = node[0]
+    if tag in ("or", "in"):
+        operands: list = []
+        stack = [node]
+        while stack:
+            part = stack.pop()
+            if part[0] == "or":
+                stack += [part[2], part[1]]
+            else:
+                operands.append(part)
+        count = sum(len(p[2]) if p[0] == "in" else 1 for p in operands)
+        if count > MAX_OR_CLAUSES:
+            raise unsupported_query(
+                "Too many child clauses specified in search filter expression containing 'OR' operators: "
+                f"{count}. Max allowed: {MAX_OR_CLAUSES}.")
+        for part in operands:
+            if part[0] != "in":
+                check_clauses(part)
+    elif tag == "and":
+        check_clauses(node[1])
+        check_clauses(node[2])
+    elif tag == "not":
+        check_clauses(node[1])
 
 
 def _lookup(props: dict[str, Prop], name: str) -> Prop | None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
+from dataclasses import replace
 
-from .odata import Prop, Query, fetch_page, project
+from .odata import FilterParser, Prop, Query, fetch_page, project
 from .store import Store, assignment_id, fold_id, iso
 from .users import DEFAULT_PROPS, find_user, require_user
-from .wire import bad_request, not_found, unknown_property
+from .wire import GraphError, bad_request, not_found, unknown_property
 
 DEFINITION_PROPS: dict[str, Prop] = {
     "id": Prop("id", "guid"),
@@ -44,6 +46,21 @@ CONFLICT = (
 _ACTIVE_PRINCIPAL = (
     "EXISTS (SELECT 1 FROM users u WHERE u.id = role_assignments.principal_id AND u.deleted IS NULL)"
 )
+_DELETED_PRINCIPAL = (
+    "EXISTS (SELECT 1 FROM users u WHERE u.id = role_assignments.principal_id AND u.deleted IS NOT NULL)"
+)
+MIN_PAGE_SIZE = 20
+
+
+def refuse_top(top: str | None) -> None:
+    """roleDefinitions takes no `$top` (graph-quirks §1, observed): below 20 Graph says a minimum
+    page size applies, and at 20 or above it refuses the query all the same."""
+    if top is None:
+        return
+    if re.fullmatch(r"\s*\d+\s*", top) and int(top) >= MIN_PAGE_SIZE:
+        raise GraphError(400, "Request_UnsupportedQuery", "Invalid/unsupported query request")
+    raise GraphError(400, "Request_UnsupportedQuery",
+                     f"This resource requires a minimum page size of {MIN_PAGE_SIZE}.")
 
 
 def list_definitions(store: Store, q: Query) -> tuple[list[dict], list | None]:
@@ -123,6 +140,8 @@ def create_assignment(store: Store, body: dict) -> dict:
             )
         except sqlite3.IntegrityError as exc:
             raise bad_request(CONFLICT) from exc
+        # The first assignment instantiates a built-in role, as the portal's activation does.
+        db.execute("INSERT OR IGNORE INTO instantiated_roles VALUES (?)", (definition["id"],))
     return _row((aid, definition["id"], principal_id, scope, app_scope))
 
 
@@ -140,9 +159,45 @@ def _row(row: tuple) -> dict:
 _COLUMNS = "id, role_definition_id, principal_id, directory_scope_id, app_scope_id"
 
 
-def list_assignments(store: Store, q: Query) -> tuple[list[dict], list | None, int | None]:
+def _filtered_roles(flt: str | None) -> list[str]:
+    """The role ids a `$filter` names with `roleDefinitionId eq '...'`."""
+    found: list[str] = []
+
+    def walk(node) -> None:
+        if node[0] in ("and", "or"):
+            walk(node[1])
+            walk(node[2])
+        elif node[0] == "not":
+            walk(node[1])
+        elif node[:2] == ("cmp", "eq") and node[2].lower() == "roledefinitionid" and isinstance(node[3], str):
+            found.append(node[3])
+
+    if flt:
+        walk(FilterParser(flt).parse())
+    return found
+
+
+def check_listable(db: sqlite3.Connection, q: Query, flt: str | None) -> None:
+    """Graph's 404s on a filtered assignments listing (graph-quirks §2, observed): for a role that
+    is not a role definition of the tenant, or a built-in role it never instantiated; and, with
+    `$expand=principal`, for the whole listing when a matching assignment's principal is deleted."""
+    for role in _filtered_roles(flt):
+        definition = find_definition(db, role)
+        if definition is None or not db.execute(
+            "SELECT 1 FROM instantiated_roles WHERE role_definition_id = ?", (definition["id"],)
+        ).fetchone():
+            raise not_found(role)
+    if "principal" in q.expand:
+        rows, _ = fetch_page(db, "role_assignments", "principal_id", _DELETED_PRINCIPAL,
+                             replace(q, top=0, skiptoken=None, count=False), ASSIGNMENT_PROPS)
+        if rows:
+            raise not_found(rows[0][0])
+
+
+def list_assignments(store: Store, q: Query, flt: str | None = None) -> tuple[list[dict], list | None, int | None]:
     """One page of assignments of active principals: (assignments, next position, count)."""
     with store.read() as db:
+        check_listable(db, q, flt)
         rows, count = fetch_page(db, "role_assignments", _COLUMNS, _ACTIVE_PRINCIPAL, q, ASSIGNMENT_PROPS)
         items = [_row(r) for r in rows[: q.top]]
         if q.expand:

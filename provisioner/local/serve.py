@@ -20,7 +20,7 @@ from typing import Any
 
 from provisioner.local.app import create_app
 from provisioner.local.realism import Realism
-from provisioner.local.wire import WRITE_METHODS, ASGIApp, Receive, Scope, Send, discard
+from provisioner.local.wire import WRITE_METHODS, ASGIApp, Receive, Scope, Send, discard, header, send_error
 
 
 class RemoteBindRefused(ValueError):
@@ -38,7 +38,8 @@ def is_loopback(host: str) -> bool:
 
 
 def check_host(host: str, allow_remote: bool) -> None:
-    """Refuse a non-loopback host unless `allow_remote`: the tenant accepts any bearer token."""
+    """Refuse a non-loopback host unless `allow_remote`: the tenant accepts any bearer token that
+    is not a JWT."""
     if not allow_remote and not is_loopback(host):
         raise RemoteBindRefused(
             f"refusing to listen on {host}: the local tenant accepts any bearer token, so anyone who can "
@@ -52,6 +53,56 @@ def base_url(host: str, port: int) -> str:
     bare = host.strip("[]")
     shown = f"[{bare}]" if ":" in bare else bare
     return f"http://{shown}:{port}/v1.0"
+
+
+def _host_port(value: str) -> tuple[str, int | None]:
+    """The host and port of a Host header or of an Origin's authority (`[::1]:8000`, `localhost`)."""
+    host, port = value, None
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else None
+    elif value.count(":") == 1:
+        host, port = value.split(":")
+    try:
+        return host.lower(), int(port) if port else None
+    except ValueError:
+        return host.lower(), -1
+
+
+class LoopbackOnly:
+    """Answers only requests addressed to this server by a loopback name or address, and none sent
+    by a web page from another origin.
+
+    A page in the admin's browser can reach a loopback port: through DNS rebinding (its own name
+    resolving to 127.0.0.1, so its Host is that name) or by a cross-origin request (its Origin names
+    the page's site). Graph would never see either from a real client; both are refused with a
+    Graph-shaped error before anything else runs. With ``allow_remote`` any Host is taken (the
+    server was asked to be reachable by other names), but a foreign Origin still is not.
+    """
+
+    def __init__(self, app: ASGIApp, port: int, *, allow_remote: bool = False):
+        self.app = app
+        self.port = port
+        self.allow_remote = allow_remote
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = header(scope, b"host") or ""
+        name, port = _host_port(host)
+        if not self.allow_remote and not (is_loopback(name) and port in (None, self.port)):
+            await send_error(send, scope, 421, "Request_MisdirectedRequest",
+                             f"The local tenant answers requests for 127.0.0.1:{self.port} or localhost:{self.port} "
+                             f"only, not for Host '{host}'.")
+            return
+        origin = header(scope, b"origin")
+        if origin is not None and not is_loopback(_host_port(origin.partition("://")[2].rstrip("/"))[0]):
+            await send_error(send, scope, 403, "Authorization_RequestDenied",
+                             f"Requests from web pages of another site (Origin '{origin}') are refused by the local "
+                             "tenant.")
+            return
+        await self.app(scope, receive, send)
 
 
 class _DropConnections:
@@ -104,12 +155,13 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _server(state_path: str | os.PathLike[str], sock: socket.socket, realism: Realism | None) -> Any:
+def _server(state_path: str | os.PathLike[str], sock: socket.socket, realism: Realism | None,
+            allow_remote: bool = False) -> Any:
     import uvicorn
 
     realism = realism or Realism()
     config = uvicorn.Config(
-        create_app(state_path, realism),
+        LoopbackOnly(create_app(state_path, realism), sock.getsockname()[1], allow_remote=allow_remote),
         log_level="warning",
         access_log=False,
         lifespan="off",
@@ -130,7 +182,7 @@ def serve(state_path: str | os.PathLike[str], host: str = "127.0.0.1", port: int
     """
     check_host(host, allow_remote)
     sock = _listen(host, port)
-    server = _server(state_path, sock, realism)
+    server = _server(state_path, sock, realism, allow_remote)
     url = base_url(host, sock.getsockname()[1])
     sys.stderr.write(f"Serving local tenant at {url} (state: {state_path})\nPress Ctrl-C to stop.\n")
     sys.stderr.flush()

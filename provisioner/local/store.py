@@ -65,6 +65,9 @@ CREATE TABLE IF NOT EXISTS role_assignments (
 );
 CREATE INDEX IF NOT EXISTS assignments_by_principal ON role_assignments (principal_id);
 CREATE INDEX IF NOT EXISTS assignments_by_role ON role_assignments (role_definition_id, id);
+-- Built-in roles the tenant has instantiated (graph-quirks §2): Global Administrator from the start,
+-- any other on its first assignment, and it stays so after its assignments are removed.
+CREATE TABLE IF NOT EXISTS instantiated_roles (role_definition_id TEXT PRIMARY KEY);
 """
 
 
@@ -143,6 +146,7 @@ class Store:
             if row:
                 if row[0] == "1":
                     _lower_ids(db)
+                _instantiated(db)  # a file from before the table: the roles it has assigned
                 return False
             now = datetime.now(UTC)
             db.executemany(
@@ -168,6 +172,7 @@ class Store:
                     iso(now),
                 ),
             )
+            _instantiated(db)
             return True
 
     def _insert_roles(self, db: sqlite3.Connection) -> None:
@@ -231,6 +236,12 @@ class Store:
             db.execute("UPDATE meta SET value = ? WHERE key = 'clock_offset'", (repr(offset),))
         return datetime.now(UTC) + timedelta(seconds=offset)
 
+    def tenant_id(self) -> str:
+        """The tenant's id (minted when the file was created)."""
+        with self.read() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'tenant_id'").fetchone()
+        return row[0] if row else ""
+
     # -- domains -----------------------------------------------------------------------------
 
     def default_domain(self) -> str:
@@ -238,6 +249,12 @@ class Store:
         with self.read() as db:
             row = db.execute("SELECT name FROM domains ORDER BY is_default DESC, name LIMIT 1").fetchone()
         return row[0]
+
+
+def _instantiated(db: sqlite3.Connection) -> None:
+    """Mark Global Administrator and every role with an assignment as instantiated."""
+    db.execute("INSERT OR IGNORE INTO instantiated_roles VALUES (?)", (GLOBAL_ADMIN_ROLE,))
+    db.execute("INSERT OR IGNORE INTO instantiated_roles SELECT DISTINCT role_definition_id FROM role_assignments")
 
 
 def _lower_ids(db: sqlite3.Connection) -> None:

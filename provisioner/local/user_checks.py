@@ -60,7 +60,8 @@ READ_ONLY = {
 KNOWN = set(WRITABLE) | READ_ONLY
 REQUIRED = ("accountEnabled", "displayName", "mailNickname", "passwordProfile", "userPrincipalName")
 
-_UPN_LOCAL = re.compile(r"[A-Za-z0-9'.\-_!#^~]{1,64}")
+# The documented set, plus `$`: real Graph accepts it (graph-quirks §4, observed).
+_UPN_LOCAL = re.compile(r"[A-Za-z0-9'.\-_!#^~$]{1,64}")
 _NICKNAME = re.compile(r"[\x21-\x7e]{1,64}")
 _NICKNAME_BAD = set('@()\\[]";:<>,')
 _SYMBOLS = set("@#$%^&*-_!+=[]{}|\\:',.?/`~\"();<> ")

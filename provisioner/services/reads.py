@@ -106,13 +106,13 @@ class Reader:
         answers = await self.send([*requests, *also])
         for rid, resp in answers.items():
             if rid.startswith("as:"):
-                self.add_assignments(RoleAssignment.from_graph(a) for a in await self.collect(resp))
+                self.add_assignments(await self.d.assignments(resp))
         return answers
 
     async def global_admins(self, answers: Mapping[str, Response]) -> None:
         """Take in the Global Administrator assignments read as ``ga`` (see :data:`GA_REQUEST`)."""
         if "ga" in answers:
-            self.add_assignments(RoleAssignment.from_graph(a) for a in await self.collect(answers["ga"]))
+            self.add_assignments(await self.d.assignments(answers["ga"]))
 
     def unknown_holders(self) -> list[Request]:
         """Reads of the Global Administrator holders not read yet (their enabled state counts)."""

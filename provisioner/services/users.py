@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from provisioner.errors import NotFound
 from provisioner.graph import assignments_request, get_user_request, odata_string
 from provisioner.ids import is_guid
-from provisioner.model import DeletedUser, RoleAssignment, User, UserSpec
+from provisioner.model import DeletedUser, User, UserSpec
 from provisioner.plan import plan_create, plan_delete, plan_purge, plan_restore
 from provisioner.services.reads import DEFINITIONS_REQUEST, DELETED_REQUEST, Reader, users_and_roles
 from provisioner.services.target import Applied, Approve, Passwords, Review, RunOptions, Target, carry_out, changing
@@ -65,7 +65,7 @@ async def show_user(target: Target, ref: str) -> UserDetails:
         raise NotFound(f"no active user {ref!r}; deleted users are listed by 'provisioner deleted list'")
     user = User.from_graph(answers["user"].checked().body)
     held = answers.get("held") or (await r.send([assignments_request("held", principal_id=user.id)]))["held"]
-    r.add_assignments(RoleAssignment.from_graph(a) for a in await r.collect(held))
+    r.add_assignments(await target.directory.assignments(held))
     await r.name_held_roles()
     return UserDetails(user, r.held_role_names(user.id))
 

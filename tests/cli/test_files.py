@@ -73,7 +73,7 @@ def test_rows_are_numbered_as_the_spreadsheet_shows_them(tenant: Tenant) -> None
     assert result.exit_code == 64
     assert result.stderr == (
         f"Error: {plain}: row 4, column userPrincipalName: 'not-a-upn' is not a valid user principal name: use "
-        "letters, digits and ' . - _ ! # ^ ~ (at most 64) before the @ and a domain after it, like "
+        "letters, digits and ' . - _ ! # ^ ~ $ (at most 64) before the @ and a domain after it, like "
         "alice@contoso.com (nothing was written)\n")
     template = tenant.root / "template.csv"
     template.write_text("version:v1.0\nUser name [userPrincipalName] Required,Name [displayName] Required\n"
@@ -242,7 +242,7 @@ _case("ESC in a role", "roles.csv", f"userPrincipalName,displayName,roles\n{U},A
       "row 2, column roles: has ESC at character 1; remove it")
 _case("huge UPN", "upn.csv", f"{HEAD}{'a' * 100_000}@{DOMAIN},A\n",
       "row 2, column userPrincipalName: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...ft.com' (100,024 "
-      "characters) is not a valid user principal name: use letters, digits and ' . - _ ! # ^ ~ (at most 64) "
+      "characters) is not a valid user principal name: use letters, digits and ' . - _ ! # ^ ~ $ (at most 64) "
       "before the @ and a domain after it, like alice@contoso.com")
 
 

@@ -212,7 +212,7 @@ def test_a_file_with_bad_rows_writes_nothing_and_lists_them_all(tenant):
     assert result.stderr.splitlines()[-4:] == [
         f"Error: {tenant / 'users.csv'}: 3 invalid row(s), nothing was written:",
         "  row 11, column userPrincipalName: 'not-a-upn' is not a valid user principal name: use letters, digits "
-        "and ' . - _ ! # ^ ~ (at most 64) before the @ and a domain after it, like alice@contoso.com",
+        "and ' . - _ ! # ^ ~ $ (at most 64) before the @ and a domain after it, like alice@contoso.com",
         "  row 201, column displayName: missing; a new user needs a display name",
         f"  row 451, column userPrincipalName: {upns[3]} is already in row 5; list each user once",
     ]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 import httpx
-from graph_kit import new_user
+from graph_kit import AUTH, new_user
 
 from provisioner.local import LOCAL_BASE_URL, Realism, advance_clock, create_app, init_tenant, tenant_now
 from provisioner.local.serve import running_server
@@ -35,7 +35,7 @@ def assert_tenant_date(resp: httpx.Response, state) -> None:
 def send_all(state, realism: Realism, requests: list[tuple[str, str, dict | None]]) -> list[httpx.Response]:
     async def scenario():
         transport = httpx.ASGITransport(app=create_app(state, realism))
-        async with httpx.AsyncClient(transport=transport, base_url=LOCAL_BASE_URL) as c:
+        async with httpx.AsyncClient(transport=transport, base_url=LOCAL_BASE_URL, headers=AUTH) as c:
             return [await c.request(method, LOCAL_BASE_URL + path, json=body) for method, path, body in requests]
 
     return asyncio.run(scenario())
@@ -72,7 +72,7 @@ def test_realism_answers_carry_the_tenant_date(tmp_path):
 
     async def until_throttled():
         transport = httpx.ASGITransport(app=create_app(state, Realism(throttle=True, tenant_size="S")))
-        async with httpx.AsyncClient(transport=transport, base_url=LOCAL_BASE_URL) as c:
+        async with httpx.AsyncClient(transport=transport, base_url=LOCAL_BASE_URL, headers=AUTH) as c:
             for _ in range(1000):
                 batch = await c.post(LOCAL_BASE_URL + "/$batch", json=reads)
                 if 429 in {item["status"] for item in batch.json()["responses"]}:
@@ -89,5 +89,5 @@ def test_realism_answers_carry_the_tenant_date(tmp_path):
 def test_served_answers_carry_one_tenant_date(tmp_path):
     state = tenant_ahead(tmp_path)
     with running_server(state) as url:
-        for resp in (httpx.get(url + "/users?$top=1"), httpx.get(url + "/users/nobody")):
+        for resp in (httpx.get(url + "/users?$top=1", headers=AUTH), httpx.get(url + "/users/nobody", headers=AUTH)):
             assert_tenant_date(resp, state)

@@ -46,6 +46,8 @@ def test_role_definitions_include_builtins(client):
         "microsoft.directory/users/password/update"
         in helpdesk["rolePermissions"][0]["allowedResourceActions"]
     )
+    # isPrivileged is a beta property: v1.0 never returns it (graph-facts §7.3).
+    assert not any("isPrivileged" in d for d in body["value"])
     names = [d["displayName"] for d in body["value"]]
     assert names == sorted(names, key=str.lower)
 

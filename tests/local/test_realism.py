@@ -9,6 +9,7 @@ import uuid
 
 import httpx
 import pytest
+from graph_kit import AUTH
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -359,7 +360,8 @@ def test_latency_and_jitter_delay_each_http_request():
     app = LatencyMiddleware(graph, Realism(latency_ms=60, jitter_ms=40, seed=5))
 
     async def timed():
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=LOCAL_BASE_URL) as c:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=LOCAL_BASE_URL,
+                                     headers=AUTH) as c:
             durations = []
             for _ in range(5):
                 start = time.perf_counter()
@@ -463,7 +465,8 @@ def test_lag_on_the_real_tenant_inside_a_batch_then_visible(tmp_path):
             "passwordProfile": {"forceChangePasswordNextSignIn": True, "password": "xWwvJ]6NMw+bWH-d"}}
 
     async def scenario():
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=LOCAL_BASE_URL) as c:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=LOCAL_BASE_URL,
+                                     headers=AUTH) as c:
             created = await c.post(LOCAL_BASE_URL + "/users", json=body)
             uid = created.json()["id"]
             assignment = {"principalId": uid, "roleDefinitionId": "fe930be7-5e62-47db-91af-98c3a49a38b1",
@@ -498,7 +501,7 @@ def test_throttled_real_tenant_reports_resource_units(tmp_path):
 
     async def scenario():
         t = transport(tmp_path / "t.db", Realism(throttle=True))
-        async with httpx.AsyncClient(transport=t, base_url=LOCAL_BASE_URL) as c:
+        async with httpx.AsyncClient(transport=t, base_url=LOCAL_BASE_URL, headers=AUTH) as c:
             return [await c.get(LOCAL_BASE_URL + url) for url in
                     ("/users", "/users?$select=id", "/roleManagement/directory/roleAssignments?$expand=principal")]
 

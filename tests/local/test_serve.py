@@ -9,7 +9,7 @@ import time
 
 import httpx
 import pytest
-from graph_kit import new_user
+from graph_kit import AUTH, new_user
 
 from provisioner.local.realism import Realism
 from provisioner.local.serve import RemoteBindRefused, base_url, check_host, is_loopback, running_server, serve
@@ -43,7 +43,7 @@ def test_requests_and_batches_over_a_loopback_port(tmp_path):
 
 def test_throttling_headers_over_http(tmp_path):
     with running_server(tmp_path / "t.db", Realism(throttle=True, tenant_size="S")) as url:
-        resp = httpx.get(url + "/users?$select=id")
+        resp = httpx.get(url + "/users?$select=id", headers=AUTH)
         assert resp.status_code == 200
         assert resp.headers["x-ms-resource-unit"] == "1"
 
@@ -51,10 +51,10 @@ def test_throttling_headers_over_http(tmp_path):
 def test_dropped_connections_only_in_serve_mode(tmp_path):
     with running_server(tmp_path / "t.db", Realism(drop_rate=1.0, fault_applied_share=1.0, seed=1)) as url:
         with pytest.raises(httpx.RemoteProtocolError):
-            httpx.post(url + "/users", json=new_user("bob"))
+            httpx.post(url + "/users", json=new_user("bob"), headers=AUTH)
     # The drop came after the write: the user exists although the client never heard back.
     with running_server(tmp_path / "t.db") as url:
-        resp = httpx.get(url + "/users/bob@contoso.onmicrosoft.com")
+        resp = httpx.get(url + "/users/bob@contoso.onmicrosoft.com", headers=AUTH)
         assert resp.status_code == 200
 
 
@@ -93,7 +93,7 @@ def test_serve_prints_its_url_and_stops_cleanly_on_ctrl_c(tmp_path):
         url = m.group(1)
         for _ in range(100):
             try:
-                assert httpx.get(url + "/users?$top=1").status_code == 200
+                assert httpx.get(url + "/users?$top=1", headers=AUTH).status_code == 200
                 break
             except httpx.ConnectError:
                 time.sleep(0.05)

@@ -73,7 +73,7 @@ BAD = [
     RowError(
         3,
         "userPrincipalName",
-        "'al ice@contoso.com' is not a valid user principal name: use letters, digits and ' . - _ ! # ^ ~ "
+        "'al ice@contoso.com' is not a valid user principal name: use letters, digits and ' . - _ ! # ^ ~ $ "
         "(at most 64) before the @ and a domain after it, like alice@contoso.com",
     ),
     RowError(4, "usageLocation", "'USA' is not a country code; use two letters (ISO 3166), like US or DE"),

@@ -72,11 +72,11 @@ def test_create_of_an_existing_user_that_differs_is_refused_or_updated():
         plan_create([spec], tenant)
     assert str(e.value) == (
         f"1 problem in the users named; nothing was written:\n  row 2, column userPrincipalName: user "
-        f"alice@contoso.com already exists and differs: displayName {ALICE.display_name!r} -> 'A'; jobTitle None "
-        "-> 'CFO'; update it with --update-existing, or leave those values out")
+        f"alice@contoso.com already exists and differs: displayName {ALICE.display_name!r} -> 'A'; jobTitle "
+        f"{ALICE.job_title!r} -> 'CFO'; update it with --update-existing, or leave those values out")
     (update,) = plan_create([spec], tenant, update_existing=True).plan.changes
     assert (update.action, update.object_id, dict(update.updates)) == (
-        Action.UPDATE, ALICE.id, {"displayName": (ALICE.display_name, "A"), "jobTitle": (None, "CFO")})
+        Action.UPDATE, ALICE.id, {"displayName": (ALICE.display_name, "A"), "jobTitle": (ALICE.job_title, "CFO")})
 
 
 def test_create_again_is_a_no_op():
