@@ -227,8 +227,11 @@ async def replay(exchanges: list[Exchange], state: Path) -> list[str]:
     import httpx
 
     from provisioner import local
+    from provisioner.bootstrap import LOCAL_TOKEN
 
-    client = httpx.AsyncClient(transport=local.transport(state, realism=local.Realism()), timeout=100)
+    # A bearer token, as the product sends one: the recording never holds the real one.
+    client = httpx.AsyncClient(transport=local.transport(state, realism=local.Realism()), timeout=100,
+                               headers={"Authorization": f"Bearer {LOCAL_TOKEN}"})
     differences: list[str] = []
     async with client:
         replayer = Replayer(client)
