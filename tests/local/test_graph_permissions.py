@@ -21,8 +21,9 @@ BILLING_ADMIN = "b0f54661-2d74-4c50-afa3-1ec803f12efe"
 
 @pytest.fixture
 def tenant(tmp_path):
-    """The whole local tenant ($batch included), and requests without a token: full access."""
-    with TestClient(create_app(tmp_path / "t.db"), base_url="http://local.tenant") as c:
+    """The whole local tenant ($batch included); requests carry a token that is not a JWT: full access."""
+    with TestClient(create_app(tmp_path / "t.db"), base_url="http://local.tenant",
+                    headers={"Authorization": "Bearer local"}) as c:
         yield c
 
 
@@ -61,11 +62,15 @@ def test_every_route_has_a_rule() -> None:
     assert {route.endpoint.__name__ for route in ROUTES} == set(perms.RULES)
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer opaque-token"},
-                                     {"Authorization": "Bearer a.!!!.c"}, {"Authorization": "Basic a.b.c"}])
+@pytest.mark.parametrize("headers", [{"Authorization": "Bearer opaque-token"}, {"Authorization": "Bearer a.!!!.c"}])
 def test_a_token_that_is_not_a_jwt_keeps_full_access(tenant, headers) -> None:
     assert tenant.post("/v1.0/users", json=new_user("ann"), headers=headers).status_code == 201
     assert tenant.delete(f"/v1.0/users/{admin_id(tenant)}", headers=headers).status_code == 204
+
+
+@pytest.mark.parametrize("headers", [{"Authorization": ""}, {"Authorization": "Basic a.b.c"}])
+def test_no_bearer_token_is_401_before_any_permission_is_weighed(tenant, headers) -> None:
+    assert tenant.post("/v1.0/users", json=new_user("ann"), headers=headers).status_code == 401
 
 
 def test_the_least_privileged_permission_of_each_endpoint(tenant) -> None:

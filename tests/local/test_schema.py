@@ -143,7 +143,8 @@ def test_batch_items_meet_the_schema_too(state):
 
     from provisioner.local.app import create_app
 
-    with TestClient(create_app(state), base_url="http://local.tenant") as batch_client:
+    with TestClient(create_app(state), base_url="http://local.tenant",
+                    headers={"Authorization": "Bearer local"}) as batch_client:
         answer = batch_client.post("/v1.0/$batch", json={"requests": [
             {"id": "1", "method": "GET", "url": "/users?$select=shoeSize"},
             {"id": "2", "method": "GET", "url": "/users?$select=id"},
