@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import roles, users
+from . import lifecycle, roles, users
 from .odata import context_url, next_link, parse_query, parse_select
 from .store import Store
 from .user_checks import KNOWN
@@ -100,7 +100,7 @@ async def get_user(store: Store, request: Request) -> Response:
 
 @graph
 async def update_user(store: Store, request: Request) -> Response:
-    users.update_user(store, request.path_params["key"], body_json(await request.body()))
+    lifecycle.update_user(store, request.path_params["key"], body_json(await request.body()))
     return empty_response(request)
 
 
@@ -258,6 +258,8 @@ def graph_app(state_path: str | Path) -> Starlette:
 
     `app.state.store` is the tenant's `Store`, for code that composes this app (batch, realism).
     """
-    app = Starlette(routes=ROUTES, exception_handlers={HTTPException: _http_error})
+    from .lifecycle_routes import ROUTES as LIFECYCLE_ROUTES  # they build on this module's helpers
+
+    app = Starlette(routes=ROUTES + LIFECYCLE_ROUTES, exception_handlers={HTTPException: _http_error})
     app.state.store = Store(state_path)
     return app
