@@ -38,7 +38,8 @@ MAX_LENGTH = {
     "faxNumber": 64,
 }
 DATES = ("employeeHireDate", "employeeLeaveDateTime")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2}))?")
+# Edm.DateTimeOffset: a date alone is not one.
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2})")
 _CULTURE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 AGE_GROUPS = ("Minor", "NotAdult", "Adult")
 ORG_DATA = ("costCenter", "division")

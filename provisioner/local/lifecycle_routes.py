@@ -59,7 +59,21 @@ async def direct_reports(store: Store, request: Request) -> Response:
     return json_response(request, _page(request, context_url("directoryObjects", select), items, None, None))
 
 
+@graph
+async def list_domains(store: Store, request: Request) -> Response:
+    with store.read() as db:
+        rows = db.execute("SELECT name, is_default, is_verified FROM domains ORDER BY name").fetchall()
+    items = [{"id": n, "isDefault": bool(d), "isInitial": n.endswith(".onmicrosoft.com"), "isVerified": bool(v)}
+             for n, d, v in rows]
+    select = parse_select(request.query_params.get("$select"), {"id", "isDefault", "isInitial", "isVerified"},
+                          "domain")
+    if select:
+        items = [{k: i[k] for k in select} for i in items]
+    return json_response(request, _page(request, context_url("domains", select), items, None, None))
+
+
 ROUTES = [
+    Route("/v1.0/domains", list_domains, methods=["GET"]),
     Route("/v1.0/users/{key}/revokeSignInSessions", revoke_sessions, methods=["POST"]),
     Route("/v1.0/users/{key}/manager", get_manager, methods=["GET"]),
     Route("/v1.0/users/{key}/manager/$ref", get_manager_ref, methods=["GET"]),
