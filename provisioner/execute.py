@@ -1,7 +1,7 @@
 """Runs a plan against the gateway: batching, pacing, retries, progress and the journal.
 
-Changes run in phases (creates, updates, restores, role assignments, revocations, deletes,
-purges), so a role is assigned only after its user exists. Inside a phase every change is
+Changes run in phases (creates, updates, managers, sign-outs, restores, role assignments,
+revocations, deletes, purges), so a role is assigned only after its user exists. Inside a phase every change is
 independent: they go out in ``$batch`` requests of 20, several in flight, paced by a token
 bucket that mirrors Graph's write budget. Each item's own status is checked: throttled items
 wait out ``Retry-After``; items whose outcome is unknown (503/504, a dropped connection) are
@@ -281,6 +281,10 @@ class Executor:
             return graph.update_user_request(
                 rid, self._object_id(c, report), {k: new for k, (_, new) in c.updates.items()}
             )
+        if c.action is Action.MANAGER:
+            return graph.set_manager_request(rid, self._object_id(c, report), c.manager_id)
+        if c.action is Action.SESSIONS:
+            return graph.revoke_sessions_request(rid, self._object_id(c, report))
         if c.action is Action.RESTORE:
             return graph.restore_user_request(rid, self._object_id(c, report), new_upn=c.new_upn,
                                               auto_reconcile=c.auto_reconcile)

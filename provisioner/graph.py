@@ -193,6 +193,28 @@ def update_user_request(rid: str, object_id: str, changes: Mapping[str, Any]) ->
     return Request(rid, "PATCH", user_path(object_id), dict(changes))
 
 
+def set_manager_request(rid: str, object_id: str, manager_id: str | None) -> Request:
+    """PUT the manager's reference, or DELETE it when ``manager_id`` is None (L§5)."""
+    if manager_id is None:
+        return Request(rid, "DELETE", f"/users/{object_id}/manager/$ref")
+    return Request(rid, "PUT", f"/users/{object_id}/manager/$ref",
+                   {"@odata.id": f"https://graph.microsoft.com/v1.0/users/{manager_id}"})
+
+
+def manager_request(rid: str, object_id: str) -> Request:
+    """A user's manager (404 when none: L§5.3)."""
+    return Request(rid, "GET", f"/users/{object_id}/manager?$select=id,userPrincipalName")
+
+
+def domains_request(rid: str) -> Request:
+    """The tenant's domains (a rename's new UPN needs a verified one: L§2)."""
+    return Request(rid, "GET", "/domains?$select=id,isVerified")
+
+
+def revoke_sessions_request(rid: str, object_id: str) -> Request:
+    return Request(rid, "POST", f"/users/{object_id}/revokeSignInSessions")
+
+
 def delete_user_request(rid: str, object_id: str) -> Request:
     return Request(rid, "DELETE", user_path(object_id))
 

@@ -41,6 +41,8 @@ USER_WRITABLE = (
     "country",
     "businessPhones",
     "mobilePhone",
+    "preferredLanguage",
+    "employeeHireDate",
 )
 # The user properties the tool reads (Graph returns most of them only when asked by $select).
 USER_SELECT = ("id", "userPrincipalName", *USER_WRITABLE, "mailNickname", "onPremisesSyncEnabled", "createdDateTime")
@@ -80,6 +82,8 @@ class User:
     country: str | None = None
     business_phones: tuple[str, ...] = ()
     mobile_phone: str | None = None
+    preferred_language: str | None = None
+    employee_hire_date: str | None = None  # as Graph writes it: 2025-03-01T00:00:00Z
     mail_nickname: str | None = None
     on_premises_sync_enabled: bool | None = None
     created: datetime | None = None
@@ -111,6 +115,8 @@ class User:
             country=d.get("country"),
             business_phones=tuple(d.get("businessPhones") or ()),
             mobile_phone=d.get("mobilePhone"),
+            preferred_language=d.get("preferredLanguage"),
+            employee_hire_date=d.get("employeeHireDate"),
             mail_nickname=d.get("mailNickname"),
             on_premises_sync_enabled=d.get("onPremisesSyncEnabled"),
             created=parse_datetime(d.get("createdDateTime")),
@@ -139,6 +145,8 @@ class User:
             "country": self.country,
             "businessPhones": list(self.business_phones),
             "mobilePhone": self.mobile_phone,
+            "preferredLanguage": self.preferred_language,
+            "employeeHireDate": self.employee_hire_date,
             "mailNickname": self.mail_nickname,
             "onPremisesSyncEnabled": self.on_premises_sync_enabled,
             "createdDateTime": format_datetime(self.created),
@@ -297,6 +305,7 @@ class TenantState:
     deleted: list[DeletedUser] = field(default_factory=list)
     roles: list[RoleDefinition] = field(default_factory=list)
     assignments: list[RoleAssignment] = field(default_factory=list)
+    managers: dict[str, User | None] = field(default_factory=dict)  # lower object id -> manager, where read
 
     def user(self, upn: str) -> User | None:
         return self.users.get(upn.lower())
@@ -314,6 +323,8 @@ class Policy:
 class Action(StrEnum):
     CREATE = "create"
     UPDATE = "update"
+    MANAGER = "manager"  # set, change or remove a user's manager (its own request: PUT/DELETE manager/$ref)
+    SESSIONS = "revoke-sessions"  # sign the user out everywhere (after a disable in the same plan)
     RESTORE = "restore"
     ASSIGN = "assign"
     REVOKE = "revoke"
@@ -328,8 +339,8 @@ class PasswordSource(StrEnum):
     SUPPLIED = "supplied"
 
 
-# Execution and display order: a user exists before its roles are assigned; roles are revoked
-# before a user is deleted; a purge comes last.
+# Execution and display order: a user exists before its roles are assigned; a disable comes
+# before the sessions are revoked; roles are revoked before a user is deleted; a purge comes last.
 ACTION_ORDER = {a: i for i, a in enumerate(Action)}
 
 # The properties a CREATE may carry: identity plus what the tool writes.
@@ -343,8 +354,9 @@ class Change:
     Ids are the truth (``object_id``, ``role_id``, ``assignment_id``: what the write uses);
     ``upn`` and ``role_name`` are labels for people, re-derived from the ids before a saved plan
     is applied. The other fields belong to one action each: ``properties`` (Graph names, never a
-    password) and ``password`` to CREATE, ``updates`` (property -> (old, new)) to UPDATE,
-    ``new_upn`` and ``auto_reconcile`` to RESTORE.
+    password) and ``password`` to CREATE, ``updates`` (property -> (old, new)) to UPDATE (and to
+    MANAGER: ``manager`` -> (old UPN, new UPN), labels), ``manager_id`` (the new manager's object
+    id, None to remove) to MANAGER, ``new_upn`` and ``auto_reconcile`` to RESTORE.
     """
 
     action: Action
@@ -359,19 +371,21 @@ class Change:
     password: PasswordSource | None = None  # CREATE: set to GENERATE when not given
     new_upn: str | None = None
     auto_reconcile: bool = False
+    manager_id: str | None = None
 
     def __post_init__(self) -> None:
         # A field of another action is a bug in the caller, not something to carry silently.
         misplaced = [
             name
-            for name, value, owner in (
-                ("properties", self.properties, Action.CREATE),
-                ("password", self.password, Action.CREATE),
-                ("updates", self.updates, Action.UPDATE),
-                ("new_upn", self.new_upn, Action.RESTORE),
-                ("auto_reconcile", self.auto_reconcile, Action.RESTORE),
+            for name, value, owners in (
+                ("properties", self.properties, (Action.CREATE,)),
+                ("password", self.password, (Action.CREATE,)),
+                ("updates", self.updates, (Action.UPDATE, Action.MANAGER)),
+                ("new_upn", self.new_upn, (Action.RESTORE,)),
+                ("auto_reconcile", self.auto_reconcile, (Action.RESTORE,)),
+                ("manager_id", self.manager_id, (Action.MANAGER,)),
             )
-            if value and self.action is not owner
+            if value and self.action not in owners
         ]
         if misplaced:
             raise ValueError(f"a {self.action.value} change has no {', '.join(misplaced)}")
@@ -395,6 +409,7 @@ class Change:
             ("roleName", self.role_name),
             ("assignmentId", self.assignment_id),
             ("newUserPrincipalName", self.new_upn),
+            ("managerId", self.manager_id),
         ):
             if value is not None:
                 d[key] = value

@@ -35,6 +35,8 @@ COMMON = ("action", "userPrincipalName", "reason")
 KEYS: dict[str, tuple[str, ...]] = {
     "create": ("properties", "password"),
     "update": ("objectId", "updates"),
+    "manager": ("objectId", "updates", "managerId"),  # no managerId: the manager is removed
+    "revoke-sessions": ("objectId",),
     "restore": ("objectId", "newUserPrincipalName", "autoReconcileProxyConflict"),
     "assign": ("objectId", "roleDefinitionId", "roleName"),
     "revoke": ("objectId", "roleDefinitionId", "roleName", "assignmentId"),
@@ -44,6 +46,8 @@ KEYS: dict[str, tuple[str, ...]] = {
 REQUIRED: dict[str, tuple[str, ...]] = {
     "create": ("properties", "password"),
     "update": ("objectId", "updates"),
+    "manager": ("objectId", "updates"),
+    "revoke-sessions": ("objectId",),
     "restore": ("objectId",),
     "assign": ("roleDefinitionId", "roleName"),  # no objectId: the user is created by the same plan
     "revoke": ("objectId", "roleDefinitionId", "roleName", "assignmentId"),
@@ -53,6 +57,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 PASSWORD_SOURCES = ("generate", "supplied")
 _SHAPES = {
     "objectId": (GUID, "an object id (a GUID like 00000000-0000-0000-0000-000000000000)"),
+    "managerId": (GUID, "the manager's object id (a GUID like 00000000-0000-0000-0000-000000000000)"),
     "roleDefinitionId": (GUID, "a role id (a GUID like 62e90394-69f5-4237-9190-012177145e10)"),
     "assignmentId": (ASSIGNMENT_ID, "a role assignment id (letters, digits, - and _)"),
 }
@@ -116,7 +121,8 @@ def change_fields(
     if "@" not in upn:
         raise PlanFormatError(f"{where}: userPrincipalName must be a user principal name, like alice@contoso.com")
     fields: dict[str, Any] = {"action": action, "upn": upn, "reason": _string(d, "reason", where, default="")}
-    for key, name in (("objectId", "object_id"), ("roleDefinitionId", "role_id"), ("assignmentId", "assignment_id")):
+    for key, name in (("objectId", "object_id"), ("roleDefinitionId", "role_id"), ("assignmentId", "assignment_id"),
+                      ("managerId", "manager_id")):
         if key in d:
             value = _string(d, key, where)
             shape, what = _SHAPES[key]
@@ -139,6 +145,8 @@ def change_fields(
         fields["password"] = password
     if action == "update":
         fields["updates"] = _updates(d, where, update_properties)
+    if action == "manager":
+        fields["updates"] = _updates(d, where, ("manager",))
     return fields
 
 

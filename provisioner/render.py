@@ -21,6 +21,8 @@ MARKERS = {
     Action.CREATE: "+",
     Action.ASSIGN: "+",
     Action.UPDATE: "~",
+    Action.MANAGER: "~",
+    Action.SESSIONS: "~",
     Action.RESTORE: "^",
     Action.DELETE: "-",
     Action.REVOKE: "-",
@@ -30,6 +32,8 @@ _MEANING = {
     Action.CREATE: "create",
     Action.ASSIGN: "assign role",
     Action.UPDATE: "update",
+    Action.MANAGER: "set manager",
+    Action.SESSIONS: "revoke sign-in sessions",
     Action.RESTORE: "restore",
     Action.DELETE: "delete",
     Action.REVOKE: "revoke role",
@@ -52,6 +56,8 @@ def summary(plan: Plan) -> str:
     parts = [
         (counts[Action.CREATE], lambda n: f"{n} to create"),
         (counts[Action.UPDATE], lambda n: f"{n} to update"),
+        (counts[Action.MANAGER], lambda n: f"{n} manager{'s' if n != 1 else ''} to change"),
+        (counts[Action.SESSIONS], lambda n: f"{n} user{'s' if n != 1 else ''} to sign out"),
         (counts[Action.RESTORE], lambda n: f"{n} to restore"),
         (counts[Action.ASSIGN], lambda n: assignments(n, "add")),
         (counts[Action.REVOKE], lambda n: assignments(n, "remove")),
@@ -84,6 +90,8 @@ def _comment(c: Change) -> str:
     what = {
         Action.CREATE: f"{subject} will be created",
         Action.UPDATE: f"{subject} will be updated in-place",
+        Action.MANAGER: f"the manager of {subject} will be {_manager_verb(c)}",
+        Action.SESSIONS: f"every sign-in session of {subject} will be revoked",
         Action.RESTORE: f"{subject} will be restored",
         Action.ASSIGN: f"role {role} will be assigned to {c.upn}",
         Action.REVOKE: f"role {role} will be revoked from {c.upn}",
@@ -94,6 +102,11 @@ def _comment(c: Change) -> str:
     if c.action is Action.PURGE:
         reason = "purge" + (f"; {reason}" if reason else "")
     return f"# {what}" + (f" ({reason})" if reason else "")
+
+
+def _manager_verb(c: Change) -> str:
+    old, new = c.updates.get("manager", (None, None))
+    return "removed" if new is None else "set" if old is None else "changed"
 
 
 def _block(c: Change) -> list[str]:
@@ -158,6 +171,8 @@ def _cell(value: Any) -> str:
 _TABLES: tuple[tuple[Action, str, tuple[str, ...]], ...] = (
     (Action.CREATE, "Users to create", ("User", "Attributes", "Reason")),
     (Action.UPDATE, "Users to update", ("User", "Changes", "Reason")),
+    (Action.MANAGER, "Managers to change", ("User", "Changes", "Reason")),
+    (Action.SESSIONS, "Users to sign out (sessions revoked)", ("User", "Object id", "Reason")),
     (Action.RESTORE, "Users to restore", ("User", "Object id", "Options", "Reason")),
     (Action.ASSIGN, "Role assignments to add", ("User", "Role", "Reason")),
     (Action.REVOKE, "Role assignments to remove", ("User", "Role", "Reason")),
@@ -171,7 +186,7 @@ def _row(c: Change) -> list[str]:
     attrs = "<br>".join(f"{k}: {_cell(_value(k, v) if k == 'passwordProfile' else v)}" for k, v in _settings(c))
     if c.action is Action.CREATE:
         return [user, attrs, _cell(c.reason)]
-    if c.action is Action.UPDATE:
+    if c.action in (Action.UPDATE, Action.MANAGER):
         changes = "<br>".join(f"{k}: {_cell(old)} → {_cell(new)}" for k, (old, new) in c.updates.items())
         return [user, changes, _cell(c.reason)]
     if c.action is Action.RESTORE:

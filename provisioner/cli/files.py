@@ -81,6 +81,12 @@ password_out_option = click.option("--password-out", type=click.Path(path_type=P
                                    help="Write generated passwords to FILE (mode 0600) instead of showing them.")
 
 
+def read_options() -> Any:
+    """The reading options ``from_option`` kept for this command (None outside a command)."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get(_READ_OPTIONS) if ctx is not None else None
+
+
 def read_rows(path: Path, action: str, skip_invalid: Path | None) -> UserRows:
     """The valid rows of a user file; with ``skip_invalid`` the bad ones are listed there, else any
     bad row stops the command (every one reported)."""

@@ -270,3 +270,170 @@ def purge(app: App, refs: tuple[str, ...], from_file: Path | None, skip_invalid:
                                           rows=rows)
 
     finish(app.run(work))
+
+
+# --- update, disable, enable (movers and leavers) -----------------------------------------------
+
+# Option -> Graph property, for `users update`.
+UPDATE_OPTIONS = (
+    ("display_name", "--display-name", "displayName"),
+    ("given_name", "--given-name", "givenName"),
+    ("surname", "--surname", "surname"),
+    ("job_title", "--job-title", "jobTitle"),
+    ("department", "--department", "department"),
+    ("company", "--company", "companyName"),
+    ("office", "--office", "officeLocation"),
+    ("street_address", "--street-address", "streetAddress"),
+    ("city", "--city", "city"),
+    ("state", "--state", "state"),
+    ("postal_code", "--postal-code", "postalCode"),
+    ("country", "--country", "country"),
+    ("usage_location", "--usage-location", "usageLocation"),
+    ("mobile_phone", "--mobile-phone", "mobilePhone"),
+    ("business_phone", "--business-phone", "businessPhones"),
+    ("employee_id", "--employee-id", "employeeId"),
+    ("employee_type", "--employee-type", "employeeType"),
+    ("employee_hire_date", "--employee-hire-date", "employeeHireDate"),
+    ("preferred_language", "--preferred-language", "preferredLanguage"),
+)
+
+
+def _update_options(command: Any) -> Any:
+    for dest, flag, prop in reversed(UPDATE_OPTIONS):
+        command = click.option(flag, dest, metavar="VALUE", help=f"New {prop} ('-' clears it).")(command)
+    return command
+
+
+def _edits_from_options(refs: tuple[str, ...], given: dict[str, Any], manager: str | None,
+                        new_upn: str | None) -> list[Any]:
+    from provisioner.inputs.updates import edit_value, reference_problem
+    from provisioner.plan import UserEdit
+
+    values: dict[str, Any] = {}
+    for dest, flag, prop in UPDATE_OPTIONS:
+        if given.get(dest) is not None:
+            value, problem = edit_value(prop, given[dest])
+            if problem:
+                raise click.UsageError(f"{flag}: {problem}")
+            values[prop] = value
+    clear = manager is not None and manager.lower() in ("none", "-")
+    if manager is not None and not clear and (problem := reference_problem(manager)):
+        raise click.UsageError(f"--manager: {problem}; or 'none' to remove the manager")
+    if new_upn is not None:
+        if len(refs) != 1:
+            raise click.UsageError("--upn renames one user; name exactly one")
+        if problem := upn_problem_text(new_upn):
+            raise click.UsageError(f"--upn: {problem}")
+    if not values and manager is None and new_upn is None:
+        raise click.UsageError("nothing to change: give at least one property option, --manager or --upn "
+                               "(or --from FILE)")
+    for ref in refs:
+        if problem := reference_problem(ref):
+            raise click.UsageError(problem)
+    return [UserEdit(ref, values, manager=None if clear else manager, clear_manager=clear, new_upn=new_upn)
+            for ref in refs]
+
+
+def upn_problem_text(upn: str) -> str | None:
+    from provisioner.inputs import upn_problem
+
+    return upn_problem(upn)
+
+
+@users.command("update")
+@click.argument("refs", nargs=-1, metavar="USER...")
+@_update_options
+@click.option("--manager", metavar="USER|none", help="Set the manager (UPN or object id); 'none' removes it.")
+@click.option("--upn", "new_upn", metavar="NEW", help="Rename the user (the domain must be verified).")
+@from_option
+@skip_invalid_option
+@change_options
+@click.pass_obj
+def update(app: App, refs: tuple[str, ...], manager: str | None, new_upn: str | None, from_file: Path | None,
+           skip_invalid: Path | None, **given: Any) -> None:
+    """Change existing users: properties, manager, user principal name.
+
+    Only what differs is written; the plan shows each change as old -> new. A value of '-'
+    clears a property. With --from FILE, one row per user: a blank cell leaves the property
+    alone, '-' clears it; columns are the Graph names (jobTitle, department, manager,
+    newUserPrincipalName ...) or the Entra template's.
+
+    \b
+    Examples:
+      provisioner users update adele@contoso.onmicrosoft.com --department Sales --manager lee@contoso.onmicrosoft.com
+      provisioner users update adele@contoso.onmicrosoft.com --job-title - --upn adele.vance@contoso.com
+      provisioner users update --from movers.csv --dry-run
+    """
+    change = {k: given.pop(k) for k in list(given) if k not in {d for d, _, _ in UPDATE_OPTIONS}}
+    opts = app.options(**change)
+    if from_file is not None:
+        if refs or manager or new_upn or any(v is not None for v in given.values()):
+            raise click.UsageError("give either users and options or --from FILE, not both")
+        edits = _read_edits(from_file, skip_invalid)
+    else:
+        if not refs:
+            raise click.UsageError("name at least one user (UPN or object id), or use --from FILE")
+        edits = _edits_from_options(refs, given, manager, new_upn)
+
+    async def work(target: Target) -> Any:
+        from provisioner import services
+
+        return await services.update_users(target, edits, CliReview(opts), run_options(opts))
+
+    finish(app.run(work))
+
+
+def _read_edits(path: Path, skip_invalid: Path | None) -> list[Any]:
+    from provisioner.cli.files import read_options
+    from provisioner.inputs.updates import read_edits
+
+    edits, problems, notes = read_edits(path, read_options(), skip_invalid=skip_invalid is not None)
+    for note in notes:
+        err(f"Note: {path.name}: {note}.")
+    if problems and skip_invalid is not None:
+        skip_invalid.write_text("".join(f"{p}\n" for p in problems), encoding="utf-8")
+        err(f"{len(problems)} invalid row problem(s) skipped; listed in {skip_invalid}.")
+    return edits
+
+
+def _set_enabled(app: App, refs: tuple[str, ...], from_file: Path | None, skip_invalid: Path | None,
+                 enabled: bool, keep_sessions: bool, change: dict[str, Any]) -> None:
+    opts = app.options(**change)
+    targets = _refs(refs, from_file, "delete", skip_invalid)
+
+    async def work(target: Target) -> Any:
+        from provisioner import services
+
+        return await services.set_enabled(target, targets, enabled, CliReview(opts), run_options(opts),
+                                          revoke_sessions=not keep_sessions)
+
+    finish(app.run(work))
+
+
+@users.command("disable")
+@click.argument("refs", nargs=-1, metavar="USER...")
+@click.option("--keep-sessions", is_flag=True, help="Do not revoke the user's sign-in sessions.")
+@from_option
+@skip_invalid_option
+@change_options
+@click.pass_obj
+def disable(app: App, refs: tuple[str, ...], keep_sessions: bool, from_file: Path | None,
+            skip_invalid: Path | None, **change: Any) -> None:
+    """Block sign-in (accountEnabled false) and revoke every sign-in session.
+
+    Blocking alone leaves sessions alive for up to an hour or more; the revocation ends them.
+    The last active Global Administrator, protected accounts and synced users are refused.
+    """
+    _set_enabled(app, refs, from_file, skip_invalid, False, keep_sessions, change)
+
+
+@users.command("enable")
+@click.argument("refs", nargs=-1, metavar="USER...")
+@from_option
+@skip_invalid_option
+@change_options
+@click.pass_obj
+def enable(app: App, refs: tuple[str, ...], from_file: Path | None, skip_invalid: Path | None,
+           **change: Any) -> None:
+    """Allow sign-in again (accountEnabled true)."""
+    _set_enabled(app, refs, from_file, skip_invalid, True, False, change)

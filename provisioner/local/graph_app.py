@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import roles, users
+from . import lifecycle, roles, users
 from .odata import context_url, next_link, parse_query, parse_select
 from .permissions import authorize
 from .schema_guard import SchemaGuard
@@ -132,7 +132,7 @@ async def get_user(store: Store, request: Request) -> Response:
 
 @graph
 async def update_user(store: Store, request: Request) -> Response:
-    users.update_user(store, user_key(request), body_json(await request.body()))
+    lifecycle.update_user(store, user_key(request), body_json(await request.body()))
     return empty_response(request)
 
 
@@ -294,9 +294,10 @@ def graph_app(state_path: str | Path) -> Starlette:
 
     `app.state.store` is the tenant's `Store`, for code that composes this app (batch, realism).
     """
+    from .lifecycle_routes import ROUTES as LIFECYCLE_ROUTES  # they build on this module's helpers
+
     # Graph's published schema is checked before any route (schema_guard).
-    app = Starlette(
-        routes=ROUTES, exception_handlers={HTTPException: _http_error}, middleware=[Middleware(SchemaGuard)]
-    )
+    app = Starlette(routes=ROUTES + LIFECYCLE_ROUTES, exception_handlers={HTTPException: _http_error},
+                    middleware=[Middleware(SchemaGuard)])
     app.state.store = Store(state_path)
     return app

@@ -18,7 +18,10 @@ WRITABLE = {
     "country": "str",
     "department": "str",
     "displayName": "str",
+    "employeeHireDate": "str",
     "employeeId": "str",
+    "employeeLeaveDateTime": "str",
+    "employeeOrgData": "object",
     "employeeType": "str",
     "faxNumber": "str",
     "givenName": "str",
@@ -56,6 +59,13 @@ READ_ONLY = {
     "creationType",
     "externalUserState",
     "proxyAddresses",
+    # Set by their own actions (assignLicense, revokeSignInSessions), never by PATCH (L§1.2).
+    "assignedLicenses",
+    "assignedPlans",
+    "licenseAssignmentStates",
+    "signInSessionsValidFromDateTime",
+    "refreshTokensValidFromDateTime",
+    "isSipEnabled",
 }
 KNOWN = set(WRITABLE) | READ_ONLY
 REQUIRED = ("accountEnabled", "displayName", "mailNickname", "passwordProfile", "userPrincipalName")

@@ -25,10 +25,12 @@ from provisioner.plan.imperative import (
     plan_revoke,
     plan_revoke_rows,
 )
+from provisioner.plan.lifecycle import UserEdit, plan_update
 from provisioner.plan.trust import check_labels
 
 __all__ = [
     "Planned",
+    "UserEdit",
     "check_labels",
     "diff",
     "digest",
@@ -40,6 +42,7 @@ __all__ = [
     "plan_delete",
     "plan_purge",
     "plan_restore",
+    "plan_update",
     "plan_revoke",
     "plan_revoke_rows",
     "protected_ids",

@@ -142,8 +142,8 @@ def test_powershell_export_csv_of_get_mguser_feeds_users_create(tenant: Tenant) 
     result = tenant.run("users", "create", "--from", str(FIXTURES / "get-mguser-export.csv"), "--yes")
     assert result.exit_code == 0, result.stderr
     assert result.stderr.splitlines()[:2] == [
-        "Note: get-mguser-export.csv: ignored 9 column(s) this tool does not read: AboutMe, AgeGroup, "
-        "AssignedLicenses, CreatedDateTime, Mail, MailNickname, PreferredLanguage, UserType, AdditionalProperties "
+        "Note: get-mguser-export.csv: ignored 8 column(s) this tool does not read: AboutMe, AgeGroup, "
+        "AssignedLicenses, CreatedDateTime, Mail, MailNickname, UserType, AdditionalProperties "
         "(--strict-columns makes them an error).",
         "Note: get-mguser-export.csv: column BusinessPhones holds 'System.String[]', PowerShell's text for a list "
         "or an object, not a value; ignored (export lists with -join).",
@@ -237,7 +237,8 @@ _case("unknown column, strict", "strict.csv", f"userPrincipalName,displayName,Ni
       "row 1, column Nickname: unknown column (--strict-columns); accepted: userPrincipalName, objectId, "
       "displayName, givenName, surname, jobTitle, department, usageLocation, companyName, employeeId, "
       "employeeType, officeLocation, streetAddress, city, state, postalCode, country, businessPhones, mobilePhone, "
-      "accountEnabled, password, roles, or the Entra admin center template's", "--strict-columns")
+      "preferredLanguage, employeeHireDate, accountEnabled, password, roles, manager, newUserPrincipalName, or the "
+      "Entra admin center template's", "--strict-columns")
 _case("ESC in a role", "roles.csv", f"userPrincipalName,displayName,roles\n{U},A,global;\x1b[2Juser\n",
       "row 2, column roles: has ESC at character 1; remove it")
 _case("huge UPN", "upn.csv", f"{HEAD}{'a' * 100_000}@{DOMAIN},A\n",

@@ -116,8 +116,8 @@ def edited(n: int, **changes: object) -> dict:
                                                  "fingerprint, digest, changes"),
         ({**every_kind().to_json(), "digest": "abc"}, "the plan's digest must be 64 lower-case hex digits (a sha256)"),
         ({**every_kind().to_json(), "tenant": 3}, "the plan: tenant must be a string"),
-        (edited(5, action="remove"), "change 6: action must be one of create, update, restore, assign, revoke, "
-                                     "delete, purge, not 'remove'"),
+        (edited(5, action="remove"), "change 6: action must be one of create, update, manager, revoke-sessions, "
+                                     "restore, assign, revoke, delete, purge, not 'remove'"),
         (edited(5, objectId="bob"), "change 6 (delete bob@contoso.com): objectId must be an object id (a GUID like "
                                     "00000000-0000-0000-0000-000000000000), not 'bob'"),
         (edited(5, objectId=None), "change 6 (delete bob@contoso.com): objectId is missing"),
@@ -136,7 +136,7 @@ def edited(n: int, **changes: object) -> dict:
          "change 1 (create erin@contoso.com) properties: unknown key 'passwordProfile'; allowed: userPrincipalName, "
          "mailNickname, displayName, accountEnabled, givenName, surname, jobTitle, department, usageLocation, "
          "companyName, employeeId, employeeType, officeLocation, streetAddress, city, state, postalCode, country, "
-         "businessPhones, mobilePhone"),
+         "businessPhones, mobilePhone, preferredLanguage, employeeHireDate"),
         (edited(0, properties={"userPrincipalName": "root@contoso.com"}),
          "change 1 (create erin@contoso.com): properties.userPrincipalName must equal the change's "
          "userPrincipalName"),
