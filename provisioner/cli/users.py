@@ -399,7 +399,7 @@ def _read_edits(path: Path, skip_invalid: Path | None) -> list[Any]:
 def _set_enabled(app: App, refs: tuple[str, ...], from_file: Path | None, skip_invalid: Path | None,
                  enabled: bool, keep_sessions: bool, change: dict[str, Any]) -> None:
     opts = app.options(**change)
-    targets = _refs(refs, from_file, "delete", skip_invalid)
+    targets, _ = _refs(refs, from_file, "delete", skip_invalid)
 
     async def work(target: Target) -> Any:
         from provisioner import services

@@ -127,6 +127,15 @@ RULES: dict[str, Rule] = {
     "get_role_assignment": _READ_ROLES,
     "create_role_assignment": _WRITE_ROLES,
     "delete_role_assignment": _WRITE_ROLES,
+    # Lifecycle (graph-lifecycle.md §0): revoking sessions is a sensitive action on an admin.
+    "revoke_sessions": Rule(("User.RevokeSessions.All", "User.ReadWrite.All", "Directory.ReadWrite.All"),
+                            roles=_DELETERS | {HELPDESK_ADMIN, AUTH_ADMIN}, target="active"),
+    "get_manager": _READ_USERS,
+    "get_manager_ref": _READ_USERS,
+    "direct_reports": _READ_USERS,
+    "set_manager": Rule(("User.ReadWrite.All", "Directory.ReadWrite.All"), roles=_USER_ADMINS),
+    "remove_manager": Rule(("User.ReadWrite.All", "Directory.ReadWrite.All"), roles=_USER_ADMINS),
+    "list_domains": Rule(("Domain.Read.All", "Domain.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")),
 }
 
 

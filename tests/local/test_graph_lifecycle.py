@@ -48,7 +48,6 @@ def test_patch_length_limits(client, prop, limit):
     ({"preferredLanguage": "English"}, "preferredLanguage"),
     ({"businessPhones": ["+1 555 0100", "+1 555 0101"]}, "businessPhones"),
     ({"ageGroup": "Teen"}, "ageGroup"),
-    ({"employeeOrgData": {"team": "x"}}, "employeeOrgData"),
     ({"displayName": ""}, "displayName"),
     ({"displayName": None}, "displayName"),
 ])
@@ -67,7 +66,9 @@ def test_patch_hr_properties_round_trip(client):
     assert {k: got[k] for k in body} == body
 
 
-@pytest.mark.parametrize("prop", ["assignedLicenses", "signInSessionsValidFromDateTime", "isSipEnabled"])
+# isSipEnabled and employeeOrgData's unknown fields are not declared by v1.0's schema: the schema check
+# refuses them first (tests/local/test_schema.py).
+@pytest.mark.parametrize("prop", ["assignedLicenses", "signInSessionsValidFromDateTime"])
 def test_patch_read_only_properties(client, prop):
     uid = create(client, "ann")["id"]
     assert_error(client.patch(f"/v1.0/users/{uid}", json={prop: []}), 400, "Request_BadRequest",
@@ -144,9 +145,11 @@ def test_revoke_sessions_answers_200_true_and_moves_the_timestamp(client):
     assert len(moved) == 20 and moved.endswith("Z") and moved >= created
 
 
-def test_revoke_sessions_ignores_a_body_and_404s_unknown(client):
+def test_revoke_sessions_takes_no_parameters_and_404s_unknown(client):
     uid = create(client, "ann")["id"]
-    assert client.post(f"/v1.0/users/{uid}/revokeSignInSessions", json={"x": 1}).status_code == 200
+    assert client.post(f"/v1.0/users/{uid}/revokeSignInSessions").status_code == 200
+    # The action declares no parameter: one in the body is refused as Graph's schema says.
+    assert client.post(f"/v1.0/users/{uid}/revokeSignInSessions", json={"x": 1}).status_code == 400
     assert_error(client.post("/v1.0/users/00000000-0000-0000-0000-000000000001/revokeSignInSessions"), 404,
                  "Request_ResourceNotFound")
 
@@ -200,7 +203,7 @@ def test_deleted_manager_reads_as_none(client):
 
 
 def test_manager_and_revoke_inside_batch(state):
-    client = TestClient(create_app(state), base_url="http://local.tenant")
+    client = TestClient(create_app(state), base_url="http://local.tenant", headers={"Authorization": "Bearer local"})
     ann, bob = create(client, "ann")["id"], create(client, "bob")["id"]
     body = {"requests": [
         {"id": "1", "method": "PUT", "url": f"/users/{ann}/manager/$ref",

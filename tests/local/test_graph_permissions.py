@@ -59,7 +59,16 @@ def denied(resp) -> None:
 
 
 def test_every_route_has_a_rule() -> None:
-    assert {route.endpoint.__name__ for route in ROUTES} == set(perms.RULES)
+    from provisioner.local.lifecycle_routes import ROUTES as LIFECYCLE_ROUTES
+
+    assert {route.endpoint.__name__ for route in [*ROUTES, *LIFECYCLE_ROUTES]} == set(perms.RULES)
+
+
+def test_revoking_sessions_needs_its_permission(tenant) -> None:
+    uid = tenant.post("/v1.0/users", json=new_user("ann")).json()["id"]
+    path = f"/v1.0/users/{uid}/revokeSignInSessions"
+    assert tenant.post(path, headers=app("User.Read.All")).status_code == 403
+    assert tenant.post(path, headers=app("User.RevokeSessions.All")).status_code == 200
 
 
 @pytest.mark.parametrize("headers", [{"Authorization": "Bearer opaque-token"}, {"Authorization": "Bearer a.!!!.c"}])
