@@ -6,7 +6,7 @@ and notes, the human "already so, nothing to do" messages. Pure: no I/O, determi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -209,6 +209,30 @@ def plan_delete(upns_or_ids: Sequence[str], state: TenantState, *, rows: Mapping
     return finish(changes, notes, state)
 
 
+def _each_deleted(refs: Sequence[str], index: Index, problems: Problems, verb: str, *,
+                  active: Callable[[str, User], None], missing: Callable[[str], None]) -> Iterator[DeletedUser]:
+    """The deleted user each reference names, once each; a reference naming an active user, or
+    nobody, is handed to ``active`` or ``missing``; one naming several deleted users is a problem."""
+    seen: set[str] = set()
+    for ref in refs:
+        matches = index.deleted(ref)
+        if not matches:
+            user = index.active(ref)
+            if user is not None:
+                active(ref, user)
+            else:
+                missing(ref)
+            continue
+        try:
+            d = _one_deleted(ref, matches, verb)
+        except ProvisionerError as e:
+            problems.add(ref, e)
+            continue
+        if d.id not in seen:
+            seen.add(d.id)
+            yield d
+
+
 def plan_restore(
     refs: Sequence[str], state: TenantState, *, new_upn: str | None = None, auto_reconcile: bool = False,
     rows: Mapping[str, int] | None = None,
@@ -218,40 +242,18 @@ def plan_restore(
     if new_upn and len(refs) > 1:
         raise ProvisionerError("a new user principal name applies to one user; restore the others separately")
     index = Index(state)
-    changes: list[Change] = []
     notes: list[str] = []
     problems = Problems(rows)
-    seen: set[str] = set()
-    for ref in refs:
-        matches = index.deleted(ref)
-        if not matches:
-            user = index.active(ref)
-            if user is None:
-                problems.add(ref, NotFound(
-                    f"no deleted user {ref!r}: it may have been purged or never existed; "
-                    "see the restorable users with: provisioner deleted list"
-                ))
-                continue
-            notes.append(f"{user.user_principal_name} is active (object id {user.id}); nothing to restore")
-            continue
-        try:
-            d = _one_deleted(ref, matches, "restore")
-        except ProvisionerError as e:
-            problems.add(ref, e)
-            continue
-        if d.id in seen:
-            continue
-        seen.add(d.id)
-        changes.append(
-            Change(
-                Action.RESTORE,
-                d.original_upn,
-                d.id,
-                reason=deleted_reason(d, state.now),
-                new_upn=new_upn or None,
-                auto_reconcile=auto_reconcile,
-            )
-        )
+    restorable = _each_deleted(
+        refs, index, problems, "restore",
+        active=lambda ref, user: notes.append(
+            f"{user.user_principal_name} is active (object id {user.id}); nothing to restore"),
+        missing=lambda ref: problems.add(ref, NotFound(
+            f"no deleted user {ref!r}: it may have been purged or never existed; "
+            "see the restorable users with: provisioner deleted list")),
+    )
+    changes = [Change(Action.RESTORE, d.original_upn, d.id, reason=deleted_reason(d, state.now),
+                      new_upn=new_upn or None, auto_reconcile=auto_reconcile) for d in restorable]
     problems.check()
     return finish(changes, notes, state)
 
@@ -260,30 +262,17 @@ def plan_purge(refs: Sequence[str], state: TenantState, *, rows: Mapping[str, in
     """Permanently delete users that are already deleted. An active user is an error: delete first.
     A name that is neither active nor deleted is a note: a re-run after the purge converges."""
     index = Index(state)
-    changes: list[Change] = []
     notes: list[str] = []
     problems = Problems(rows)
-    seen: set[str] = set()
-    for ref in refs:
-        matches = index.deleted(ref)
-        if not matches:
-            user = index.active(ref)
-            if user is not None:
-                problems.add(ref, ProvisionerError(
-                    f"{user.user_principal_name} is not deleted; purge only removes deleted users. "
-                    f"Delete it first: provisioner users delete {user.user_principal_name}"
-                ))
-                continue
-            notes.append(f"{ref} is not among the deleted users (already purged, or never deleted); nothing to purge")
-            continue
-        try:
-            d = _one_deleted(ref, matches, "purge")
-        except ProvisionerError as e:
-            problems.add(ref, e)
-            continue
-        if d.id not in seen:
-            seen.add(d.id)
-            changes.append(Change(Action.PURGE, d.original_upn, d.id, reason=deleted_reason(d, state.now)))
+    purgeable = _each_deleted(
+        refs, index, problems, "purge",
+        active=lambda ref, user: problems.add(ref, ProvisionerError(
+            f"{user.user_principal_name} is not deleted; purge only removes deleted users. "
+            f"Delete it first: provisioner users delete {user.user_principal_name}")),
+        missing=lambda ref: notes.append(
+            f"{ref} is not among the deleted users (already purged, or never deleted); nothing to purge"),
+    )
+    changes = [Change(Action.PURGE, d.original_upn, d.id, reason=deleted_reason(d, state.now)) for d in purgeable]
     problems.check()
     return finish(changes, notes, state)
 
