@@ -4,10 +4,6 @@ and rendered as a table, JSON, Markdown or one self-contained HTML page.
 
 Modules: ``report`` (the data and its JSON form), ``findings`` (building the report),
 ``text`` (table, JSON, Markdown) and ``page`` (HTML). The names below are the package's API.
-
-What the data allows: Microsoft Graph does not list the role assignments of a soft-deleted user
-(they come back when it is restored). A deleted user's former roles are therefore reported only
-when its assignments are visible in the state; the report says so in its notes.
 """
 
 from __future__ import annotations
