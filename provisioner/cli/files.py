@@ -15,6 +15,7 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 
 from provisioner.cli.app import ChangeOptions, err
+from provisioner.errors import ProvisionerError
 
 if TYPE_CHECKING:
     from provisioner.inputs import UserRows
@@ -144,7 +145,10 @@ class PasswordKeeper:
         sent: a killed or interrupted run loses none (as the journal, flushed, not synced: an fsync per
         batch would cost more than the batch; a power cut is not covered)."""
         if self._file is not None:
-            self._file.flush()
+            try:
+                self._file.flush()
+            except OSError as e:
+                raise self._failed(e) from None
 
     def created(self, change: Change, object_id: str, password: str | None) -> None:
         if change.upn.lower() in self.supplied:
@@ -160,11 +164,22 @@ class PasswordKeeper:
 
     def _row(self, upn: str, password: str, status: str) -> None:
         if self._file is not None:
-            self._file.write(f"{upn},{password},{status}\n")
+            try:
+                self._file.write(f"{upn},{password},{status}\n")
+            except OSError as e:
+                raise self._failed(e) from None
+
+    def _failed(self, e: OSError) -> ProvisionerError:
+        return ProvisionerError(f"the password file {self.out} could not be written ({e.strerror or e}); stopped "
+                                "before the next create, so no user gets a password that is not on record. Make "
+                                "room, then re-run the same command: it converges")
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError:  # already reported: the run stopped on it
+                pass
         for upn, password in self.shown:
             err(f"Initial password for {upn}: {password}  (shown once; it must be changed at first sign-in)")
         if self.out is not None and self._file is not None:

@@ -59,3 +59,13 @@ def test_a_journal_that_cannot_be_opened_stops_before_the_first_write(tenant: Te
     assert result.stderr.splitlines()[-1].endswith(
         "nothing was written. Name a writable file and run the command again")
     assert tenant.users() == before
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_password_file_on_a_full_device_stops_before_any_create(tenant: Tenant) -> None:
+    before = tenant.users()
+    result = tenant.run("users", "create", "--from", str(tenant.root / "people.csv"), "--yes",
+                        "--password-out", "/dev/full")
+    assert result.exit_code in (1, 64)
+    assert "Traceback" not in result.stderr
+    assert tenant.users() == before  # nothing created whose password is not on record
