@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from provisioner.model import Change
+from provisioner.output import spreadsheet_cell
 
 
 @dataclass
@@ -92,6 +93,9 @@ def recent_writes(journal: Path, tenant: str, window: float, *, now: datetime | 
 
 
 class CsvResults:
+    """The results file as CSV, for a spreadsheet: a cell that would start a formula (a UPN or a
+    message echoing tenant data) is written as text."""
+
     FIELDS = ("action", "userPrincipalName", "objectId", "roleName", "status", "httpStatus", "code",
               "message", "requestId")
 
@@ -103,7 +107,7 @@ class CsvResults:
         self._stream = stream
 
     def write(self, outcome: Outcome) -> None:
-        self._writer.writerow(outcome.to_json())
+        self._writer.writerow({k: spreadsheet_cell(v) for k, v in outcome.to_json().items()})
 
     def flush(self) -> None:
         self._stream.flush()
