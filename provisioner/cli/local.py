@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
 from provisioner.durations import duration_option
+
+T = TypeVar("T")
+# The tenant clock stays 101 years short of the last date a datetime holds (9999-12-31), so the
+# longest duration any command takes (36500d) and the 30-day restore window still fit after it.
+CLOCK_LIMIT = datetime(9899, 1, 1, tzinfo=UTC)
 
 state_option = click.option(
     "--state",
@@ -24,6 +31,13 @@ def _state(path: Path | None) -> Path:
     from provisioner.local import default_state_path
 
     return default_state_path()
+
+
+def _on(path: Path, action: Callable[[], T]) -> T:
+    """``action()`` on the tenant file at ``path``: a file that cannot be a tenant is one line."""
+    from provisioner.bootstrap import in_local_state
+
+    return in_local_state(path, action)
 
 
 def _when(moment: datetime) -> str:
@@ -66,7 +80,8 @@ def init(state: Path | None, domain: str, seed_users: int, synced_fraction: floa
     from provisioner.local import init_tenant
 
     path = _state(state)
-    summary = init_tenant(path, domain=domain, seed_users=seed_users, synced_fraction=synced_fraction, seed=seed)
+    summary = _on(path, lambda: init_tenant(path, domain=domain, seed_users=seed_users,
+                                            synced_fraction=synced_fraction, seed=seed))
     if summary.get("created"):
         click.echo(f"Created local tenant at {path} (admin@{summary['domain']} is Global Administrator).",
                    err=True)
@@ -92,7 +107,7 @@ def reset(state: Path | None, domain: str, yes: bool) -> None:
     path = _state(state)
     if not yes:
         click.confirm(f"Delete everything in the local tenant at {path}?", abort=True, err=True)
-    summary = reset_tenant(path, domain=domain)
+    summary = _on(path, lambda: reset_tenant(path, domain=domain))
     click.echo(f"Reset local tenant at {path}.", err=True)
     _summary(summary)
 
@@ -135,8 +150,12 @@ def serve(state: Path | None, host: str, port: int, allow_remote: bool, **settin
         realism = Realism.from_env().with_overrides(**settings)
     except ValueError as e:
         raise click.UsageError(str(e)) from None
+    from provisioner.local import init_tenant
+
+    path = _state(state)
+    _on(path, lambda: init_tenant(path))  # a file that cannot be a tenant is one line, before listening
     try:
-        run_server(_state(state), host=host, port=port, realism=realism, allow_remote=allow_remote)
+        run_server(path, host=host, port=port, realism=realism, allow_remote=allow_remote)
     except RemoteBindRefused as e:
         raise click.UsageError(str(e)) from None
     except OSError as e:
@@ -159,7 +178,8 @@ def clock_show(state: Path | None) -> None:
     """
     from provisioner.local import tenant_now
 
-    click.echo(_when(tenant_now(_state(state))))
+    path = _state(state)
+    click.echo(_when(_on(path, lambda: tenant_now(path))))
 
 
 @clock.command(name="advance")
@@ -172,10 +192,21 @@ def clock_advance(state: Path | None, duration: str) -> None:
     Example:
         provisioner local clock advance 31d
     """
-    from provisioner.local import advance_clock
+    from provisioner.local import advance_clock, tenant_now
 
     delta = duration_option(duration, "DURATION")
-    moment = advance_clock(_state(state), delta)
+    path = _state(state)
+    try:
+        now = _on(path, lambda: tenant_now(path))
+    except OverflowError:  # moved past the last date by an earlier version
+        now = datetime.max.replace(tzinfo=UTC)
+    if delta > CLOCK_LIMIT - now:
+        left = max(CLOCK_LIMIT - now, timedelta(0)).days
+        raise click.BadParameter(f"{duration!r} would move the tenant clock past {CLOCK_LIMIT:%Y-%m-%d}, the latest "
+                                 f"it keeps (it is {_when(now) if now < CLOCK_LIMIT else 'past it'}); advance it by "
+                                 f"at most {left}d, or start again with 'provisioner local reset'",
+                                 param_hint="DURATION")
+    moment = _on(path, lambda: advance_clock(path, delta))
     click.echo(f"Moved the tenant clock forward by {duration}.", err=True)
     click.echo(_when(moment))
 
@@ -199,7 +230,7 @@ def domain_add(state: Path | None, name: str) -> None:
 
     path = _state(state)
     try:
-        add_domain(path, name)
+        _on(path, lambda: add_domain(path, name))
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="NAME") from None
     click.echo(f"Added verified domain {name.strip().lower()} to the local tenant at {path}.", err=True)

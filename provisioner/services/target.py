@@ -145,6 +145,11 @@ async def changing(target: Target, review: Review, run: RunOptions) -> AsyncIter
         return
     from provisioner.services.lock import tenant_lock
 
+    if target.profile.is_local:
+        from provisioner.bootstrap import check_local_writable
+
+        check_local_writable(target.profile)
+
     async with tenant_lock(target.profile, wait=run.wait, on_wait=run.on_wait):
         yield
 
