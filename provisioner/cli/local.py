@@ -151,10 +151,12 @@ def serve(state: Path | None, host: str, port: int, allow_remote: bool, **settin
     except ValueError as e:
         raise click.UsageError(str(e)) from None
     from provisioner.local import init_tenant
+    from provisioner.local.serve import check_host
 
     path = _state(state)
-    _on(path, lambda: init_tenant(path))  # a file that cannot be a tenant is one line, before listening
     try:
+        check_host(host, allow_remote)
+        _on(path, lambda: init_tenant(path))  # a file that cannot be a tenant is one line, before listening
         run_server(path, host=host, port=port, realism=realism, allow_remote=allow_remote)
     except RemoteBindRefused as e:
         raise click.UsageError(str(e)) from None
