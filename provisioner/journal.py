@@ -104,6 +104,7 @@ class CsvResults:
 
         self._writer = csv.DictWriter(stream, fieldnames=self.FIELDS)
         self._writer.writeheader()
+        stream.flush()  # a file that takes no data (a full device) fails here, before the first write
         self._stream = stream
 
     def write(self, outcome: Outcome) -> None:

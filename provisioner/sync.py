@@ -42,7 +42,7 @@ def load_plan(path: Path) -> Plan:
                             f"{e.start:,} is not UTF-8: binary data, or re-saved in another encoding); "
                             f"{REMAKE}") from None
     except json.JSONDecodeError as e:
-        raise PlanFileError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); {REMAKE}") from None
+        raise PlanFileError(f"{path}: not valid JSON ({e.msg}: line {e.lineno}, column {e.colno}); {REMAKE}") from None
     except RecursionError:
         raise PlanFileError(f"{path}: not a provisioner plan (nested too deeply); {REMAKE}") from None
     except ValueError:  # int() refuses more than 4,300 digits

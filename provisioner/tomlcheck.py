@@ -34,10 +34,11 @@ def read(path: Path) -> dict[str, Any]:
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8):]
     head = data[:4096]
+    if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):  # a workbook or another archive
+        raise Unreadable("holds binary data, not TOML text; give a TOML file")
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or head.count(0) * 4 > len(head):
         raise Unreadable(f"is UTF-16 text; {_SAVE_UTF8}")
-    if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")) or \
-            sum(1 for b in head if b < 32 and b not in (9, 10, 13)) * 20 > len(head):
+    if sum(1 for b in head if b < 32 and b not in (9, 10, 13)) * 20 > len(head):
         raise Unreadable("holds binary data, not TOML text; give a TOML file")
     try:
         text = data.decode("utf-8")
