@@ -75,7 +75,8 @@ def recent_writes(journal: Path, tenant: str, window: float, *, now: datetime | 
         with journal.open("rb") as f:
             size = f.seek(0, 2)
             f.seek(max(0, size - 2_000_000))
-            tail = f.read().decode("utf-8", "replace").splitlines()
+            # At most the tail's length: a journal named /dev/full or /dev/zero reads without end.
+            tail = f.read(2_000_000).decode("utf-8", "replace").splitlines()
     except OSError:
         return 0
     count = 0

@@ -373,3 +373,10 @@ def test_the_tenant_stays_usable_after_the_clock_is_refused(tenant: Tenant) -> N
     tenant.ok("deleted", "list", "--expiring-within", "36500d")
     tenant.ok("audit")
     assert tenant_now(tenant.state) < datetime(9899, 1, 1, tzinfo=UTC)
+
+
+def test_a_journal_that_reads_without_end_counts_no_recent_writes() -> None:
+    # [execution] journal = "/dev/full" (or /dev/zero): reading its "tail" must not read forever.
+    from provisioner.journal import recent_writes
+
+    assert recent_writes(Path("/dev/zero"), "prod", 150) == 0
