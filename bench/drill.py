@@ -56,6 +56,7 @@ class Drill:
         self.roles: set[str] = set()  # the users among them given Billing Administrator
         self.password_files: list[Path] = []
         self.races = 0
+        self.jobs = 0
         self.log: list[str] = []
 
     def _config(self, journal: Path) -> str:
@@ -87,14 +88,26 @@ class Drill:
                 "--yes", "--password-out", str(passwords)]
 
     def start(self, args: list[str], config: Path | None = None) -> subprocess.Popen:
+        """A job; its stderr goes to a file (a pipe nobody reads while the job runs would fill and stall it)."""
         env = dict(self.env, PROVISIONER_CONFIG=str(config or self.config))
-        return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.jobs += 1
+        err = (self.work / f"job-{self.jobs}.err").open("w+", encoding="utf-8")
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=err, text=True)
+        proc.err = err  # type: ignore[attr-defined]
+        return proc
+
+    @staticmethod
+    def last_line(proc: subprocess.Popen) -> str:
+        err = proc.err  # type: ignore[attr-defined]
+        err.seek(0)
+        lines = err.read().strip().splitlines()
+        err.close()
+        return lines[-1][:150] if lines else ""
 
     def run(self, args: list[str], what: str, config: Path | None = None) -> int:
         proc = self.start(args, config)
-        _, err = proc.communicate(timeout=900)
-        tail = err.strip().splitlines()[-1] if err.strip() else ""
-        self.log.append(f"{what}: exit {proc.returncode}; {tail[:150]}")
+        proc.wait(timeout=900)
+        self.log.append(f"{what}: exit {proc.returncode}; {self.last_line(proc)}")
         return proc.returncode
 
     def _journal_lines(self) -> int:
@@ -113,13 +126,11 @@ class Drill:
             time.sleep(0.01)
         if proc.poll() is None:
             proc.send_signal(sig)
-            _, err = proc.communicate(timeout=120)
-            tail = err.strip().splitlines()[-1] if err.strip() else ""
+            proc.wait(timeout=120)
             self.log.append(f"{what} after {self._journal_lines() - base} writes: exit {proc.returncode}; "
-                            f"{tail[:150]}")
+                            f"{self.last_line(proc)}")
         else:
-            proc.communicate()
-            self.log.append(f"{what}: the job finished first (exit {proc.returncode})")
+            self.log.append(f"{what}: the job finished first (exit {proc.returncode}); {self.last_line(proc)}")
 
     # -- scenarios -------------------------------------------------------------------------------
 
@@ -141,9 +152,8 @@ class Drill:
         users = self.users_file("concurrent", first, count)
         jobs = [self.start(self.command(users, self.work / f"pw-concurrent-{i}.csv")) for i in (1, 2)]
         for i, job in enumerate(jobs, 1):
-            _, err = job.communicate(timeout=900)
-            tail = err.strip().splitlines()[-1] if err.strip() else ""
-            self.log.append(f"concurrent job {i}: exit {job.returncode}; {tail[:150]}")
+            job.wait(timeout=900)
+            self.log.append(f"concurrent job {i}: exit {job.returncode}; {self.last_line(job)}")
 
     def full_journal(self, first: int, count: int) -> None:
         users = self.users_file("fulldisk", first, count)
@@ -169,7 +179,7 @@ class Drill:
                     self.start([*cli, "roles", "revoke", ADMIN, "global", "--yes"])]
             codes = [job.wait(timeout=300) for job in jobs]
             for job in jobs:
-                job.stderr.close()
+                self.last_line(job)
             left = self.global_admins()
             self.log.append(f"race {n + 1}: delete {holder} exit {codes[0]}, revoke admin exit {codes[1]}; "
                             f"active Global Administrators left: {len(left)}")
