@@ -7,14 +7,17 @@ Nothing else constructs clients: the gateway (``directory``) receives a ready re
 from __future__ import annotations
 
 import logging
+import os
+import sqlite3
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from provisioner import record
 from provisioner.directory import Clock, Directory
+from provisioner.errors import ExitCode, ProvisionerError
 
 if TYPE_CHECKING:
     import httpx
@@ -22,6 +25,65 @@ if TYPE_CHECKING:
     from provisioner.config import Profile
 
 log = logging.getLogger("provisioner.graph")
+T = TypeVar("T")
+
+_STATE_HINT = "point $PROVISIONER_LOCAL_STATE (or --state) at a local tenant file; a new tenant is made where none is"
+
+
+class LocalStateError(ProvisionerError):
+    """The local tenant's file cannot be used: one line naming the file, what it is and the fix."""
+
+    def __init__(self, message: str, exit_code: int = ExitCode.ERROR):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@contextmanager
+def local_state(state: Path) -> Iterator[None]:
+    """Open the local tenant's file inside this block: whatever the file turns out to be (a text
+    file, a truncated database, a directory, a device, unreadable), one line that names it.
+
+    The local tenant raises SQLite's and the OS's own errors; it knows nothing of the product."""
+    if state.is_dir():
+        raise LocalStateError(f"{state}: is a directory, not a local tenant file; {_STATE_HINT}", ExitCode.USAGE)
+    if state.exists() and not state.is_file():
+        raise LocalStateError(f"{state}: is not a regular file (a device or a pipe), so it cannot hold the local "
+                              f"tenant; {_STATE_HINT}", ExitCode.USAGE)
+    try:
+        yield
+    except sqlite3.DatabaseError as e:
+        reason = str(e)
+        if reason in ("file is not a database", "database disk image is malformed"):
+            what = "is not a local tenant" if reason == "file is not a database" else "is damaged (cut short?)"
+            raise LocalStateError(f"{state}: {what} ({reason}); move it away, or {_STATE_HINT}",
+                                  ExitCode.USAGE) from None
+        raise LocalStateError(f"{state}: cannot use the local tenant file ({reason}); check that it can be read "
+                              f"and written, or {_STATE_HINT}") from None
+    except OSError as e:
+        raise LocalStateError(f"{state}: cannot use the local tenant file ({e.strerror or e}); check that it can be "
+                              f"read and written, or {_STATE_HINT}") from None
+
+
+def check_local_writable(profile: Profile) -> None:
+    """Before a local tenant is changed: its file can be written (a read-only or immutable file would
+    fail each write after retries, one by one)."""
+    state = local_state_path(profile)
+    with local_state(state):
+        if not state.exists():
+            return
+        try:
+            os.close(os.open(state, os.O_RDWR))
+        except OSError as e:
+            raise LocalStateError(f"{state}: cannot write the local tenant file ({e.strerror or e}); nothing was "
+                                  "written. Make it writable (chmod u+w; chattr -i when immutable), or "
+                                  f"{_STATE_HINT}") from None
+
+
+def in_local_state(state: Path, action: Callable[[], T]) -> T:
+    """``action()`` on the local tenant's file, its failures as one line."""
+    with local_state(state):
+        return action()
+
 
 # The bearer token sent to the in-process local tenant: not a JWT, so the tenant grants everything
 # (as it does to any non-JWT token); without one it answers 401 as Graph does.
@@ -88,7 +150,7 @@ def _hooks(clock: Clock) -> dict[str, list[Any]]:
     return hooks
 
 
-def local_state(profile: Profile) -> Path:
+def local_state_path(profile: Profile) -> Path:
     """The file of a local profile's tenant: the profile's, else $PROVISIONER_LOCAL_STATE, else the default."""
     from provisioner import local
 
@@ -117,8 +179,8 @@ async def connect(profile: Profile) -> Directory:
     if profile.kind == "local":
         from provisioner import local
 
-        state = local_state(profile)
-        local.init_tenant(state)
+        state = local_state_path(profile)
+        in_local_state(state, lambda: local.init_tenant(state))
         base = local.LOCAL_BASE_URL
         net: Any = local.transport(state, realism=local.Realism.from_env())
         provider: Any = _static_bearer(LOCAL_TOKEN, base)

@@ -182,8 +182,9 @@ def load_config(path: Path | None = None) -> Config:
             )
         return Config(path=None, default_tenant=LOCAL, profiles={LOCAL: Profile(name=LOCAL)})
     try:
-        with file.open("rb") as f:
-            raw = tomllib.load(f)
+        raw = tc.read(file)
+    except tc.Unreadable as e:
+        raise ConfigError(f"{file}: {e}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{file}: not valid TOML: {e}; fix the syntax at that line") from None
     except OSError as e:

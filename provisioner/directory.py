@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from provisioner.errors import ProvisionerError
+from provisioner.errors import ExitCode, ProvisionerError
 from provisioner.forbidden import explained_read
 from provisioner.graph import (
     ADVANCED,
@@ -53,6 +53,12 @@ READ_CONCURRENCY = 4
 
 
 # --- the tenant's clock ---------------------------------------------------------------------------
+
+
+class ValueTooLong(ProvisionerError):
+    """A request whose URL cannot be sent: a value given on the command line is far too long."""
+
+    exit_code = ExitCode.USAGE
 
 
 class Clock:
@@ -135,6 +141,9 @@ class Directory:
             return Response(request.id, e.response_status_code or 0, headers, body)
         except (httpx.TransportError, OSError) as e:
             return transport_failure(request.id, e)
+        except httpx.InvalidURL as e:  # only input makes a URL this long: no user, id or filter is
+            raise ValueTooLong(f"a value given is too long to send to Graph ({e}: {len(str(ri.url)):,} characters); "
+                               "a user principal name has at most 113 characters and an object id 36") from None
         option = ri.request_options.get(HeadersInspectionHandlerOption.get_key())
         headers = {k: ", ".join(sorted(v)) for k, v in option.response_headers.get_all().items()} if option else {}
         return Response(request.id, 200, headers, json.loads(raw) if raw else None)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from provisioner.model import Change
+from provisioner.output import spreadsheet_cell
 
 
 @dataclass
@@ -87,7 +88,8 @@ def recent_writes(journal: Path, tenant: str, window: float, *, now: datetime | 
         with journal.open("rb") as f:
             size = f.seek(0, 2)
             f.seek(max(0, size - 2_000_000))
-            tail = f.read().decode("utf-8", "replace").splitlines()
+            # At most the tail's length: a journal named /dev/full or /dev/zero reads without end.
+            tail = f.read(2_000_000).decode("utf-8", "replace").splitlines()
     except OSError:
         return 0
     count = 0
@@ -105,6 +107,9 @@ def recent_writes(journal: Path, tenant: str, window: float, *, now: datetime | 
 
 
 class CsvResults:
+    """The results file as CSV, for a spreadsheet: a cell that would start a formula (a UPN or a
+    message echoing tenant data) is written as text."""
+
     FIELDS = ("action", "userPrincipalName", "objectId", "roleName", "status", "httpStatus", "code",
               "message", "requestId")
 
@@ -113,10 +118,11 @@ class CsvResults:
 
         self._writer = csv.DictWriter(stream, fieldnames=self.FIELDS)
         self._writer.writeheader()
+        stream.flush()  # a file that takes no data (a full device) fails here, before the first write
         self._stream = stream
 
     def write(self, outcome: Outcome) -> None:
-        self._writer.writerow(outcome.to_json())
+        self._writer.writerow({k: spreadsheet_cell(v) for k, v in outcome.to_json().items()})
 
     def flush(self) -> None:
         self._stream.flush()

@@ -16,6 +16,48 @@ from typing import Any
 
 Column = tuple[str, str]  # (key in the row, table heading)
 
+# A spreadsheet reads a cell that starts with one of these as a formula (=HYPERLINK(...), +cmd|...,
+# @SUM(...)), or a tab or carriage return that Excel drops before one. A leading quote makes it text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+# C0 and C1 control characters and DEL: ESC ]0;...BEL retitles a terminal window, ESC [2J clears it,
+# and U+009B is an escape in one character. Tenant data reaches tables through display names, job
+# titles and role names; the line breaks and tabs among them become spaces, the rest is dropped.
+_CONTROLS = {c: None for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))} | {0x09: " ", 0x0A: " ", 0x0D: " "}
+
+
+def terminal_text(text: str) -> str:
+    """``text`` with every control character removed (tabs and line breaks become spaces), so data
+    shown on a terminal can only ever show, never steer it."""
+    return text.translate(_CONTROLS)
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: a string that would start a formula gets a leading
+    single quote. Everything else is written as it is (JSON output stays exact)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+class _CsvWriter:
+    """Rows ending in a bare newline whose cells are quoted when they hold a carriage return too:
+    the csv module quotes only the line terminator's characters, and a bare CR in an unquoted cell
+    starts a new row in a spreadsheet (one that could begin with a formula)."""
+
+    def __init__(self, out: Any):
+        self._out = out
+        self._buf = io.StringIO()
+        self._writer = csv.writer(self._buf, lineterminator="\r\n")
+
+    def writerow(self, cells: Sequence[Any]) -> None:
+        self._buf.seek(0)
+        self._buf.truncate()
+        self._writer.writerow(cells)
+        self._out.write(self._buf.getvalue()[:-2] + "\n")
+
 
 def _cell(value: Any) -> Any:
     if value is None:
@@ -23,20 +65,21 @@ def _cell(value: Any) -> Any:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value)
-    return value
+        return terminal_text(", ".join(str(v) for v in value))
+    return terminal_text(value) if isinstance(value, str) else value
 
 
 def render(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], fmt: str) -> str:
-    """Render ``rows`` in ``fmt``. JSON keeps every key of each row; table and CSV show ``columns``."""
+    """Render ``rows`` in ``fmt``. JSON keeps every key of each row, exactly; table and CSV show
+    ``columns``: a table without control characters, CSV with formulas shown as text."""
     if fmt == "json":
         return json.dumps(list(rows), indent=2, default=str) + "\n"
     if fmt == "csv":
         buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
+        writer = _CsvWriter(buf)
         writer.writerow([key for key, _ in columns])
         for row in rows:
-            writer.writerow(["" if row.get(k) is None else row.get(k) for k, _ in columns])
+            writer.writerow([spreadsheet_cell(row.get(k)) for k, _ in columns])
         return buf.getvalue()
     from tabulate import tabulate
 
@@ -59,10 +102,10 @@ async def write_rows(rows: AsyncIterable[Mapping[str, Any]], columns: Sequence[C
             first = False
         out.write("[]\n" if first else "\n]\n")
     elif fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
+        writer = _CsvWriter(out)
         writer.writerow([key for key, _ in columns])
         async for row in rows:
-            writer.writerow(["" if row.get(k) is None else row.get(k) for k, _ in columns])
+            writer.writerow([spreadsheet_cell(row.get(k)) for k, _ in columns])
     else:
         out.write(render([row async for row in rows], columns, fmt))
     out.flush()

@@ -20,6 +20,8 @@ SYMBOLS = "@#$%^&*-_!+=[]{}|\\:',.?/`~\"();<> "
 # can paste them anywhere; they still come from the policy's own list.
 _GENERATED_SYMBOLS = "@#%^*-_!+=[]{}:.?~"
 _CLASSES = (string.ascii_lowercase, string.ascii_uppercase, string.digits, _GENERATED_SYMBOLS)
+# A password pasted into a spreadsheet cell must not start a formula: never = + - @ first.
+_NOT_FIRST = "=+-@"
 
 MAIL_NICKNAME_MAX = 64
 _NICKNAME_FORBIDDEN = re.compile(r'[@()\\\[\]";:<>, ]')
@@ -32,6 +34,9 @@ def generate(length: int = 20) -> str:
     whole is shuffled (Fisher-Yates), so no position is predictable. Every choice is a digit of one
     random integer drawn by ``secrets`` at once (one system call per password, not one per
     choice), read in a mixed radix; its 64 spare bits keep any bias below 2**-64.
+
+    A first character that would start a spreadsheet formula (``= + - @``) trades places with a
+    letter or digit chosen from the spare bits, so the characters drawn stay the same.
     """
     if not MIN_LENGTH <= length <= MAX_LENGTH:
         raise ValueError(f"password length must be between {MIN_LENGTH} and {MAX_LENGTH}, not {length}")
@@ -47,6 +52,10 @@ def generate(length: int = 20) -> str:
     chars = [pool[d] for pool, d in zip(pools, digits, strict=False)]
     for i, j in zip(swaps, digits[length:], strict=True):
         chars[i], chars[j] = chars[j], chars[i]
+    if chars[0] in _NOT_FIRST:
+        safe = [i for i, c in enumerate(chars) if c.isalnum()]  # three of the four classes: never empty
+        j = safe[n % len(safe)]
+        chars[0], chars[j] = chars[j], chars[0]
     return "".join(chars)
 
 

@@ -8,12 +8,14 @@ purge a deleted user. The symbols line above the changes lists only the markers 
 
 from __future__ import annotations
 
+import html
 import json
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 from provisioner.model import Action, Change, Plan
+from provisioner.output import terminal_text
 
 EMPTY = "No changes. The tenant already matches."
 
@@ -149,8 +151,10 @@ def text_lines(plan: Plan, *, color: bool = False) -> Iterator[str]:
     yield "Changes are marked: " + "; ".join(symbols)
     yield ""
     for c in plan.changes:
-        yield "  " + _comment(c)
-        block = _block(c)
+        # Names and values come from the tenant or an input file: no control character reaches the
+        # terminal (the plan's own colours are added after).
+        yield "  " + terminal_text(_comment(c))
+        block = [terminal_text(line) for line in _block(c)]
         yield "  " + _paint(block[0], color, MARKERS[c.action])
         yield from ("  " + line for line in block[1:])
         yield ""
@@ -164,8 +168,10 @@ def _paint(text: str, color: bool, marker: str | None = None) -> str:
 
 
 def _cell(value: Any) -> str:
+    """A Markdown table cell: HTML in it is shown, never run (a ticket or a wiki renders the rest)."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    text = html.escape(terminal_text(text), quote=False)
+    return text.replace("\\", "\\\\").replace("|", "\\|")
 
 
 _TABLES: tuple[tuple[Action, str, tuple[str, ...]], ...] = (

@@ -31,12 +31,22 @@ def save_plan(plan: Plan, path: Path) -> None:
 
 def load_plan(path: Path) -> Plan:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except OSError as e:
         raise PlanFileError(f"{path}: cannot read the plan file ({e.strerror})") from None
+    try:
+        # A plan is written as UTF-8; an editor may have added a byte-order mark.
+        data = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as e:
+        raise PlanFileError(f"{path}: not a plan written by provisioner (byte 0x{raw[e.start]:02X} at offset "
+                            f"{e.start:,} is not UTF-8: binary data, or re-saved in another encoding); "
+                            f"{REMAKE}") from None
     except json.JSONDecodeError as e:
-        raise PlanFileError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); make it with: "
-                            "provisioner sync MANIFEST --out PLAN.json") from None
+        raise PlanFileError(f"{path}: not valid JSON ({e.msg}: line {e.lineno}, column {e.colno}); {REMAKE}") from None
+    except RecursionError:
+        raise PlanFileError(f"{path}: not a provisioner plan (nested too deeply); {REMAKE}") from None
+    except ValueError:  # int() refuses more than 4,300 digits
+        raise PlanFileError(f"{path}: not a provisioner plan (a number over 4,300 digits); {REMAKE}") from None
     try:
         return Plan.from_json(data)
     except OldPlanFormat as e:

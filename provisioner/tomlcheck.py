@@ -9,10 +9,51 @@ table (config.toml stops at its first problem, a manifest lists them all).
 
 from __future__ import annotations
 
+import codecs
 import difflib
+import math
+import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+_SAVE_UTF8 = "a TOML file is UTF-8: save it as UTF-8 (in Notepad: Save as, Encoding UTF-8)"
+
+
+class Unreadable(Exception):
+    """A TOML file that cannot be read as TOML text at all; the message is one line, without the path."""
+
+
+def read(path: Path) -> dict[str, Any]:
+    """The parsed TOML of ``path``. A file that is not UTF-8 text (UTF-16, latin-1, binary), nests
+    too deeply or holds a number too long to convert raises :class:`Unreadable`; a syntax error
+    stays ``tomllib.TOMLDecodeError`` and an unreadable file ``OSError``, for the caller to word.
+    A UTF-8 byte-order mark (Notepad writes one) is skipped."""
+    data = path.read_bytes()
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    head = data[:4096]
+    if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):  # a workbook or another archive
+        raise Unreadable("holds binary data, not TOML text; give a TOML file")
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or head.count(0) * 4 > len(head):
+        raise Unreadable(f"is UTF-16 text; {_SAVE_UTF8}")
+    if sum(1 for b in head if b < 32 and b not in (9, 10, 13)) * 20 > len(head):
+        raise Unreadable("holds binary data, not TOML text; give a TOML file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        problem = f"line {line}: byte 0x{data[e.start]:02X} (offset {e.start:,}) is not UTF-8; {_SAVE_UTF8}"
+        raise Unreadable(problem) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        raise
+    except RecursionError:
+        raise Unreadable("nested too deeply to read; tables and lists here nest a few levels at most") from None
+    except ValueError:  # int() refuses more than 4,300 digits
+        raise Unreadable("holds a number too long to read (over 4,300 digits); no setting is that large") from None
 
 
 @dataclass(frozen=True)
@@ -65,6 +106,11 @@ def type_name(value: Any) -> str:
 
 def value_problem(key: str, value: Any, field: Field) -> Problem | None:
     """Why ``value`` does not fit ``field``, or None."""
+    if isinstance(value, float) and not math.isfinite(value) and field.kind is NUM:
+        # TOML has inf and nan; no count, limit or duration is either (a nan window divides by zero).
+        return Problem(key, f"must be a finite number, got {value}", f"write it like {NUM.example}")
+    if isinstance(value, str) and "\x00" in value and field.kind is PATH:
+        return Problem(key, "a path cannot hold a NUL character (\\u0000)", "remove it")
     if field.kind.test(value):
         return None
     if field.wrong is not None:

@@ -4,11 +4,13 @@ The rows are the same in every format; ``page`` lays them out as HTML.
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Sequence
 
 from provisioner.audit.report import AuditReport, Finding, Holder, Severity, day
 from provisioner.model import Change, format_datetime
+from provisioner.output import terminal_text
 from provisioner.render import MARKERS
 
 HOLDER_COLUMNS = ("Role", "User", "Name", "Enabled", "Source", "Created")
@@ -58,19 +60,22 @@ def render_table(r: AuditReport) -> str:
     def table(rows: list[list[str]], headers: Sequence[str]) -> str:
         if not rows:
             return "(none)"
+        # Cells hold tenant data (names, titles, role names): no control character reaches the terminal.
+        rows = [[terminal_text(cell) for cell in row] for row in rows]
         return tabulate(rows, headers=list(headers), tablefmt="simple", disable_numparse=True)
 
-    out = [f"Audit of {r.tenant or 'the tenant'} at {format_datetime(r.generated)}", headline(r), ""]
+    out = [terminal_text(f"Audit of {r.tenant or 'the tenant'} at {format_datetime(r.generated)}"), headline(r), ""]
     out += ["Findings", table([finding_row(f) for f in r.findings], FINDING_COLUMNS), ""]
     title = "Holders of privileged roles" if r.all_roles else "Holders of the classic admin roles"
     out += [title, table([holder_row(h) for h in r.holders], HOLDER_COLUMNS), ""]
     empty = [x.name for x in r.roles if not x.holders]
     if empty:
-        out += ["Roles without holders: " + ", ".join(empty), ""]
+        out += [terminal_text("Roles without holders: " + ", ".join(empty)), ""]
     if r.drift is not None:
-        out += [f"Drift from {r.drift.manifest}", table([change_row(c) for c in r.drift.changes], DRIFT_COLUMNS)]
-        out += [*r.drift.notes, r.drift.summary, ""]
-    out += [f"Note: {n}" for n in r.notes]
+        drift = table([change_row(c) for c in r.drift.changes], DRIFT_COLUMNS)
+        out += [terminal_text(f"Drift from {r.drift.manifest}"), drift]
+        out += [*map(terminal_text, r.drift.notes), r.drift.summary, ""]
+    out += [terminal_text(f"Note: {n}") for n in r.notes]
     return "\n".join(out).rstrip("\n") + "\n"
 
 
@@ -79,7 +84,10 @@ def render_json(r: AuditReport) -> str:
 
 
 def _md_cell(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ") or " "
+    """Markdown text from tenant data: HTML in it (<script>, <img onerror=...>) is shown, never run,
+    wherever the Markdown is rendered; no control character, no line break out of the table."""
+    text = html.escape(terminal_text(value), quote=False)
+    return text.replace("\\", "\\\\").replace("|", "\\|") or " "
 
 
 def _md_table(rows: list[list[str]], headers: Sequence[str]) -> list[str]:
@@ -90,6 +98,11 @@ def _md_table(rows: list[list[str]], headers: Sequence[str]) -> list[str]:
     return lines
 
 
+def _md_code(value: str) -> str:
+    """Text inside a code span: shown as written, so only control characters and backticks go."""
+    return terminal_text(value).replace("`", "'")
+
+
 def render_markdown(r: AuditReport) -> str:
     out = [f"## Audit of {_md_cell(r.tenant or 'the tenant')}", "",
            f"Generated {format_datetime(r.generated)}. {headline(r)}.", ""]
@@ -98,11 +111,11 @@ def render_markdown(r: AuditReport) -> str:
     out += [f"### {title}", "", *_md_table([holder_row(h) for h in r.holders], HOLDER_COLUMNS), ""]
     empty = [x.name for x in r.roles if not x.holders]
     if empty:
-        out += ["Roles without holders: " + ", ".join(empty) + ".", ""]
+        out += ["Roles without holders: " + _md_cell(", ".join(empty)) + ".", ""]
     if r.drift is not None:
-        out += [f"### Drift from `{r.drift.manifest}`", ""]
+        out += [f"### Drift from `{_md_code(r.drift.manifest)}`", ""]
         out += [*_md_table([change_row(c) for c in r.drift.changes], DRIFT_COLUMNS), ""]
         out += [f"- {_md_cell(n)}" for n in r.drift.notes]
         out += [f"**{r.drift.summary}**", ""]
-    out += [f"> {n}" for n in r.notes]
+    out += [f"> {_md_cell(n)}" for n in r.notes]
     return "\n".join(out).rstrip("\n") + "\n"

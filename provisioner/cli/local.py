@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
 from provisioner.durations import duration_option
+
+T = TypeVar("T")
+# The tenant clock stays 101 years short of the last date a datetime holds (9999-12-31), so the
+# longest duration any command takes (36500d) and the 30-day restore window still fit after it.
+CLOCK_LIMIT = datetime(9899, 1, 1, tzinfo=UTC)
 
 state_option = click.option(
     "--state",
@@ -24,6 +31,13 @@ def _state(path: Path | None) -> Path:
     from provisioner.local import default_state_path
 
     return default_state_path()
+
+
+def _on(path: Path, action: Callable[[], T]) -> T:
+    """``action()`` on the tenant file at ``path``: a file that cannot be a tenant is one line."""
+    from provisioner.bootstrap import in_local_state
+
+    return in_local_state(path, action)
 
 
 def _when(moment: datetime) -> str:
@@ -66,8 +80,8 @@ def init(state: Path | None, domain: str | None, seed_users: int, synced_fractio
     from provisioner.local import DEFAULT_DOMAIN, add_domain, init_tenant
 
     path = _state(state)
-    summary = init_tenant(path, domain=domain or DEFAULT_DOMAIN, seed_users=seed_users,
-                          synced_fraction=synced_fraction, seed=seed)
+    summary = _on(path, lambda: init_tenant(path, domain=domain or DEFAULT_DOMAIN, seed_users=seed_users,
+                                            synced_fraction=synced_fraction, seed=seed))
     if summary.get("created"):
         click.echo(f"Created local tenant at {path} (admin@{summary['domain']} is Global Administrator).",
                    err=True)
@@ -105,7 +119,7 @@ def reset(state: Path | None, domain: str, yes: bool) -> None:
         if not sys.stdin.isatty():
             raise click.UsageError("not reset: no terminal to confirm on; re-run with --yes to reset the tenant")
         click.confirm(f"Delete everything in the local tenant at {path}?", abort=True, err=True)
-    summary = reset_tenant(path, domain=domain)
+    summary = _on(path, lambda: reset_tenant(path, domain=domain))
     click.echo(f"Reset local tenant at {path}.", err=True)
     _summary(summary)
 
@@ -148,8 +162,14 @@ def serve(state: Path | None, host: str, port: int, allow_remote: bool, **settin
         realism = Realism.from_env().with_overrides(**settings)
     except ValueError as e:
         raise click.UsageError(str(e)) from None
+    from provisioner.local import init_tenant
+    from provisioner.local.serve import check_host
+
+    path = _state(state)
     try:
-        run_server(_state(state), host=host, port=port, realism=realism, allow_remote=allow_remote)
+        check_host(host, allow_remote)
+        _on(path, lambda: init_tenant(path))  # a file that cannot be a tenant is one line, before listening
+        run_server(path, host=host, port=port, realism=realism, allow_remote=allow_remote)
     except RemoteBindRefused as e:
         raise click.UsageError(str(e)) from None
     except OSError as e:
@@ -172,7 +192,8 @@ def clock_show(state: Path | None) -> None:
     """
     from provisioner.local import tenant_now
 
-    click.echo(_when(tenant_now(_state(state))))
+    path = _state(state)
+    click.echo(_when(_on(path, lambda: tenant_now(path))))
 
 
 @clock.command(name="advance")
@@ -185,10 +206,21 @@ def clock_advance(state: Path | None, duration: str) -> None:
     Example:
         provisioner local clock advance 31d
     """
-    from provisioner.local import advance_clock
+    from provisioner.local import advance_clock, tenant_now
 
     delta = duration_option(duration, "DURATION")
-    moment = advance_clock(_state(state), delta)
+    path = _state(state)
+    try:
+        now = _on(path, lambda: tenant_now(path))
+    except OverflowError:  # moved past the last date by an earlier version
+        now = datetime.max.replace(tzinfo=UTC)
+    if delta > CLOCK_LIMIT - now:
+        left = max(CLOCK_LIMIT - now, timedelta(0)).days
+        raise click.BadParameter(f"{duration!r} would move the tenant clock past {CLOCK_LIMIT:%Y-%m-%d}, the latest "
+                                 f"it keeps (it is {_when(now) if now < CLOCK_LIMIT else 'past it'}); advance it by "
+                                 f"at most {left}d, or start again with 'provisioner local reset'",
+                                 param_hint="DURATION")
+    moment = _on(path, lambda: advance_clock(path, delta))
     click.echo(f"Moved the tenant clock forward by {duration}.", err=True)
     click.echo(_when(moment))
 
@@ -212,7 +244,7 @@ def domain_add(state: Path | None, name: str) -> None:
 
     path = _state(state)
     try:
-        add_domain(path, name)
+        _on(path, lambda: add_domain(path, name))
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="NAME") from None
     click.echo(f"Added verified domain {name.strip().lower()} to the local tenant at {path}.", err=True)

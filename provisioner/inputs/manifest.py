@@ -62,10 +62,14 @@ def read_manifest(path: str | Path) -> Manifest:
     path = Path(path)
     source = str(path)
     try:
-        with path.open("rb") as f:
-            data = tomllib.load(f)
+        data = tc.read(path)
+    except tc.Unreadable as e:
+        raise InputError(source, [EntryError(0, "-", str(e), "file")]) from None
     except tomllib.TOMLDecodeError as e:
         raise InputError(source, [EntryError(0, "-", f"not valid TOML: {e}", "file")]) from None
+    except OSError as e:
+        problem = f"cannot be read ({e.strerror or e}); check the path and its permissions"
+        raise InputError(source, [EntryError(0, "-", problem, "file")]) from None
     problems: list[RowError] = []
 
     def report(where: str, found: list[tc.Problem], row: int = 0) -> None:

@@ -27,9 +27,9 @@ class Busy(ProvisionerError):
 def lock_path(profile: Profile) -> Path:
     """The lock file of the profile's tenant: the same tenant reached by two profile names shares one."""
     if profile.is_local:
-        from provisioner.bootstrap import local_state
+        from provisioner.bootstrap import local_state_path
 
-        identity = f"local:{local_state(profile).resolve()}"
+        identity = f"local:{local_state_path(profile).resolve()}"
     else:
         identity = f"graph:{profile.graph_url or profile.cloud}:{(profile.tenant_id or profile.name).lower()}"
     digest = hashlib.sha256(identity.encode()).hexdigest()[:16]

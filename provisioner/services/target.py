@@ -151,6 +151,11 @@ async def changing(target: Target, review: Review, run: RunOptions) -> AsyncIter
         return
     from provisioner.services.lock import tenant_lock
 
+    if target.profile.is_local:
+        from provisioner.bootstrap import check_local_writable
+
+        check_local_writable(target.profile)
+
     async with tenant_lock(target.profile, wait=run.wait, on_wait=run.on_wait):
         yield
 
@@ -188,7 +193,11 @@ async def execute(target: Target, changes: Sequence[Change], run: RunOptions, *,
         sinks: list[OutcomeSink] = [JsonLines(streams[0], {"tenant": profile.name})]
         if run.results is not None:
             streams.append(_open(run.results, "w", "the results file (--results)"))
-            sinks.append(CsvResults(streams[1]) if run.results.suffix.lower() == ".csv" else JsonLines(streams[1]))
+            try:
+                sinks.append(CsvResults(streams[1]) if run.results.suffix.lower() == ".csv" else JsonLines(streams[1]))
+            except OSError as e:
+                raise ProvisionerError(f"cannot write the results file (--results) {run.results}: {e.strerror or e}; "
+                                       "nothing was written. Name a writable file and run the command again") from None
         executor = Executor(
             target.directory, budget=Budget(writes, window, spent=spent), concurrency=profile.execution.concurrency,
             sinks=sinks, passwords=passwords, progress=run.progress, lag_timeout=lag_timeout,
