@@ -53,6 +53,10 @@ def local_state(state: Path) -> Iterator[None]:
         yield
     except sqlite3.DatabaseError as e:
         reason = str(e)
+        if "readonly database" in reason:
+            raise LocalStateError(f"{state}: cannot write the local tenant file (it is read-only); nothing was "
+                                  "written. Make it writable (chmod u+w; chattr -i when immutable), or "
+                                  f"{_STATE_HINT}") from None
         if reason in ("file is not a database", "database disk image is malformed"):
             what = "is not a local tenant" if reason == "file is not a database" else "is damaged (cut short?)"
             raise LocalStateError(f"{state}: {what} ({reason}); move it away, or {_STATE_HINT}",

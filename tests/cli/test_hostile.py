@@ -153,8 +153,8 @@ PLANS: dict[str, tuple[bytes | str, str]] = {
                               f"change 1 (assign None): userPrincipalName must be a string; {REMAKE}"),
     "null changes": (json.dumps({**_plan(), "changes": None}), f"the plan's changes must be a list; {REMAKE}"),
     "null change": (json.dumps({**_plan(), "changes": [None]}), f"change 1 must be a JSON object; {REMAKE}"),
-    "null action": (json.dumps(_plan(action=None)), "change 1: action must be one of create, update, restore, "
-                    f"assign, revoke, delete, purge, not None; {REMAKE}"),
+    "null action": (json.dumps(_plan(action=None)), "change 1: action must be one of create, update, manager, "
+                    f"revoke-sessions, restore, assign, revoke, delete, purge, not None; {REMAKE}"),
     "NaN format version": (PLAN_TEXT.replace('"formatVersion": 2', '"formatVersion": NaN'),
                            f"not a provisioner plan (formatVersion 2 expected); {REMAKE}"),
     "empty": ("", f"not valid JSON (Expecting value: line 1, column 1); {REMAKE}"),
@@ -221,7 +221,7 @@ def _immutable(t: Tenant, tmp: Path) -> Case:
     shutil.copy(t.state, path)
     if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
         pytest.skip("chattr +i is not available here")
-    says = (f"{path}: cannot write the local tenant file (Operation not permitted); nothing was written. Make it "
+    says = (f"{path}: cannot write the local tenant file (it is read-only); nothing was written. Make it "
             f"writable (chmod u+w; chattr -i when immutable), or {HINT}")
     return Case(COMMANDS["users create"], 1, says, env={"PROVISIONER_LOCAL_STATE": str(path)}, files=[path])
 
