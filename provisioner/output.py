@@ -33,13 +33,23 @@ def terminal_text(text: str) -> str:
 
 
 def spreadsheet_cell(value: Any) -> Any:
-    """A CSV cell a spreadsheet shows as text: a string that would start a formula gets a leading
-    single quote. Everything else is written as it is (JSON output stays exact)."""
+    """A CSV cell: lists joined with ``;``, booleans as ``true``/``false`` (as JSON writes them),
+    and a string that would start a formula with a leading single quote, so a spreadsheet shows it
+    as text (JSON output stays exact)."""
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        value = ";".join(str(v) for v in value)
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
+
+
+def csv_keys(row: Mapping[str, Any] | None, columns: Sequence[Column]) -> list[str]:
+    """CSV has the columns JSON has: every key of the rows (the listed columns when there is none)."""
+    return list(row) if row is not None else [key for key, _ in columns]
 
 
 class _CsvWriter:
@@ -77,9 +87,10 @@ def render(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], fmt: st
     if fmt == "csv":
         buf = io.StringIO()
         writer = _CsvWriter(buf)
-        writer.writerow([key for key, _ in columns])
+        keys = csv_keys(rows[0] if rows else None, columns)
+        writer.writerow(keys)
         for row in rows:
-            writer.writerow([spreadsheet_cell(row.get(k)) for k, _ in columns])
+            writer.writerow([spreadsheet_cell(row.get(k)) for k in keys])
         return buf.getvalue()
     from tabulate import tabulate
 
@@ -103,9 +114,14 @@ async def write_rows(rows: AsyncIterable[Mapping[str, Any]], columns: Sequence[C
         out.write("[]\n" if first else "\n]\n")
     elif fmt == "csv":
         writer = _CsvWriter(out)
-        writer.writerow([key for key, _ in columns])
+        keys: list[str] | None = None
         async for row in rows:
-            writer.writerow([spreadsheet_cell(row.get(k)) for k, _ in columns])
+            if keys is None:
+                keys = csv_keys(row, columns)
+                writer.writerow(keys)
+            writer.writerow([spreadsheet_cell(row.get(k)) for k in keys])
+        if keys is None:
+            writer.writerow(csv_keys(None, columns))
     else:
         out.write(render([row async for row in rows], columns, fmt))
     out.flush()
@@ -116,7 +132,7 @@ def render_one(row: Mapping[str, Any], fields: Iterable[Column], fmt: str) -> st
     if fmt == "json":
         return json.dumps(dict(row), indent=2, default=str) + "\n"
     if fmt == "csv":
-        return render([row], list(fields), "csv")
+        return render([row], list(fields), "csv")  # every key, as JSON
     from tabulate import tabulate
 
     return tabulate([[h, _cell(row.get(k))] for k, h in fields], tablefmt="plain") + "\n"

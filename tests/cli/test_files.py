@@ -115,8 +115,8 @@ def test_deleted_list_csv_feeds_users_restore(tenant: Tenant) -> None:
     result = tenant.run("users", "restore", "--from", str(exported), "--yes")
     assert result.exit_code == 0, result.stderr
     assert result.stderr.splitlines()[0] == (
-        "Note: deleted.csv: ignored 4 column(s) this tool does not read: deletedDateTime, daysLeft, expiresDateTime, "
-        "onPremisesSyncEnabled (--strict-columns makes them an error).")
+        "Note: deleted.csv: ignored 5 column(s) this tool does not read: deletedUserPrincipalName, "
+        "onPremisesSyncEnabled, deletedDateTime, expiresDateTime, daysLeft (--strict-columns makes them an error).")
     assert set(upns) <= set(tenant.users())
     assert tenant.deleted() == {}
 
@@ -129,13 +129,13 @@ def test_filtered_users_list_csv_feeds_users_delete(tenant: Tenant) -> None:
     result = tenant.run("users", "delete", "--from", str(exported), "--yes")
     assert result.exit_code == 0, result.stderr
     assert result.stderr.splitlines()[0] == (
-        "Note: users.csv: ignored 2 column(s) this tool does not read: onPremisesSyncEnabled, createdDateTime "
-        "(--strict-columns makes them an error).")
+        "Note: users.csv: ignored 3 column(s) this tool does not read: mailNickname, onPremisesSyncEnabled, "
+        "createdDateTime (--strict-columns makes them an error).")
     assert sorted(tenant.deleted()) == [f"tmp-one@{DOMAIN}", f"tmp-two@{DOMAIN}"]
     assert f"keep@{DOMAIN}" in tenant.users()
     strict = tenant.run("users", "delete", "--from", str(exported), "--strict-columns", "--yes")
     assert strict.exit_code == 64
-    assert strict.stderr.splitlines()[0] == f"Error: {exported}: 2 invalid row(s), nothing was written:"
+    assert strict.stderr.splitlines()[0] == f"Error: {exported}: 3 invalid row(s), nothing was written:"
 
 
 def test_powershell_export_csv_of_get_mguser_feeds_users_create(tenant: Tenant) -> None:
