@@ -163,7 +163,7 @@ def _record(row: int, cells: list[str], columns: list[Column | None], delimiter:
             notes: list[str]) -> Record | RowError:
     record: dict[Column, Any] = {}
     for i, cell in enumerate(cells):
-        value = cell.strip()
+        value = _unquoted(cell.strip())
         if i >= len(columns):
             if value:
                 return RowError(row, "-", f"{len(cells)} cells but {len(columns)} headings; "
@@ -184,6 +184,15 @@ def _record(row: int, cells: list[str], columns: list[Column | None], delimiter:
             continue
         record[col] = value
     return record
+
+
+# What this tool's CSV output writes before a cell that would start a spreadsheet formula (see
+# provisioner.output.spreadsheet_cell): read back, the quote goes, so exported files feed straight in.
+_FORMULA_QUOTED = re.compile(r"^'[=+\-@\t\r]")
+
+
+def _unquoted(value: str) -> str:
+    return value[1:] if _FORMULA_QUOTED.match(value) else value
 
 
 def _json_records(path: Path, how: Decoding, options: ReadOptions, notes: list[str]) -> Iterator[Item]:

@@ -279,3 +279,14 @@ def test_manifest_sets_address_and_phone_through_a_saved_plan_and_converges(tena
     assert (fay["city"], fay["businessPhones"], fay["employeeId"]) == ("Oslo", ["+47 22 00 00 00"], "E-7")
     again = tenant.ok("sync", str(manifest), "--dry-run")
     assert "No changes" in again.stdout + again.stderr
+
+
+def test_a_formula_quoted_on_export_comes_back_as_it_was(tenant: Tenant) -> None:
+    tenant.ok("users", "create", f"plus@{DOMAIN}", "--display-name", "+1 Team")
+    exported = tenant.root / "export.csv"
+    exported.write_text(tenant.ok("users", "list", "--upn-prefix", "plus", "-o", "csv").stdout)
+    assert "'+1 Team" in exported.read_text()
+    tenant.ok("users", "delete", f"plus@{DOMAIN}", "--yes")
+    tenant.ok("users", "purge", f"plus@{DOMAIN}", "--yes")
+    tenant.ok("users", "create", "--from", str(exported), "--yes")
+    assert tenant.users()[f"plus@{DOMAIN}"]["displayName"] == "+1 Team"

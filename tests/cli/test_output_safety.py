@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cli_tenant import ADMIN, DOMAIN, Tenant
+from cli_tenant import DOMAIN, Tenant
 from starlette.testclient import TestClient
 
 from provisioner.audit import audit, render
