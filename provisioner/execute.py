@@ -324,8 +324,11 @@ class Executor:
         if item.verify:
             return self._verified(item, resp, report)
         if kind is Kind.OK:
-            object_id = resp.body.get("id") if isinstance(resp.body, Mapping) else None
-            return self._done(item, report, resp, object_id=object_id)
+            # The user's id: a create or restore answers with the user; an assignment answers with
+            # itself, whose id is not the user's.
+            made = resp.body.get("id") if isinstance(resp.body, Mapping) else None
+            object_id = made if c.action in (Action.CREATE, Action.RESTORE) else self._principal(c, report)
+            return self._done(item, report, resp, object_id=object_id, made=made)
         if kind in (Kind.THROTTLED, Kind.TRANSIENT):
             return self._transient(item, resp, report)
         if item.uncertain:
@@ -416,14 +419,16 @@ class Executor:
         item.not_before = now + min(5.0, 0.2 * 2**item.attempts)
         return [item]
 
-    def _done(self, item: _Item, report: Report, resp: Response, *, object_id: str | None) -> list[_Item]:
+    def _done(self, item: _Item, report: Report, resp: Response, *, object_id: str | None,
+              made: str | None = None) -> list[_Item]:
+        """Settle a change that applied; ``made`` is the id of what the write made (an assignment's)."""
         c = item.change
         if c.action in (Action.CREATE, Action.RESTORE) and object_id:
             report.created[c.upn.lower()] = object_id
         if c.action is Action.DELETE:
             report.deleted.add(self._object_id(c, report).lower())
-        if c.action is Action.ASSIGN and object_id:
-            report.assigned.add(object_id)
+        if c.action is Action.ASSIGN and made:
+            report.assigned.add(made)
         if c.action is Action.CREATE and object_id and self.passwords is not None:
             # A resent create answered "already exists": the user is there, but an earlier send of
             # ours or someone else's create made it; its password is not known to be ours.

@@ -106,6 +106,26 @@ def recent_writes(journal: Path, tenant: str, window: float, *, now: datetime | 
     return count
 
 
+class JsonArray:
+    """One JSON array of results (``-o json``), written as they come and closed at the end."""
+
+    def __init__(self, stream: IO[str]):
+        self._stream = stream
+        self._count = 0
+
+    def write(self, outcome: Outcome) -> None:
+        item = json.dumps(outcome.to_json(), indent=2).replace("\n", "\n  ")
+        self._stream.write(("[\n  " if not self._count else ",\n  ") + item)
+        self._count += 1
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def close(self) -> None:
+        self._stream.write("\n]\n" if self._count else "[]\n")
+        self._stream.flush()
+
+
 class CsvResults:
     """The results file as CSV, for a spreadsheet: a cell that would start a formula (a UPN or a
     message echoing tenant data) is written as text."""

@@ -80,8 +80,10 @@ class ChangeOptions:
 
     dry_run: bool = False
     yes: bool = False
-    output: str = "text"
-    results: Path | None = None
+    output: str = "text"  # how the plan is shown (--plan-output)
+    data: str = "table"  # -o: table (the plan on stdout) or json/csv (each change's result on stdout)
+    quiet: bool = False  # only the summary line
+    results: Path | None = None  # a file, or "-" for stdout
     force: bool = False
     no_wait: bool = False
     confirm: str = "destructive"  # safety.confirm: which runs ask first
@@ -89,15 +91,24 @@ class ChangeOptions:
     saved: bool = False  # applying a saved plan: it was reviewed when it was made
 
 
+data_option = click.option(
+    "--output", "-o", "data", type=click.Choice(["table", "json", "csv"], case_sensitive=False), default="table",
+    show_default=True, help="table: the plan on stdout; json or csv: each change's result on stdout (status, "
+    "object id), the plan on stderr.")
+
+
 def change_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """``--dry-run``, ``--yes``, ``--plan-output``, ``--results`` and ``--no-wait`` for a mutating command."""
     options = [
         click.option("--dry-run", is_flag=True, help="Read the tenant, validate and show the plan; send no write."),
         click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (needed without a terminal)."),
-        click.option("--plan-output", "output", type=click.Choice(["text", "json", "markdown"]), default="text",
-                     show_default=True, help="How the plan is shown on stdout."),
-        click.option("--results", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
-                     help="Write one result per change (.csv, else JSON lines)."),
+        click.option("--plan-output", "output",
+                     type=click.Choice(["text", "json", "markdown"], case_sensitive=False), default="text",
+                     show_default=True, help="How the plan is shown (stdout; stderr with -o json|csv)."),
+        data_option,
+        click.option("--quiet", "-q", is_flag=True, help="Print only the summary line (no plan, no notes)."),
+        click.option("--results", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True), metavar="FILE",
+                     help="Write one result per change (.csv, else JSON lines; - for stdout)."),
         click.option("--no-wait", is_flag=True,
                      help="Fail at once if another command is changing this tenant (default: wait for it)."),
     ]
@@ -110,8 +121,8 @@ force_option = click.option("--force", is_flag=True,
                             help="Allow more deletes (or purges) than safety.max_deletes.")
 
 
-def show_plan(planned: Planned, fmt: str) -> None:
-    """Write the plan to stdout piece by piece: a bulk plan is never held as one string."""
+def show_plan(planned: Planned, fmt: str, out: Any = None) -> None:
+    """Write the plan (to stdout unless told) piece by piece: a bulk plan is never held as one string."""
     import json
 
     from provisioner import render
@@ -121,8 +132,8 @@ def show_plan(planned: Planned, fmt: str) -> None:
     elif fmt == "markdown":
         chunks = (line + "\n" for line in render.markdown_lines(planned.plan))
     else:
-        chunks = (line + "\n" for line in render.text_lines(planned.plan, color=sys.stdout.isatty()))
-    out = sys.stdout
+        chunks = (line + "\n" for line in render.text_lines(planned.plan, color=(out or sys.stdout).isatty()))
+    out = out or sys.stdout
     for chunk in chunks:
         out.write(chunk)
     if fmt == "json":
@@ -176,12 +187,17 @@ class CliReview:
         return not self.opts.dry_run
 
     def notes(self, notes: Sequence[str]) -> None:
-        for note in notes:
-            err(note)
+        if not self.opts.quiet:
+            for note in notes:
+                err(note)
 
     def show(self, planned: Planned) -> None:
-        if planned.plan.changes or self.opts.output != "text":
-            show_plan(planned, self.opts.output)
+        if self.opts.quiet:
+            return
+        if self.opts.dry_run and self.opts.data == "json":  # a dry run's data is its plan
+            show_plan(planned, "json")
+        elif planned.plan.changes or self.opts.output != "text":
+            show_plan(planned, self.opts.output, None if self.opts.data == "table" else sys.stderr)
         else:
             from provisioner.render import EMPTY
 
@@ -204,8 +220,11 @@ def run_options(opts: ChangeOptions) -> RunOptions:
     from provisioner.output import Progress
     from provisioner.services import RunOptions
 
-    return RunOptions(force=opts.force, results=opts.results, progress=Progress("Applying"), wait=not opts.no_wait,
-                      on_wait=err)
+    to_stdout = opts.results is not None and str(opts.results) == "-"
+    return RunOptions(force=opts.force, results=None if to_stdout else opts.results, progress=Progress("Applying"),
+                      wait=not opts.no_wait, on_wait=err,
+                      report=sys.stdout if to_stdout or opts.data != "table" else None,
+                      report_format=opts.data if opts.data != "table" else "jsonl")
 
 
 def finish(applied: Applied) -> None:

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
               help="Report deleted users purged within DURATION (e.g. 7d, 36h).")
 @click.option("--manifest", type=click.Path(path_type=Path, dir_okay=False, exists=True), metavar="FILE",
               help="Also show the drift: the changes `sync FILE` would make (never applied).")
-@click.option("--output", "-o", type=click.Choice(["table", "json", "markdown", "html"]), default="table",
+@click.option("--output", "-o", type=click.Choice(["table", "json", "markdown", "html"], case_sensitive=False),
+              default="table",
               show_default=True, help="Report format (on stdout).")
 @click.option("--fail-on", type=click.Choice(["warning", "error"]), metavar="warning|error",
               help=f"Exit with {ExitCode.FINDINGS} when a finding is at this severity or above.")

@@ -30,7 +30,8 @@ def deleted() -> None:
 
 @deleted.command("list")
 @click.option("--expiring-within", metavar="DURATION", help="Only users purged within DURATION (e.g. 7d).")
-@click.option("--output", "-o", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--output", "-o", type=click.Choice(["table", "json", "csv"], case_sensitive=False), default="table",
+              show_default=True, help="Output format (data goes to stdout).")
 @click.pass_obj
 def list_deleted(app: App, expiring_within: str | None, output: str) -> None:
     """List deleted users with deletion date, days left and expiry date, soonest expiry first."""

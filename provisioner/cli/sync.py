@@ -13,6 +13,7 @@ from provisioner.cli.app import (
     ChangeOptions,
     CliReview,
     change_options,
+    data_option,
     err,
     finish,
     force_option,
@@ -105,16 +106,18 @@ def sync_command(app: App, manifest: Path, prune: bool, out: Path | None, detail
 @click.command("apply")
 @click.argument("plan_file", metavar="PLAN.json", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (needed without a terminal).")
-@click.option("--plan-output", "output", type=click.Choice(["text", "json", "markdown"]), default="text",
-              show_default=True, help="How the plan is shown on stdout.")
-@click.option("--results", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
-              help="Write one result per change (.csv, else JSON lines).")
+@click.option("--plan-output", "output", type=click.Choice(["text", "json", "markdown"], case_sensitive=False),
+              default="text", show_default=True, help="How the plan is shown (stdout; stderr with -o json|csv).")
+@data_option
+@click.option("--quiet", "-q", is_flag=True, help="Print only the summary line (no plan, no notes).")
+@click.option("--results", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True), metavar="FILE",
+              help="Write one result per change (.csv, else JSON lines; - for stdout).")
 @click.option("--force", is_flag=True, help="Allow more deletes than safety.max_deletes.")
 @click.option("--no-wait", is_flag=True, help="Fail at once if another command is changing this tenant.")
 @password_out_option
 @click.pass_obj
-def apply_command(app: App, plan_file: Path, yes: bool, output: str, results: Path | None, force: bool,
-                  no_wait: bool, password_out: Path | None) -> None:
+def apply_command(app: App, plan_file: Path, yes: bool, output: str, data: str, quiet: bool, results: Path | None,
+                  force: bool, no_wait: bool, password_out: Path | None) -> None:
     """Apply exactly the plan saved by 'sync --out', if the tenant has not changed since.
 
     A stale plan is refused (exit 4) before any write: run sync again.
@@ -122,7 +125,8 @@ def apply_command(app: App, plan_file: Path, yes: bool, output: str, results: Pa
     from provisioner.sync import load_plan
 
     saved = load_plan(plan_file)
-    opts = app.options(yes=yes, output=output, results=results, force=force, no_wait=no_wait, saved=True)
+    opts = app.options(yes=yes, output=output, data=data, quiet=quiet, results=results, force=force, no_wait=no_wait,
+                       saved=True)
     keeper = PasswordKeeper({}, password_out, opts)
 
     async def work(target: Target) -> Any:

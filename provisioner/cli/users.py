@@ -32,7 +32,8 @@ USER_COLUMNS = [
     ("department", "Department"),
     ("createdDateTime", "Created"),
 ]
-output_option = click.option("--output", "-o", type=click.Choice(["table", "json", "csv"]), default="table",
+output_option = click.option("--output", "-o", type=click.Choice(["table", "json", "csv"], case_sensitive=False),
+                             default="table",
                              show_default=True, help="Output format (data goes to stdout).")
 
 

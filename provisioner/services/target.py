@@ -17,7 +17,7 @@ from provisioner.config import Profile
 from provisioner.directory import Directory
 from provisioner.errors import ProvisionerError, Refused
 from provisioner.execute import Budget, Executor, Recheck, Report
-from provisioner.journal import CsvResults, JsonLines, OutcomeSink, recent_writes
+from provisioner.journal import CsvResults, JsonArray, JsonLines, OutcomeSink, recent_writes
 from provisioner.model import Change, Policy, TenantState
 from provisioner.plan import Planned, guardrails
 from provisioner.roles.rules import RemovesGlobalAdmin
@@ -125,6 +125,8 @@ class RunOptions:
     progress: Callable[[int, int], None] | None = None
     wait: bool = True  # for another command changing the same tenant (else Busy at once)
     on_wait: Callable[[str], None] | None = None
+    report: IO[str] | None = None  # a stream (stdout) that gets each change's result as data
+    report_format: str = "json"  # json (one array), jsonl or csv
 
 
 @dataclass
@@ -198,12 +200,18 @@ async def execute(target: Target, changes: Sequence[Change], run: RunOptions, *,
             except OSError as e:
                 raise ProvisionerError(f"cannot write the results file (--results) {run.results}: {e.strerror or e}; "
                                        "nothing was written. Name a writable file and run the command again") from None
+        if run.report is not None:
+            sinks.append({"csv": CsvResults, "jsonl": JsonLines}.get(run.report_format, JsonArray)(run.report))
         executor = Executor(
             target.directory, budget=Budget(writes, window, spent=spent), concurrency=profile.execution.concurrency,
             sinks=sinks, passwords=passwords, progress=run.progress, lag_timeout=lag_timeout,
             last=last, recheck=recheck,
         )
-        return await executor.run(changes)
+        try:
+            return await executor.run(changes)
+        finally:
+            for sink in sinks:
+                getattr(sink, "close", lambda: None)()
     finally:
         for stream in streams:
             try:
