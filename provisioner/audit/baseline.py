@@ -43,7 +43,7 @@ SHOULD = "Should"
 POLICIES: dict[str, tuple[str, str, str]] = {
     "MS.AAD.7.1v1": (SHALL, "2 to 8 users hold Global Administrator", "users"),
     "MS.AAD.7.2v1": (SHALL, "Finer-grained roles rather than Global Administrator", "users"),
-    "MS.AAD.7.3v1": (SHALL, "Privileged users are cloud-only", "users"),
+    "MS.AAD.7.3v1": (SHALL, "Privileged users are cloud-only", "cloud_only"),
     "MS.AAD.7.4v1": (SHALL, "No permanent active assignment of a highly privileged role", "assignments"),
     "MS.AAD.7.5v1": (SHALL, "Highly privileged roles assigned only through PIM", "assignments"),
     "MS.AAD.7.6v1": (SHALL, "Global Administrator activation requires approval", "rules"),
@@ -274,7 +274,7 @@ def scuba(data: Mapping[str, Any]) -> tuple[PolicyResult, ...]:
 
 def evaluate(data: Mapping[str, Any], *, unreadable: Mapping[str, str] | None = None) -> Baseline:
     """ScubaGear's results, except where the data a policy needs could not be read (``unreadable``:
-    "users", "service_plans", "assignments" or "rules" -> why): that policy is not checkable
+    "users", "cloud_only", "service_plans", "assignments" or "rules" -> why): that policy is not checkable
     (requirementMet null) rather than passing on an empty list as ScubaGear would."""
     unreadable = dict(unreadable or {})
     p2_known = "service_plans" not in unreadable
@@ -282,9 +282,10 @@ def evaluate(data: Mapping[str, Any], *, unreadable: Mapping[str, str] | None = 
     for result in scuba(data):
         needs = POLICIES[result.policy_id][2]
         why = unreadable.get(needs)
-        if needs != "users" and not p2_known:
+        pim = needs in ("assignments", "rules")
+        if pim and not p2_known:
             why = unreadable["service_plans"]
-        elif needs != "users" and not has_p2(data):
+        elif pim and not has_p2(data):
             why = None  # ScubaGear's own answer without P2: false and its licence note
         if why is not None:
             result = PolicyResult(result.policy_id, result.criticality, None, f"Not checked: {why}")
