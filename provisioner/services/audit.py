@@ -43,10 +43,10 @@ BASELINE_READS = {
     "service_plans": subscribed_skus_request("service_plans"),
 }
 WHAT = {
-    "assignments": "the active role assignment instances (roleAssignmentScheduleInstances)",
-    "eligibility": "the eligible role assignment instances (roleEligibilityScheduleInstances)",
-    "rules": "the roles' PIM policies (roleManagementPolicyAssignments)",
-    "service_plans": "the tenant's licences (subscribedSkus), so Entra ID P2 is unknown",
+    "assignments": "roleAssignmentScheduleInstances",
+    "eligibility": "roleEligibilityScheduleInstances",
+    "rules": "roleManagementPolicyAssignments",
+    "service_plans": "subscribedSkus",
     "cloud_only": "the privileged users' onPremisesImmutableId",
 }
 BY_TEMPLATE = {t: name for name, t in scuba.HIGHLY_PRIVILEGED.items()}
@@ -81,6 +81,8 @@ async def baseline(d: Directory, state: TenantState, answers: Mapping[str, Respo
             license_refused |= code == "AadPremiumLicenseRequired"
             status = getattr(e, "status", 0)
             unreadable[key] = f"Microsoft Graph did not give {WHAT[key]} ({status} {code})".replace(" )", ")")
+            if key == "service_plans":
+                unreadable[key] += ", so Entra ID P2 is unknown"
     plans = [pascal_plan(p) for sku in read.get("service_plans", ()) for p in sku.get("servicePlans") or ()
              if p.get("provisioningStatus") == "Success"]
     p2 = any(p["ServicePlanName"] == scuba.P2_PLAN for p in plans)
