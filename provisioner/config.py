@@ -34,6 +34,7 @@ from typing import Any
 from provisioner import tomlcheck as tc
 from provisioner.config_auth import fail, graph_settings, resolve
 from provisioner.errors import ConfigError
+from provisioner.ids import is_guid
 
 ENV_CONFIG = "PROVISIONER_CONFIG"
 LOCAL = "local"
@@ -42,9 +43,7 @@ LOCAL = "local"
 _STR, _PATH, _TABLE = tc.Field(tc.STR), tc.Field(tc.PATH), tc.Field(tc.TABLE)
 TOP_KEYS = {"default_tenant": _STR, "tenants": _TABLE, "safety": _TABLE, "execution": _TABLE, "audit": _TABLE}
 AUDIT_KEYS = {"scuba": _TABLE}
-_IDS = ("expected a list of object ids (GUIDs); write it like "
-        'excluded_users = ["00000000-0000-0000-0000-000000000000"], with the ids `provisioner users show` gives')
-SCUBA_KEYS = {"excluded_users": tc.Field(tc.GUIDLIST, wrong=_IDS), "excluded_groups": tc.Field(tc.GUIDLIST, wrong=_IDS)}
+SCUBA_KEYS = {"excluded_users": tc.Field(tc.STRLIST), "excluded_groups": tc.Field(tc.STRLIST)}
 SAFETY_KEYS = {"protected_accounts": tc.Field(tc.STRLIST), "max_deletes": tc.Field(tc.INT),
                "confirm": tc.Field(tc.STR), "confirm_above": tc.Field(tc.INT)}
 CONFIRM = ("destructive", "always", "never")
@@ -299,6 +298,11 @@ class _Parser:
         self.check_keys(table, AUDIT_KEYS, "audit.")
         scuba = table.get("scuba", {})
         self.check_keys(scuba, SCUBA_KEYS, "audit.scuba.")
+        for key in SCUBA_KEYS:
+            for i, value in enumerate(scuba.get(key, [])):
+                if not is_guid(value):
+                    raise self.fail(f"audit.scuba.{key}[{i}]", f"{value!r} is not an object id",
+                                    "write the id (a GUID) of the user or group, as `provisioner users show` gives it")
         return Scuba(tuple(x.lower() for x in scuba.get("excluded_users", [])),
                      tuple(x.lower() for x in scuba.get("excluded_groups", [])))
 

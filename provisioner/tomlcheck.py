@@ -14,8 +14,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from provisioner.ids import is_guid
-
 
 @dataclass(frozen=True)
 class Kind:
@@ -38,8 +36,6 @@ BOOL = Kind("a boolean", "key = true", lambda v: isinstance(v, bool))
 STRLIST = Kind("a list of strings", 'key = ["a@contoso.com", "b@contoso.com"]',
                lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v))
 TABLE = Kind("a table", "[section]", lambda v: isinstance(v, dict))
-GUIDLIST = Kind("a list of object ids", 'key = ["00000000-0000-0000-0000-000000000000"]',
-                lambda v: isinstance(v, list) and all(isinstance(x, str) and is_guid(x) for x in v))
 
 
 @dataclass(frozen=True)
