@@ -9,6 +9,7 @@ Layout (see ``config.example.toml``)::
     default_tenant = "prod"
     [safety]      protected_accounts, max_deletes           (apply to every profile)
     [execution]   write_budget, write_window_seconds, concurrency, journal
+    [audit.scuba] excluded_users, excluded_groups: object ids exempt from SCuBA MS.AAD.7.4
     [tenants.NAME]            kind, cloud, tenant_id, client_id, auth, method fields, graph_url
     [tenants.NAME.safety]     per-profile overrides (protected_accounts are added, never removed)
     [tenants.NAME.execution]  per-profile overrides
@@ -33,13 +34,16 @@ from typing import Any
 from provisioner import tomlcheck as tc
 from provisioner.config_auth import fail, graph_settings, resolve
 from provisioner.errors import ConfigError
+from provisioner.ids import is_guid
 
 ENV_CONFIG = "PROVISIONER_CONFIG"
 LOCAL = "local"
 
 # What each table may hold (tomlcheck fields: the kind, and so the "write it like" example).
 _STR, _PATH, _TABLE = tc.Field(tc.STR), tc.Field(tc.PATH), tc.Field(tc.TABLE)
-TOP_KEYS = {"default_tenant": _STR, "tenants": _TABLE, "safety": _TABLE, "execution": _TABLE}
+TOP_KEYS = {"default_tenant": _STR, "tenants": _TABLE, "safety": _TABLE, "execution": _TABLE, "audit": _TABLE}
+AUDIT_KEYS = {"scuba": _TABLE}
+SCUBA_KEYS = {"excluded_users": tc.Field(tc.STRLIST), "excluded_groups": tc.Field(tc.STRLIST)}
 SAFETY_KEYS = {"protected_accounts": tc.Field(tc.STRLIST), "max_deletes": tc.Field(tc.INT),
                "confirm": tc.Field(tc.STR), "confirm_above": tc.Field(tc.INT)}
 CONFIRM = ("destructive", "always", "never")
@@ -97,6 +101,15 @@ class Execution:
 
 
 @dataclass(frozen=True)
+class Scuba:
+    """The CISA SCuBA baseline's exclusions: principals (break-glass accounts, PIM for Groups groups)
+    whose permanent active assignments MS.AAD.7.4 accepts, as ScubaGear's RoleExclusions."""
+
+    excluded_users: tuple[str, ...] = ()
+    excluded_groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Profile:
     """One target tenant: the local simulation (kind "local") or a real one through Graph (kind "graph")."""
 
@@ -117,6 +130,7 @@ class Profile:
     redirect_uri: str | None = None
     safety: Safety = field(default_factory=Safety)
     execution: Execution = field(default_factory=Execution)
+    scuba: Scuba = field(default_factory=Scuba)
     source: Path | None = None  # the config file the profile came from; None for the built-in one
 
     @property
@@ -211,6 +225,8 @@ class _Parser:
         for name, table in tenants.items():
             self.expect_table(table, f"tenants.{name}")
             profiles[name] = self.profile(name, table, safety, execution)
+        scuba = self.scuba(raw.get("audit", {}))
+        profiles = {name: replace(p, scuba=scuba) for name, p in profiles.items()}
         default = raw.get("default_tenant", LOCAL)
         self.expect(default, _STR, "default_tenant")
         if default not in profiles:
@@ -278,6 +294,18 @@ class _Parser:
         # A profile can add protected accounts but never drop those protected globally.
         merged = tuple(dict.fromkeys(base.protected_accounts + protected))
         return Safety(protected_accounts=merged, max_deletes=max_deletes, confirm=confirm, confirm_above=confirm_above)
+
+    def scuba(self, table: dict[str, Any]) -> Scuba:
+        self.check_keys(table, AUDIT_KEYS, "audit.")
+        scuba = table.get("scuba", {})
+        self.check_keys(scuba, SCUBA_KEYS, "audit.scuba.")
+        for key in SCUBA_KEYS:
+            for i, value in enumerate(scuba.get(key, [])):
+                if not is_guid(value):
+                    raise self.fail(f"audit.scuba.{key}[{i}]", f"{value!r} is not an object id",
+                                    "write the id (a GUID) of the user or group, as `provisioner users show` gives it")
+        return Scuba(tuple(x.lower() for x in scuba.get("excluded_users", [])),
+                     tuple(x.lower() for x in scuba.get("excluded_groups", [])))
 
     def execution(self, table: Any, prefix: str, base: Execution) -> Execution:
         self.expect_table(table, prefix)

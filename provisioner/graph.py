@@ -273,6 +273,39 @@ def role_definitions_request(rid: str) -> Request:
     return Request(rid, "GET", "/roleManagement/directory/roleDefinitions")
 
 
+# --- the privileged-access baseline's reads (CISA SCuBA MS.AAD.7; ScubaGear reads the same, on beta) ---
+
+PIM = "/roleManagement/directory"
+PRIVILEGED_USER_SELECT = "id,displayName,onPremisesImmutableId"
+
+
+def assignment_instances_request(rid: str) -> Request:
+    """Active role assignments as PIM sees them: a direct one has startDateTime and endDateTime null."""
+    return Request(rid, "GET", f"{PIM}/roleAssignmentScheduleInstances")
+
+
+def eligibility_instances_request(rid: str) -> Request:
+    return Request(rid, "GET", f"{PIM}/roleEligibilityScheduleInstances")
+
+
+def role_policies_request(rid: str) -> Request:
+    """The PIM policy of every directory role, with its rules."""
+    flt = quote("scopeId eq '/' and scopeType eq 'DirectoryRole'", safe="")
+    return Request(rid, "GET", f"/policies/roleManagementPolicyAssignments?$filter={flt}"
+                               "&$expand=policy($expand=rules)")
+
+
+def subscribed_skus_request(rid: str) -> Request:
+    """The tenant's subscriptions and their service plans (Entra ID P2 is detected from them)."""
+    return Request(rid, "GET", "/subscribedSkus?$select=skuPartNumber,capabilityStatus,servicePlans")
+
+
+def privileged_users_request(rid: str, ids: Sequence[str]) -> Request:
+    """Name and on-premises immutable id of at most 15 users."""
+    flt = "id in (" + ",".join(odata_string(i) for i in ids) + ")"
+    return Request(rid, "GET", f"/users?$select={PRIVILEGED_USER_SELECT}&$filter={quote(flt)}")
+
+
 def listing(path: str, select: str, *, top: int = PAGE_SIZE, filter: str | None = None,
             advanced: bool = False) -> str:
     """A collection URL; advanced queries (endswith, ne, ...) also need $count=true."""

@@ -7,13 +7,19 @@ from collections.abc import Sequence
 
 from provisioner.audit.report import AuditReport
 from provisioner.audit.text import (
+    BASELINE_COLUMNS,
+    BASELINE_TITLE,
     DRIFT_COLUMNS,
     FINDING_COLUMNS,
     HOLDER_COLUMNS,
+    OWN_COLUMNS,
+    baseline_summary,
     change_row,
     finding_row,
     headline,
     holder_row,
+    own_row,
+    result_word,
 )
 from provisioner.model import format_datetime
 
@@ -28,6 +34,9 @@ tr { page-break-inside: avoid; }
 .error { background: #fde2e1; }
 .warning { background: #fff4ce; }
 .info { background: #e8f1fb; }
+.met { background: #e3f4e1; }
+.not-met { background: #fde2e1; }
+.not-checked { background: #f0f0f0; }
 .meta, .note { color: #555; }
 @media print { body { margin: 0; } h2 { page-break-after: avoid; } }
 """
@@ -71,6 +80,30 @@ def render_html(r: AuditReport) -> str:
         parts.append(_html_table([change_row(c) for c in r.drift.changes], DRIFT_COLUMNS, "drift"))
         parts += [f'<p class="note">{e(n)}</p>' for n in r.drift.notes]
         parts.append(f'<p id="drift-summary"><strong>{e(r.drift.summary)}</strong></p>')
+    if r.baseline is not None:
+        parts += _baseline(r)
     parts += [f'<p class="note">{e(n)}</p>' for n in r.notes]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _baseline(r: AuditReport) -> list[str]:
+    """The SCuBA results; ScubaGear's details keep their line breaks."""
+    e = html.escape
+    b = r.baseline
+    assert b is not None
+    rows = []
+    for p in b.results:
+        cls = result_word(p.requirement_met).replace(" ", "-")
+        details = e(p.details).replace("&lt;br/&gt;", "<br>").replace("\n", "<br>")
+        cells = [e(p.policy_id), e(p.criticality), e(result_word(p.requirement_met)), e(p.title), details]
+        rows.append(f'<tr class="{cls}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    head = "".join(f"<th>{e(h)}</th>" for h in BASELINE_COLUMNS)
+    parts = [f"<h2>{e(BASELINE_TITLE)}</h2>", f'<p class="meta" id="baseline-summary">{e(baseline_summary(b))}.</p>',
+             f'<table id="baseline"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>']
+    if b.findings:
+        parts += ["<h2>Beside the baseline</h2>",
+                  _html_table([own_row(f) for f in b.findings], OWN_COLUMNS, "baseline-findings",
+                              [f.severity for f in b.findings])]
+    parts += [f'<p class="note">{e(n)}</p>' for n in b.notes]
+    return parts

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from provisioner.audit.baseline import Baseline
 from provisioner.model import Change, DeletedUser, Plan, User, format_datetime
 from provisioner.render import summary
 from provisioner.roles.catalog import GLOBAL_ADMIN_ID
@@ -167,6 +168,7 @@ class AuditReport:
     deleted_users: int
     drift: Drift | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    baseline: Baseline | None = None  # the SCuBA MS.AAD.7 results, when the baseline was read
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity is severity)
@@ -174,6 +176,15 @@ class AuditReport:
     def reaches(self, level: Severity) -> list[Finding]:
         """The findings at ``level`` or above (what ``--fail-on`` counts)."""
         return [f for f in self.findings if f.severity.rank >= level.rank]
+
+    def baseline_failures(self, level: Severity) -> list[str]:
+        """What of the baseline ``--fail-on`` counts: every failed Shall policy (a "Shall" is a must,
+        whatever the level), and our own baseline findings at ``level`` or above."""
+        if self.baseline is None:
+            return []
+        failed = [r.policy_id for r in self.baseline.failed_shall()]
+        return failed + [f"{f.reference} ({f.beside})" for f in self.baseline.findings
+                         if Severity(f.severity).rank >= level.rank]
 
     @property
     def global_admins(self) -> int:
@@ -200,6 +211,7 @@ class AuditReport:
             "holders": [h.to_json() for h in self.holders],
             "findings": [f.to_json() for f in self.findings],
             "drift": self.drift.to_json() if self.drift else None,
+            "baseline": self.baseline.to_json() if self.baseline else None,
             "notes": list(self.notes),
         }
 

@@ -8,6 +8,7 @@ import html
 import json
 from collections.abc import Sequence
 
+from provisioner.audit.baseline import Baseline, OwnFinding, PolicyResult
 from provisioner.audit.report import AuditReport, Finding, Holder, Severity, day
 from provisioner.model import Change, format_datetime
 from provisioner.output import terminal_text
@@ -16,6 +17,9 @@ from provisioner.render import MARKERS
 HOLDER_COLUMNS = ("Role", "User", "Name", "Enabled", "Source", "Created")
 FINDING_COLUMNS = ("Severity", "Finding", "Evidence", "Fix")
 DRIFT_COLUMNS = ("", "Action", "User", "Role", "Reason")
+BASELINE_COLUMNS = ("Policy", "Criticality", "Result", "Requirement", "Details")
+OWN_COLUMNS = ("Reference", "Beside", "Severity", "Finding")
+BASELINE_TITLE = "CISA SCuBA baseline: highly privileged access (MS.AAD.7)"
 
 
 def _yes_no(value: bool | None) -> str:
@@ -48,6 +52,30 @@ def change_row(c: Change) -> list[str]:
     return [MARKERS[c.action], c.action.value, c.upn, c.role_name or "", c.reason]
 
 
+def result_word(met: bool | None) -> str:
+    return "not checked" if met is None else ("met" if met else "not met")
+
+
+def plain(details: str) -> str:
+    """ScubaGear's details (HTML line breaks, a newline in 7.2) on one line of text."""
+    return details.replace("<br/>", " ").replace("\n", "; ")
+
+
+def policy_row(p: PolicyResult) -> list[str]:
+    return [p.policy_id, p.criticality, result_word(p.requirement_met), p.title, plain(p.details)]
+
+
+def own_row(f: OwnFinding) -> list[str]:
+    return [f.reference, f.beside, f.severity, f.text]
+
+
+def baseline_summary(b: Baseline) -> str:
+    met = [r.requirement_met for r in b.results]
+    failed = len(b.failed_shall())
+    return (f"{met.count(True)} met, {met.count(False)} not met ({failed} Shall), "
+            f"{met.count(None)} not checked")
+
+
 def headline(r: AuditReport) -> str:
     counts = ", ".join(f"{r.count(s)} {s.value}" for s in Severity)
     return (f"{r.users} users, {r.deleted_users} deleted users, {r.global_admins} Global Administrator(s); "
@@ -75,6 +103,13 @@ def render_table(r: AuditReport) -> str:
         drift = table([change_row(c) for c in r.drift.changes], DRIFT_COLUMNS)
         out += [terminal_text(f"Drift from {r.drift.manifest}"), drift]
         out += [*map(terminal_text, r.drift.notes), r.drift.summary, ""]
+    if r.baseline is not None:
+        b = r.baseline
+        out += [BASELINE_TITLE + ": " + baseline_summary(b), table([policy_row(p) for p in b.results],
+                                                                   BASELINE_COLUMNS), ""]
+        if b.findings:
+            out += ["Beside the baseline", table([own_row(f) for f in b.findings], OWN_COLUMNS), ""]
+        out += [terminal_text(f"Note: {n}") for n in b.notes]
     out += [terminal_text(f"Note: {n}") for n in r.notes]
     return "\n".join(out).rstrip("\n") + "\n"
 
@@ -117,5 +152,12 @@ def render_markdown(r: AuditReport) -> str:
         out += [*_md_table([change_row(c) for c in r.drift.changes], DRIFT_COLUMNS), ""]
         out += [f"- {_md_cell(n)}" for n in r.drift.notes]
         out += [f"**{r.drift.summary}**", ""]
+    if r.baseline is not None:
+        b = r.baseline
+        out += [f"### {BASELINE_TITLE}", "", baseline_summary(b) + ".", ""]
+        out += [*_md_table([policy_row(p) for p in b.results], BASELINE_COLUMNS), ""]
+        if b.findings:
+            out += ["#### Beside the baseline", "", *_md_table([own_row(f) for f in b.findings], OWN_COLUMNS), ""]
+        out += [f"> {_md_cell(n)}" for n in b.notes]
     out += [f"> {_md_cell(n)}" for n in r.notes]
     return "\n".join(out).rstrip("\n") + "\n"

@@ -26,14 +26,17 @@ if TYPE_CHECKING:
               default="table",
               show_default=True, help="Report format (on stdout).")
 @click.option("--fail-on", type=click.Choice(["warning", "error"]), metavar="warning|error",
-              help=f"Exit with {ExitCode.FINDINGS} when a finding is at this severity or above.")
+              help=f"Exit with {ExitCode.FINDINGS} when a finding is at this severity or above, or a Shall "
+              "policy of the SCuBA baseline is not met.")
 @click.pass_obj
 def audit(app: App, all_roles: bool, expiring_within: str, manifest: Path | None, output: str,
           fail_on: str | None) -> None:
     """Audit the tenant read-only: who holds admin roles, what is wrong, what expires soon.
 
     Sends no write request. Findings each carry a severity (error, warning, info), the evidence
-    and the fix. With --manifest, the report also shows what a sync of that manifest would change.
+    and the fix. The baseline section judges the tenant against CISA SCuBA MS.AAD.7.1-7.9 as
+    ScubaGear does (not checked where Graph does not give the data: PIM needs Entra ID P2).
+    With --manifest, the report also shows what a sync of that manifest would change.
 
     \b
     Exit codes: 0 report written; 5 findings at the --fail-on level; 1 the audit failed.
@@ -59,7 +62,12 @@ def audit(app: App, all_roles: bool, expiring_within: str, manifest: Path | None
     report = app.run(work)
     click.echo(auditing.render(report, output), nl=False)
     if fail_on is not None:
-        reached = report.reaches(auditing.Severity(fail_on))
+        level = auditing.Severity(fail_on)
+        reached, baseline = report.reaches(level), report.baseline_failures(level)
         if reached:
             err(f"{len(reached)} finding(s) at or above {fail_on}.")
+        if baseline:
+            err(f"{len(baseline)} baseline failure(s) (failed Shall policies and findings beside them at or above "
+                f"{fail_on}): {', '.join(baseline)}.")
+        if reached or baseline:
             click.get_current_context().exit(ExitCode.FINDINGS)

@@ -27,6 +27,27 @@ BILLING = "b0f54661-2d74-4c50-afa3-1ec803f12efe"
 USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
 SECURITY_ADMIN = "194ae4cb-b126-40b2-bd5b-6091b380977d"
 CHROMIUM = Path("/usr/bin/chromium")
+# The local tenant serves no PIM nor subscribedSkus yet: SCuBA 7.4-7.9 cannot be checked there.
+NOT_CHECKED = "Not checked: Microsoft Graph did not give subscribedSkus (400 BadRequest), so Entra ID P2 is unknown"
+PIM_POLICIES = [
+    ("7.4", "Shall", "No permanent active assignment of a highly privileged role"),
+    ("7.5", "Shall", "Highly privileged roles assigned only through PIM"),
+    ("7.6", "Shall", "Global Administrator activation requires approval"),
+    ("7.7", "Shall", "Alert on eligible and active assignments"),
+    ("7.8", "Shall", "Alert on Global Administrator activation"),
+    ("7.9", "Should", "Alert on activation of the other highly privileged roles"),
+]
+BASELINE_MARKDOWN = (
+    "### CISA SCuBA baseline: highly privileged access (MS.AAD.7)\n\n"
+    "1 met, 2 not met (2 Shall), 6 not checked.\n\n"
+    "| Policy | Criticality | Result | Requirement | Details |\n|---|---|---|---|---|\n"
+    "| MS.AAD.7.1v1 | Shall | not met | 2 to 8 users hold Global Administrator | "
+    "1 global admin(s) found: MOD Administrator |\n"
+    "| MS.AAD.7.2v1 | Shall | not met | Finer-grained roles rather than Global Administrator | "
+    "Requirement not met: Policy MS.AAD.7.1 failed so score not computed |\n"
+    "| MS.AAD.7.3v1 | Shall | met | Privileged users are cloud-only | 0 admin(s) that are not cloud-only found |\n"
+    + "".join(f"| MS.AAD.{p}v1 | {c} | not checked | {t} | {NOT_CHECKED} |\n" for p, c, t in PIM_POLICIES)
+)
 
 
 class Tenant:
@@ -365,7 +386,7 @@ def test_json_schema_keys(tenant):
     tenant.assign(tenant.create("biller", enabled=False), BILLING)
     data = report()
     assert list(data) == ["formatVersion", "tenant", "generatedDateTime", "options", "summary", "roles", "holders",
-                          "findings", "drift", "notes"]
+                          "findings", "drift", "baseline", "notes"]
     assert data["formatVersion"] == 1
     assert data["tenant"] == "local"
     assert list(data["options"]) == ["allRoles", "expiringWithinSeconds", "manifest"]
@@ -401,7 +422,7 @@ def test_markdown_output(tenant):
         "| Role | User | Name | Enabled | Source | Created |\n|---|---|---|---|---|---|\n"
         f"| Global Administrator | {ADMIN} | MOD Administrator | yes | cloud-only | {created} |\n\n"
         "Roles without holders: Billing Administrator, Helpdesk Administrator, Service Support Administrator, "
-        "User Administrator.\n"
+        "User Administrator.\n\n" + BASELINE_MARKDOWN
     )
 
 
@@ -419,8 +440,18 @@ def test_table_output(tenant):
     assert "Target: local (local tenant, simulated)" in result.stderr
 
 
+def meet_the_baseline(tenant) -> None:
+    """Two Global Administrators and two holders of narrower privileged roles: SCuBA MS.AAD.7.1-7.3
+    are met (7.4-7.9 are not checkable on the local tenant), so --fail-on sees the findings only."""
+    tenant.assign(tenant.create("spare"), GLOBAL)
+    for alias in ("helper1", "helper2"):
+        tenant.assign(tenant.create(alias), USER_ADMIN)
+
+
 @pytest.mark.parametrize(("fail_on", "code"), [("warning", ExitCode.FINDINGS), ("error", 0)])
 def test_fail_on_with_a_warning(tenant, fail_on, code):
+    meet_the_baseline(tenant)
+    tenant.assign(tenant.create("biller", enabled=False), BILLING)
     result = run("--output", "json", "--fail-on", fail_on)
     assert result.exit_code == code
     assert json.loads(result.stdout)["summary"]["findings"]["warning"] == 1
@@ -429,6 +460,7 @@ def test_fail_on_with_a_warning(tenant, fail_on, code):
 
 
 def test_fail_on_error_with_an_error(tenant):
+    meet_the_baseline(tenant)
     tenant.protect(f"ghost@{DOMAIN}")
     result = run("--fail-on", "error")
     assert result.exit_code == ExitCode.FINDINGS
@@ -436,12 +468,12 @@ def test_fail_on_error_with_an_error(tenant):
 
 
 def test_fail_on_is_quiet_without_findings(tenant):
-    tenant.assign(tenant.create("spare"), GLOBAL)
+    meet_the_baseline(tenant)
     assert run("--fail-on", "warning").exit_code == 0
 
 
 def test_info_findings_never_fail(tenant):
-    tenant.assign(tenant.create("spare"), GLOBAL)
+    meet_the_baseline(tenant)
     tenant.delete(tenant.create("leaver"))
     assert findings("--expiring-within", "30d") == [("deleted.expiring", "info", f"leaver@{DOMAIN}")]
     assert run("--expiring-within", "30d", "--fail-on", "warning").exit_code == 0
@@ -465,8 +497,11 @@ def test_audit_sends_only_reads(tenant, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="provisioner.graph")
     for fmt in ("table", "json", "markdown", "html"):
         assert run("--output", fmt, "--all-roles", "--manifest", str(manifest)).exit_code == 0
-    methods = {r.getMessage().split()[0] for r in caplog.records if r.name == "provisioner.graph"}
-    assert methods == {"GET"}
+    # Reads only: GETs, some carried in a read-only $batch (its items are GETs too).
+    calls = [r.getMessage().split() for r in caplog.records if r.name == "provisioner.graph"]
+    sent = {(c[0], c[1]) if c[0] == "POST" else (c[0],) for c in calls if c[0] != "$batch"}
+    assert sent == {("GET",), ("POST", "/v1.0/$batch")}
+    assert {c[2] for c in calls if c[0] == "$batch"} == {"GET"}
     assert report()["summary"]["users"] == 5
 
 

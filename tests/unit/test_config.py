@@ -227,7 +227,7 @@ write_window_seconds = 60
         ),
         (
             'defualt_tenant = "x"\n',
-            "FILE: defualt_tenant: unknown key (known keys here: default_tenant, tenants, safety, execution); "
+            "FILE: defualt_tenant: unknown key (known keys here: default_tenant, tenants, safety, execution, audit); "
             "did you mean default_tenant?",
         ),
         (
