@@ -23,6 +23,8 @@ MARKERS = {
     Action.UPDATE: "~",
     Action.MANAGER: "~",
     Action.SESSIONS: "~",
+    Action.PASSWORD: "~",
+    Action.LICENSE: "~",
     Action.RESTORE: "^",
     Action.DELETE: "-",
     Action.REVOKE: "-",
@@ -34,6 +36,8 @@ _MEANING = {
     Action.UPDATE: "update",
     Action.MANAGER: "set manager",
     Action.SESSIONS: "revoke sign-in sessions",
+    Action.PASSWORD: "reset password",
+    Action.LICENSE: "change licenses",
     Action.RESTORE: "restore",
     Action.DELETE: "delete",
     Action.REVOKE: "revoke role",
@@ -41,7 +45,7 @@ _MEANING = {
 }
 _COLORS = {"+": "\x1b[32m", "~": "\x1b[33m", "^": "\x1b[36m", "-": "\x1b[31m"}
 _RESET = "\x1b[0m"
-_PASSWORD = {"generate": "(generated)", "supplied": "(supplied)"}
+_PASSWORD = {"generate": "(generated)", "supplied": "(supplied)", "random": "(random, shown to nobody)"}
 
 
 def summary(plan: Plan) -> str:
@@ -58,6 +62,8 @@ def summary(plan: Plan) -> str:
         (counts[Action.UPDATE], lambda n: f"{n} to update"),
         (counts[Action.MANAGER], lambda n: f"{n} manager{'s' if n != 1 else ''} to change"),
         (counts[Action.SESSIONS], lambda n: f"{n} user{'s' if n != 1 else ''} to sign out"),
+        (counts[Action.PASSWORD], lambda n: f"{n} password{'s' if n != 1 else ''} to reset"),
+        (counts[Action.LICENSE], lambda n: f"{n} user{'s' if n != 1 else ''} to change licenses of"),
         (counts[Action.RESTORE], lambda n: f"{n} to restore"),
         (counts[Action.ASSIGN], lambda n: assignments(n, "add")),
         (counts[Action.REVOKE], lambda n: assignments(n, "remove")),
@@ -78,6 +84,8 @@ def _settings(c: Change) -> list[tuple[str, Any]]:
     password) or a restore's options, by Graph name."""
     if c.action is Action.CREATE:
         return [*c.properties.items(), ("passwordProfile", str(c.password or "generate"))]
+    if c.action is Action.PASSWORD:
+        return [("passwordProfile", str(c.password or "generate")), *c.properties.items()]
     if c.action is Action.RESTORE:
         options = [("newUserPrincipalName", c.new_upn), ("autoReconcileProxyConflict", c.auto_reconcile or None)]
         return [(k, v) for k, v in options if v is not None]
@@ -92,6 +100,8 @@ def _comment(c: Change) -> str:
         Action.UPDATE: f"{subject} will be updated in-place",
         Action.MANAGER: f"the manager of {subject} will be {_manager_verb(c)}",
         Action.SESSIONS: f"every sign-in session of {subject} will be revoked",
+        Action.PASSWORD: f"the password of {subject} will be reset",
+        Action.LICENSE: f"the licenses of {subject} will change",
         Action.RESTORE: f"{subject} will be restored",
         Action.ASSIGN: f"role {role} will be assigned to {c.upn}",
         Action.REVOKE: f"role {role} will be revoked from {c.upn}",
@@ -173,6 +183,8 @@ _TABLES: tuple[tuple[Action, str, tuple[str, ...]], ...] = (
     (Action.UPDATE, "Users to update", ("User", "Changes", "Reason")),
     (Action.MANAGER, "Managers to change", ("User", "Changes", "Reason")),
     (Action.SESSIONS, "Users to sign out (sessions revoked)", ("User", "Object id", "Reason")),
+    (Action.PASSWORD, "Passwords to reset", ("User", "Settings", "Reason")),
+    (Action.LICENSE, "Licenses to change", ("User", "Changes", "Reason")),
     (Action.RESTORE, "Users to restore", ("User", "Object id", "Options", "Reason")),
     (Action.ASSIGN, "Role assignments to add", ("User", "Role", "Reason")),
     (Action.REVOKE, "Role assignments to remove", ("User", "Role", "Reason")),
@@ -184,9 +196,9 @@ _TABLES: tuple[tuple[Action, str, tuple[str, ...]], ...] = (
 def _row(c: Change) -> list[str]:
     user = f"`{_cell(c.upn)}`"
     attrs = "<br>".join(f"{k}: {_cell(_value(k, v) if k == 'passwordProfile' else v)}" for k, v in _settings(c))
-    if c.action is Action.CREATE:
+    if c.action in (Action.CREATE, Action.PASSWORD):
         return [user, attrs, _cell(c.reason)]
-    if c.action in (Action.UPDATE, Action.MANAGER):
+    if c.action in (Action.UPDATE, Action.MANAGER, Action.LICENSE):
         changes = "<br>".join(f"{k}: {_cell(old)} → {_cell(new)}" for k, (old, new) in c.updates.items())
         return [user, changes, _cell(c.reason)]
     if c.action is Action.RESTORE:
