@@ -289,6 +289,10 @@ class Executor:
         if c.action is Action.PASSWORD:
             return graph.reset_password_request(rid, self._object_id(c, report), self._password(c),
                                                 force_change=bool(c.properties.get("forceChangePasswordNextSignIn")))
+        if c.action is Action.LICENSE:
+            add = {sku: new for sku, (_, new) in c.updates.items() if new is not None}
+            remove = [sku for sku, (_, new) in c.updates.items() if new is None]
+            return graph.assign_license_request(rid, self._object_id(c, report), add, remove)
         if c.action is Action.RESTORE:
             return graph.restore_user_request(rid, self._object_id(c, report), new_upn=c.new_upn,
                                               auto_reconcile=c.auto_reconcile)

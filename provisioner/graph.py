@@ -225,6 +225,12 @@ def assign_license_request(rid: str, object_id: str, add: Mapping[str, Sequence[
         "removeLicenses": list(remove)})
 
 
+def user_licenses_request(rid: str, object_id: str) -> Request:
+    """A user's licenses: assignedLicenses comes only with $select, and licenseAssignmentStates says
+    which are direct (L§6.7); licenseDetails is not available app-only (L§6.6)."""
+    return Request(rid, "GET", f"{user_path(object_id)}?$select=id,assignedLicenses,licenseAssignmentStates")
+
+
 def skus_request(rid: str) -> Request:
     """The tenant's subscribed SKUs (no $filter: L§6.1)."""
     return Request(rid, "GET", "/subscribedSkus")

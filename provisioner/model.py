@@ -362,7 +362,8 @@ class Change:
     MANAGER: ``manager`` -> (old UPN, new UPN), labels), ``manager_id`` (the new manager's object
     id, None to remove) to MANAGER, ``new_upn`` and ``auto_reconcile`` to RESTORE. A PASSWORD reset
     carries its ``password`` source and ``properties`` {forceChangePasswordNextSignIn: bool}; a
-    LICENSE change's ``updates`` map each SKU (part number) to (held before, held after).
+    LICENSE change's ``updates`` map each skuId to (disabled plan ids held before or None, after or
+    None: removed), its ``properties`` the SKU and plan ids to their names (labels).
     """
 
     action: Action
@@ -384,7 +385,7 @@ class Change:
         misplaced = [
             name
             for name, value, owners in (
-                ("properties", self.properties, (Action.CREATE, Action.PASSWORD)),
+                ("properties", self.properties, (Action.CREATE, Action.PASSWORD, Action.LICENSE)),
                 ("password", self.password, (Action.CREATE, Action.PASSWORD)),
                 ("updates", self.updates, (Action.UPDATE, Action.MANAGER, Action.LICENSE)),
                 ("new_upn", self.new_upn, (Action.RESTORE,)),

@@ -126,6 +126,8 @@ def _block(c: Change) -> list[str]:
     else:
         head = f"{marker} user {c.upn}" + (f" ({c.object_id})" if c.object_id and c.action is not Action.CREATE else "")
     lines = [head]
+    if c.action is Action.LICENSE:
+        return lines + _licenses(c)
     if c.updates:
         width = max(len(k) for k in c.updates)
         for key, (old, new) in c.updates.items():
@@ -134,6 +136,17 @@ def _block(c: Change) -> list[str]:
     if settings:
         width = max(len(k) for k, _ in settings)
         lines += [f"      {k.ljust(width)} = {_value(k, v)}" for k, v in settings]
+    return lines
+
+
+def _licenses(c: Change) -> list[str]:
+    """``+ SKU`` added (with its disabled plans), ``- SKU`` removed, ``~ SKU`` its disabled plans changed."""
+    lines = []
+    for sku, (old, new) in c.updates.items():
+        name = c.properties.get(sku, sku)
+        mark = "-" if new is None else "+" if old is None else "~"
+        off = [c.properties.get(p, p) for p in new or ()]
+        lines.append(f"    {mark} license {name}" + (f" (disabled plans: {', '.join(off)})" if off else ""))
     return lines
 
 
@@ -198,7 +211,9 @@ def _row(c: Change) -> list[str]:
     attrs = "<br>".join(f"{k}: {_cell(_value(k, v) if k == 'passwordProfile' else v)}" for k, v in _settings(c))
     if c.action in (Action.CREATE, Action.PASSWORD):
         return [user, attrs, _cell(c.reason)]
-    if c.action in (Action.UPDATE, Action.MANAGER, Action.LICENSE):
+    if c.action is Action.LICENSE:
+        return [user, "<br>".join(line.strip() for line in _licenses(c)), _cell(c.reason)]
+    if c.action in (Action.UPDATE, Action.MANAGER):
         changes = "<br>".join(f"{k}: {_cell(old)} → {_cell(new)}" for k, (old, new) in c.updates.items())
         return [user, changes, _cell(c.reason)]
     if c.action is Action.RESTORE:

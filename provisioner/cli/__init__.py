@@ -86,6 +86,7 @@ def _register() -> None:
     from provisioner.cli.deleted import deleted
     from provisioner.cli.doctor import doctor
     from provisioner.cli.leavers import offboard, reset_password
+    from provisioner.cli.licenses import licenses
     from provisioner.cli.local import local
     from provisioner.cli.roles import roles
     from provisioner.cli.sync import apply_command, sync_command
@@ -93,7 +94,7 @@ def _register() -> None:
 
     users.add_command(reset_password)
     users.add_command(offboard)
-    for command in (users, deleted, roles, sync_command, apply_command, audit, local, doctor, completion):
+    for command in (users, licenses, deleted, roles, sync_command, apply_command, audit, local, doctor, completion):
         cli.add_command(command)
 
 

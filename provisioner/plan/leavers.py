@@ -97,8 +97,9 @@ def plan_offboard(refs: Sequence[str], state: TenantState, found: Mapping[str, L
         if extra.manager is not None:
             changes.append(Change(Action.MANAGER, upn, oid, updates={"manager": (extra.manager, None)}, reason=why))
         if remove_licenses and extra.licenses:
-            updates = {sku: (label, None) for sku, label in sorted(extra.licenses.items(), key=lambda kv: kv[1])}
-            changes.append(Change(Action.LICENSE, upn, oid, updates=updates, reason=why))
+            ordered = sorted(extra.licenses.items(), key=lambda kv: kv[1])
+            changes.append(Change(Action.LICENSE, upn, oid, updates={sku: ([], None) for sku, _ in ordered},
+                                  properties=dict(ordered), reason=why))
         if delete:
             changes.append(Change(Action.DELETE, upn, oid, reason=why))
     return finish(changes, notes, state)

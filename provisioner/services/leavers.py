@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from provisioner.graph import Kind, Request, manager_request, skus_request, user_path
+from provisioner.graph import Kind, manager_request, skus_request, user_licenses_request
 from provisioner.model import PasswordSource
 from provisioner.plan.leavers import Leaver, plan_offboard, plan_reset
+from provisioner.services.licenses import held_licenses
 from provisioner.services.reads import DELETED_REQUEST, GA_REQUEST, Reader
 from provisioner.services.target import (
     Applied,
@@ -54,11 +55,6 @@ async def reset_passwords(target: Target, refs: Sequence[str], review: Review | 
         return await carry_out(target, r.state, planned, review, run, passwords=passwords)
 
 
-def _licenses_request(rid: str, object_id: str) -> Request:
-    # assignedLicenses comes only with $select (L§6.7); licenseAssignmentStates says which are direct.
-    return Request(rid, "GET", f"{user_path(object_id)}?$select=id,assignedLicenses,licenseAssignmentStates")
-
-
 async def offboard_users(target: Target, refs: Sequence[str], review: Review | None = None,
                          run: RunOptions | None = None, *, remove_licenses: bool = False,
                          delete: bool = False) -> Applied:
@@ -78,7 +74,7 @@ async def offboard_users(target: Target, refs: Sequence[str], review: Review | N
         ids = sorted({u.id.lower() for u in named})
         then += [manager_request(f"mgr:{oid}", oid) for oid in ids]
         if remove_licenses and ids:
-            then += [_licenses_request(f"lic:{oid}", oid) for oid in ids] + [skus_request("skus")]
+            then += [user_licenses_request(f"lic:{oid}", oid) for oid in ids] + [skus_request("skus")]
         answers = await r.assignments_of(ids, also=then)
         if "deleted" in answers:
             await r.deleted(answers)
@@ -93,19 +89,8 @@ async def offboard_users(target: Target, refs: Sequence[str], review: Review | N
             manager = None if mgr.kind is Kind.NOT_FOUND else str(mgr.checked().body.get("userPrincipalName") or "")
             licenses = None
             if f"lic:{oid}" in answers:
-                licenses = {sku: skus.get(sku, sku) for sku in _direct(answers[f"lic:{oid}"].checked().body)}
+                held = held_licenses(answers[f"lic:{oid}"].checked().body)
+                licenses = {sku: skus.get(sku, sku) for sku, h in held.items() if h.direct}
             found[oid] = Leaver(manager=manager or None, licenses=licenses)
         planned = plan_offboard(refs, r.state, found, remove_licenses=remove_licenses, delete=delete)
         return await carry_out(target, r.state, planned, review, run)
-
-
-def _direct(body: dict) -> list[str]:
-    """The skuIds assigned to the user directly: a license that only a group gives cannot be
-    removed from the user (L§6.7); without licenseAssignmentStates every license counts as direct."""
-    states = body.get("licenseAssignmentStates")
-    if isinstance(states, list) and states:
-        return sorted({str(s.get("skuId", "")).lower() for s in states
-                       if isinstance(s, dict) and not s.get("assignedByGroup")})
-    return sorted({str(a.get("skuId", "")).lower() for a in body.get("assignedLicenses") or []
-                   if isinstance(a, dict)})
-
