@@ -60,13 +60,13 @@ def summary(plan: Plan) -> str:
     parts = [
         (counts[Action.CREATE], lambda n: f"{n} to create"),
         (counts[Action.UPDATE], lambda n: f"{n} to update"),
-        (counts[Action.MANAGER], lambda n: f"{n} manager{'s' if n != 1 else ''} to change"),
         (counts[Action.SESSIONS], lambda n: f"{n} user{'s' if n != 1 else ''} to sign out"),
         (counts[Action.PASSWORD], lambda n: f"{n} password{'s' if n != 1 else ''} to reset"),
-        (counts[Action.LICENSE], lambda n: f"{n} user{'s' if n != 1 else ''} to change licenses of"),
         (counts[Action.RESTORE], lambda n: f"{n} to restore"),
         (counts[Action.ASSIGN], lambda n: assignments(n, "add")),
         (counts[Action.REVOKE], lambda n: assignments(n, "remove")),
+        (counts[Action.MANAGER], lambda n: f"{n} manager{'s' if n != 1 else ''} to change"),
+        (counts[Action.LICENSE], lambda n: f"{n} user{'s' if n != 1 else ''} to change licenses of"),
         (counts[Action.DELETE], lambda n: f"{n} to delete"),
         (counts[Action.PURGE], lambda n: f"{n} to purge"),
     ]

@@ -138,3 +138,115 @@ def test_reset_password_app_without_user_administrator_is_told_so(served: Tenant
         "Administrator). (request-id …)"]
     assert "Applied 1 of 2 change(s)" in result.stderr
     full(served)
+
+
+# --- offboard ------------------------------------------------------------------------------------
+
+
+def _offboard_plan(oid: str) -> str:
+    return (
+        "Changes are marked: ~ update, revoke sign-in sessions, reset password, set manager, change licenses; "
+        "- revoke role, delete\n\n"
+        f"  # user {ANN} will be updated in-place (offboarding)\n"
+        f"  ~ user {ANN} ({oid})\n"
+        "      ~ accountEnabled = true -> false\n\n"
+        f"  # every sign-in session of user {ANN} will be revoked (offboarding)\n"
+        f"  ~ user {ANN} ({oid})\n\n"
+        f"  # the password of user {ANN} will be reset (offboarding)\n"
+        f"  ~ user {ANN} ({oid})\n"
+        "        passwordProfile               = (random, shown to nobody)\n"
+        "        forceChangePasswordNextSignIn = false\n\n"
+        f"  # role Billing Administrator will be revoked from {ANN} (offboarding)\n"
+        f"  - role Billing Administrator -> {ANN}\n\n"
+        f"  # the manager of user {ANN} will be removed (offboarding)\n"
+        f"  ~ user {ANN} ({oid})\n"
+        f'      ~ manager = "{BOB}" -> null\n\n'
+        f"  # the licenses of user {ANN} will change (offboarding)\n"
+        f"  ~ user {ANN} ({oid})\n"
+        "      - license SPE_E5\n\n"
+        f"  # user {ANN} will be deleted (offboarding)\n"
+        f"  - user {ANN} ({oid})\n\n"
+        "Plan: 1 to update, 1 user to sign out, 1 password to reset, 1 role assignment to remove, "
+        "1 manager to change, 1 user to change licenses of, 1 to delete.\n")
+
+
+def test_offboard_every_step_in_order_then_converges(tenant: Tenant) -> None:
+    tenant.create("ann", "billing")
+    tenant.create("bob")
+    tenant.ok("users", "update", ANN, "--manager", BOB, "--usage-location", "GB", "--yes")
+    tenant.ok("licenses", "assign", ANN, "SPE_E5", "--yes")
+    oid = _get(tenant, ANN, "id")["id"]
+    dry = tenant.run("users", "offboard", ANN, "--remove-licenses", "--delete", "--dry-run")
+    assert dry.exit_code == 0
+    assert dry.stdout == _offboard_plan(oid)
+    result = tenant.run("users", "offboard", ANN, "--remove-licenses", "--delete", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == _offboard_plan(oid)
+    assert result.stderr == TARGET + "Applied 7 of 7 change(s) in 0.0s.\n"
+    assert "password" not in result.stderr.lower()
+    assert ANN in tenant.deleted() and tenant.members("billing") == []
+    assert tenant.json("licenses", "list")[2]["consumed"] == 0
+    assert [line["action"] for line in tenant.journal_lines()][-7:] == [
+        "update", "revoke-sessions", "reset-password", "revoke", "manager", "license", "delete"]
+    again = tenant.run("users", "offboard", ANN, "--remove-licenses", "--delete", "--yes")
+    assert again.exit_code == 0
+    assert again.stderr == TARGET + (f"{ANN} is already deleted; nothing left to offboard\n"
+                                     "No changes. The tenant already matches.\n")
+
+
+def test_offboard_without_delete_leaves_a_disabled_account_and_reruns_cleanly(tenant: Tenant) -> None:
+    tenant.create("ann", "user")
+    tenant.ok("users", "offboard", ANN, "--yes")
+    got = _get(tenant, ANN, "accountEnabled,signInSessionsValidFromDateTime,forceChangePasswordNextSignIn")
+    assert (got["accountEnabled"], got["forceChangePasswordNextSignIn"]) == (False, False)
+    assert got["signInSessionsValidFromDateTime"] is not None
+    assert tenant.members("user") == []
+    again = tenant.run("users", "offboard", ANN, "--yes")
+    assert again.exit_code == 0
+    assert again.stderr.startswith(TARGET + f"{ANN} is already disabled; sign-in stays blocked\n")
+    assert again.stdout.endswith("Plan: 1 user to sign out, 1 password to reset.\n")
+
+
+def test_offboard_guardrails_refuse_before_any_write(tenant: Tenant) -> None:
+    tenant.create("ann")
+    with tenant.config.open("a", encoding="utf-8") as f:
+        f.write(f'\n[safety]\nprotected_accounts = ["{ANN}"]\n')
+    before = tenant.snapshot()
+    result = tenant.run("users", "offboard", ADMIN, ANN, "--delete", "--yes")
+    assert result.exit_code == 4
+    lines = result.stderr.splitlines()
+    assert lines[1] == "Error: refused (4 problems); nothing was written:"
+    assert lines[2].startswith(f"  - disabling {ANN} is not allowed: it is a protected account")
+    assert f"  - resetting the password of {ANN} is not allowed: it is a protected account " \
+           "(safety.protected_accounts); remove it from that list in the config if this is really intended" in lines
+    assert f"  - deleting {ANN} is not allowed: it is a protected account (safety.protected_accounts); remove it " \
+           "from that list in the config if this is really intended" in lines
+    assert lines[-1] == (
+        f"  - this plan would leave the tenant without an active Global Administrator (disable {ADMIN}; revoke "
+        f"Global Administrator from {ADMIN}; delete {ADMIN}); assign Global Administrator to another active user "
+        "first: provisioner roles assign USER global")
+    assert tenant.snapshot() == before
+    assert tenant.journal_lines()[-1]["action"] == "create"
+
+
+def test_offboard_synced_user_is_refused_with_one_line(synced_tenant: Tenant) -> None:
+    synced = next(u for u in synced_tenant.users() if u != ADMIN)
+    before = synced_tenant.snapshot()
+    result = synced_tenant.run("users", "offboard", synced, "--delete", "--yes")
+    assert result.exit_code == 4
+    assert result.stderr == TARGET + (
+        "Error: refused (1 problem); nothing was written:\n"
+        f"  - {synced} is synced from on-premises Active Directory (onPremisesSyncEnabled); offboard it there "
+        "(disable it, reset its password, delete it) and let Entra Connect sync it\n")
+    assert synced_tenant.snapshot() == before
+
+
+def test_offboard_from_file(tenant: Tenant, tmp_path: Path) -> None:
+    tenant.create("ann")
+    tenant.create("bob")
+    leavers = tmp_path / "leavers.csv"
+    leavers.write_text(f"userPrincipalName\n{ANN}\n{BOB}\n", encoding="utf-8")
+    result = tenant.ok("users", "offboard", "--from", str(leavers), "--yes")
+    assert result.stderr == TARGET + "Applied 6 of 6 change(s) in 0.0s.\n"
+    users = tenant.users()
+    assert (users[ANN]["accountEnabled"], users[BOB]["accountEnabled"]) == (False, False)
