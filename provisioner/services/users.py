@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from provisioner.errors import NotFound
-from provisioner.graph import assignments_request, get_user_request, odata_string
+from provisioner.graph import Response, assignments_request, get_user_request, odata_string
 from provisioner.ids import is_guid
 from provisioner.model import DeletedUser, User, UserSpec
 from provisioner.plan import plan_create, plan_delete, plan_purge, plan_restore
@@ -51,13 +51,16 @@ async def list_users(target: Target, *, upn_prefix: str | None = None, enabled: 
 class UserDetails:
     user: User
     roles: tuple[str, ...]  # display names of the admin roles held, sorted
+    licenses: tuple[str, ...] = ()  # part numbers (skuId when unknown); "(group)" when only a group gives it
 
 
 async def show_user(target: Target, ref: str) -> UserDetails:
-    """One active user (by UPN or object id) and the admin roles it holds: two round trips at most
-    (one when named by object id: the user and its assignments are read together)."""
+    """One active user (by UPN or object id), the admin roles and the licenses it holds: two round
+    trips at most (one when named by object id: the user and its assignments are read together)."""
+    from provisioner.graph import skus_request, user_licenses_request
+
     r = Reader(target.directory)
-    requests = [get_user_request("user", ref)]
+    requests = [get_user_request("user", ref), user_licenses_request("lic", ref), skus_request("skus")]
     if is_guid(ref):
         requests.append(assignments_request("held", principal_id=ref.lower()))
     answers = await r.send(requests)
@@ -67,7 +70,18 @@ async def show_user(target: Target, ref: str) -> UserDetails:
     held = answers.get("held") or (await r.send([assignments_request("held", principal_id=user.id)]))["held"]
     r.add_assignments(await target.directory.assignments(held))
     await r.name_held_roles()
-    return UserDetails(user, r.held_role_names(user.id))
+    return UserDetails(user, r.held_role_names(user.id), _license_names(answers["lic"], answers["skus"]))
+
+
+def _license_names(lic: Response, skus: Response) -> tuple[str, ...]:
+    """The user's licenses by part number; without Organization.Read.All (no SKU names), by skuId."""
+    from provisioner.services.licenses import held_licenses
+
+    if not lic.ok:
+        return ()
+    names = {str(s.get("skuId", "")).lower(): str(s.get("skuPartNumber")) for s in skus.values()} if skus.ok else {}
+    held = held_licenses(lic.body)
+    return tuple(sorted(names.get(sku, sku) + ("" if h.direct else " (group)") for sku, h in held.items()))
 
 
 async def create_users(target: Target, specs: Iterable[UserSpec], review: Review | None = None,

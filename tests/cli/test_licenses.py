@@ -112,3 +112,11 @@ def test_seats_come_back_on_restore_past_the_limit(licensed: Tenant) -> None:
     licensed.ok("users", "restore", ANN, "--yes")
     e5 = licensed.json("licenses", "list")[1]
     assert (e5["enabled"], e5["consumed"], e5["free"]) == (1, 2, 0)
+
+
+def test_users_show_lists_licenses(licensed: Tenant) -> None:
+    assert licensed.json("users", "show", ANN)["licenses"] == []
+    licensed.ok("licenses", "assign", ANN, "SPE_E5", "ENTERPRISEPACK", "--usage-location", "GB", "--yes")
+    assert licensed.json("users", "show", ANN)["licenses"] == ["ENTERPRISEPACK", "SPE_E5"]
+    table = licensed.ok("users", "show", ANN).stdout
+    assert "Licenses" in table and "SPE_E5" in table
