@@ -80,7 +80,7 @@ async def offboard_users(target: Target, refs: Sequence[str], review: Review | N
             await r.deleted(answers)
         await r.name_held_roles()
         skus = {}
-        if "skus" in answers:
+        if "skus" in answers and answers["skus"].ok:  # without Organization.Read.All: labelled by skuId
             skus = {str(s.get("skuId", "")).lower(): str(s.get("skuPartNumber") or s.get("skuId"))
                     for s in answers["skus"].checked().values()}
         found: dict[str, Leaver] = {}
