@@ -194,13 +194,13 @@ def _cell(value: Any) -> str:
 _TABLES: tuple[tuple[Action, str, tuple[str, ...]], ...] = (
     (Action.CREATE, "Users to create", ("User", "Attributes", "Reason")),
     (Action.UPDATE, "Users to update", ("User", "Changes", "Reason")),
-    (Action.MANAGER, "Managers to change", ("User", "Changes", "Reason")),
     (Action.SESSIONS, "Users to sign out (sessions revoked)", ("User", "Object id", "Reason")),
     (Action.PASSWORD, "Passwords to reset", ("User", "Settings", "Reason")),
-    (Action.LICENSE, "Licenses to change", ("User", "Changes", "Reason")),
     (Action.RESTORE, "Users to restore", ("User", "Object id", "Options", "Reason")),
     (Action.ASSIGN, "Role assignments to add", ("User", "Role", "Reason")),
     (Action.REVOKE, "Role assignments to remove", ("User", "Role", "Reason")),
+    (Action.MANAGER, "Managers to change", ("User", "Changes", "Reason")),
+    (Action.LICENSE, "Licenses to change", ("User", "Changes", "Reason")),
     (Action.DELETE, "Users to delete", ("User", "Object id", "Reason")),
     (Action.PURGE, "Deleted users to purge (permanent)", ("User", "Object id", "Reason")),
 )
