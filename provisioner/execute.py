@@ -1,12 +1,12 @@
 """Runs a plan against the gateway: batching, pacing, retries, progress and the journal.
 
-Changes run in phases (creates, updates, managers, sign-outs, restores, role assignments,
-revocations, deletes, purges), so a role is assigned only after its user exists. Inside a phase every change is
-independent: they go out in ``$batch`` requests of 20, several in flight, paced by a token
-bucket that mirrors Graph's write budget. Each item's own status is checked: throttled items
-wait out ``Retry-After``; items whose outcome is unknown (503/504, a dropped connection) are
-checked or resent so that nothing is done twice; "not found" right after a create is Graph's
-replication lag and is retried with bounded backoff.
+Changes run in phases (creates, updates, sign-outs, password resets, restores, role assignments,
+revocations, managers, licenses, deletes, purges), so a role is assigned only after its user exists.
+Inside a phase every change is independent: they go out in ``$batch`` requests of 20, several in
+flight, paced by a token bucket that mirrors Graph's write budget. Each item's own status is
+checked: throttled items wait out ``Retry-After``; items whose outcome is unknown (503/504, a
+dropped connection) are checked or resent so that nothing is done twice; "not found" right after a
+create is Graph's replication lag and is retried with bounded backoff.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from provisioner.errors import ProvisionerError
 from provisioner.forbidden import Refusals
 from provisioner.graph import Kind, Request, Response, backoff
 from provisioner.journal import Outcome, OutcomeSink
-from provisioner.model import Action, Change
+from provisioner.model import Action, Change, PasswordSource
 
 # With a 10 % fault rate, twelve unknown outcomes in a row happen about once in 10^12 items.
 MAX_UNCERTAIN_ATTEMPTS = 12
@@ -234,7 +234,8 @@ class Executor:
             requests[request.id] = (item, request)
         if not requests:
             return retry
-        if self.passwords is not None and any(i.change.action is Action.CREATE for i, _ in requests.values()):
+        if self.passwords is not None and any(i.change.action in (Action.CREATE, Action.PASSWORD)
+                                              for i, _ in requests.values()):
             self.passwords.checkpoint()
         writes = sum(1 for _, r in requests.values() if r.method != "GET")
         await self.budget.take(writes)
@@ -285,6 +286,13 @@ class Executor:
             return graph.set_manager_request(rid, self._object_id(c, report), c.manager_id)
         if c.action is Action.SESSIONS:
             return graph.revoke_sessions_request(rid, self._object_id(c, report))
+        if c.action is Action.PASSWORD:
+            return graph.reset_password_request(rid, self._object_id(c, report), self._password(c),
+                                                force_change=bool(c.properties.get("forceChangePasswordNextSignIn")))
+        if c.action is Action.LICENSE:
+            add = {sku: new for sku, (_, new) in c.updates.items() if new is not None}
+            remove = [sku for sku, (_, new) in c.updates.items() if new is None]
+            return graph.assign_license_request(rid, self._object_id(c, report), add, remove)
         if c.action is Action.RESTORE:
             return graph.restore_user_request(rid, self._object_id(c, report), new_upn=c.new_upn,
                                               auto_reconcile=c.auto_reconcile)
@@ -310,6 +318,10 @@ class Executor:
 
     def _password(self, c: Change) -> str:
         key = c.upn.lower()
+        if key not in self._secrets and c.password is PasswordSource.HIDDEN:
+            from provisioner.passwords import generate
+
+            self._secrets[key] = generate()  # nobody is shown it: only kept for a resend of the same write
         if key not in self._secrets:
             if self.passwords is None:
                 raise RuntimeError("a create needs a password source")
@@ -429,6 +441,8 @@ class Executor:
             report.deleted.add(self._object_id(c, report).lower())
         if c.action is Action.ASSIGN and made:
             report.assigned.add(made)
+        if c.action is Action.PASSWORD and c.password is not PasswordSource.HIDDEN and self.passwords is not None:
+            self.passwords.created(c, self._object_id(c, report), self._secrets.get(c.upn.lower()))
         if c.action is Action.CREATE and object_id and self.passwords is not None:
             # A resent create answered "already exists": the user is there, but an earlier send of
             # ours or someone else's create made it; its password is not known to be ours.

@@ -211,6 +211,31 @@ def domains_request(rid: str) -> Request:
     return Request(rid, "GET", "/domains?$select=id,isVerified")
 
 
+def reset_password_request(rid: str, object_id: str, password: str, *, force_change: bool) -> Request:
+    """An admin password reset: a PATCH of passwordProfile (L§4.1)."""
+    return Request(rid, "PATCH", user_path(object_id), {"passwordProfile": {
+        "password": password, "forceChangePasswordNextSignIn": force_change}})
+
+
+def assign_license_request(rid: str, object_id: str, add: Mapping[str, Sequence[str]],
+                           remove: Sequence[str]) -> Request:
+    """assignLicense with both arrays always present (L§6.3): ``add`` maps skuId -> disabled plan ids."""
+    return Request(rid, "POST", f"/users/{object_id}/assignLicense", {
+        "addLicenses": [{"skuId": sku, "disabledPlans": list(plans)} for sku, plans in add.items()],
+        "removeLicenses": list(remove)})
+
+
+def user_licenses_request(rid: str, object_id: str) -> Request:
+    """A user's licenses: assignedLicenses comes only with $select, and licenseAssignmentStates says
+    which are direct (L§6.7); licenseDetails is not available app-only (L§6.6)."""
+    return Request(rid, "GET", f"{user_path(object_id)}?$select=id,assignedLicenses,licenseAssignmentStates")
+
+
+def skus_request(rid: str) -> Request:
+    """The tenant's subscribed SKUs (no $filter: L§6.1)."""
+    return Request(rid, "GET", "/subscribedSkus")
+
+
 def revoke_sessions_request(rid: str, object_id: str) -> Request:
     return Request(rid, "POST", f"/users/{object_id}/revokeSignInSessions")
 

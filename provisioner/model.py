@@ -323,11 +323,13 @@ class Policy:
 class Action(StrEnum):
     CREATE = "create"
     UPDATE = "update"
-    MANAGER = "manager"  # set, change or remove a user's manager (its own request: PUT/DELETE manager/$ref)
     SESSIONS = "revoke-sessions"  # sign the user out everywhere (after a disable in the same plan)
+    PASSWORD = "reset-password"  # PATCH passwordProfile; the secret itself never enters a plan
     RESTORE = "restore"
     ASSIGN = "assign"
     REVOKE = "revoke"
+    MANAGER = "manager"  # set, change or remove a user's manager (its own request: PUT/DELETE manager/$ref)
+    LICENSE = "license"  # assignLicense: SKUs added (``updates`` sku -> (None, disabled plans)) or removed
     DELETE = "delete"
     PURGE = "purge"
 
@@ -337,10 +339,12 @@ class PasswordSource(StrEnum):
 
     GENERATE = "generate"
     SUPPLIED = "supplied"
+    HIDDEN = "random"  # a reset to a random value nobody is shown (offboarding)
 
 
 # Execution and display order: a user exists before its roles are assigned; a disable comes
-# before the sessions are revoked; roles are revoked before a user is deleted; a purge comes last.
+# before the sessions are revoked and the password reset; then roles are revoked, the manager
+# cleared and licenses removed before a user is deleted (L§7.3); a purge comes last.
 ACTION_ORDER = {a: i for i, a in enumerate(Action)}
 
 # The properties a CREATE may carry: identity plus what the tool writes.
@@ -356,7 +360,10 @@ class Change:
     is applied. The other fields belong to one action each: ``properties`` (Graph names, never a
     password) and ``password`` to CREATE, ``updates`` (property -> (old, new)) to UPDATE (and to
     MANAGER: ``manager`` -> (old UPN, new UPN), labels), ``manager_id`` (the new manager's object
-    id, None to remove) to MANAGER, ``new_upn`` and ``auto_reconcile`` to RESTORE.
+    id, None to remove) to MANAGER, ``new_upn`` and ``auto_reconcile`` to RESTORE. A PASSWORD reset
+    carries its ``password`` source and ``properties`` {forceChangePasswordNextSignIn: bool}; a
+    LICENSE change's ``updates`` map each skuId to (disabled plan ids held before or None, after or
+    None: removed), its ``properties`` the SKU and plan ids to their names (labels).
     """
 
     action: Action
@@ -378,9 +385,9 @@ class Change:
         misplaced = [
             name
             for name, value, owners in (
-                ("properties", self.properties, (Action.CREATE,)),
-                ("password", self.password, (Action.CREATE,)),
-                ("updates", self.updates, (Action.UPDATE, Action.MANAGER)),
+                ("properties", self.properties, (Action.CREATE, Action.PASSWORD, Action.LICENSE)),
+                ("password", self.password, (Action.CREATE, Action.PASSWORD)),
+                ("updates", self.updates, (Action.UPDATE, Action.MANAGER, Action.LICENSE)),
                 ("new_upn", self.new_upn, (Action.RESTORE,)),
                 ("auto_reconcile", self.auto_reconcile, (Action.RESTORE,)),
                 ("manager_id", self.manager_id, (Action.MANAGER,)),
@@ -393,7 +400,7 @@ class Change:
             raise ValueError("a password never enters a plan: properties hold no password")
         object.__setattr__(self, "properties", dict(self.properties))
         object.__setattr__(self, "updates", {k: (v[0], v[1]) for k, v in self.updates.items()})
-        if self.action is Action.CREATE:
+        if self.action in (Action.CREATE, Action.PASSWORD):
             object.__setattr__(self, "password", PasswordSource(self.password or PasswordSource.GENERATE))
 
     @property
@@ -415,7 +422,7 @@ class Change:
                 d[key] = value
         if self.auto_reconcile:
             d["autoReconcileProxyConflict"] = True
-        if self.action is Action.CREATE:
+        if self.action in (Action.CREATE, Action.PASSWORD):
             d["properties"] = dict(self.properties)
             d["password"] = str(self.password)
         if self.updates:

@@ -42,6 +42,7 @@ ROLE_NAMES = {
     HELPDESK_ADMIN: "Helpdesk Administrator",
     PASSWORD_ADMIN: "Password Administrator",
     GROUPS_ADMIN: "Groups Administrator",
+    "4d6ac14f-3453-41d0-bef9-a3e0c569773a": "License Administrator",
     "f2ef992c-3afb-46b9-b7cf-a126ee74c451": "Global Reader",
     "b0f54661-2d74-4c50-afa3-1ec803f12efe": "Billing Administrator",
     "f023fd81-a637-4b56-95fd-791ac0226033": "Service Support Administrator",
@@ -57,6 +58,18 @@ ACTS_ON: dict[str, tuple[str, ...]] = {
     **dict.fromkeys((*_READER_ROLES, PASSWORD_ADMIN), (AUTH_ADMIN, USER_ADMIN, *_TOP)),
     AUTH_ADMIN: (AUTH_ADMIN, *_TOP),
     **dict.fromkeys((GROUPS_ADMIN, HELPDESK_ADMIN, USER_ADMIN), (USER_ADMIN, *_TOP)),
+}
+# "Who can reset passwords" (L§4.2): the target's role -> the roles that may reset its password.
+# Roles not listed: only Privileged Authentication Administrator or Global Administrator.
+_RESET_ANY = (PASSWORD_ADMIN, HELPDESK_ADMIN, AUTH_ADMIN, USER_ADMIN, *_TOP)
+RESETS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("88d8e3e3-8f55-4a1e-953a-9b9898b8876b", "95e79109-95c0-4d8e-aee3-d01accf2d47b",
+                     PASSWORD_ADMIN), _RESET_ANY),
+    **dict.fromkeys(("790c1fb9-7f7d-4f88-86a1-ef1f95c05c1b", "4a5d8f65-41da-4de4-8968-e035b65339cf",
+                     "75934031-6c7e-415a-99d7-48dbd49e875e"), (HELPDESK_ADMIN, AUTH_ADMIN, USER_ADMIN, *_TOP)),
+    AUTH_ADMIN: (AUTH_ADMIN, *_TOP),
+    HELPDESK_ADMIN: (HELPDESK_ADMIN, USER_ADMIN, *_TOP),
+    **dict.fromkeys((GROUPS_ADMIN, USER_ADMIN), (USER_ADMIN, *_TOP)),
 }
 # Updating these is a sensitive action, as deleting and restoring are.
 SENSITIVE_PROPERTIES = frozenset({
@@ -90,6 +103,9 @@ READ_ROLES = (
     "Directory.ReadWrite.All",
 )
 WRITE_ROLES = ("RoleManagement.ReadWrite.Directory",)
+RESET_PASSWORDS = ("User-PasswordProfile.ReadWrite.All", "User.ReadWrite.All")
+REVOKE_SESSIONS = ("User.RevokeSessions.All", "User.ReadWrite.All", "Directory.ReadWrite.All")
+ASSIGN_LICENSES = ("LicenseAssignment.ReadWrite.All", "User.ReadWrite.All", "Directory.ReadWrite.All")
 
 # Delegated tokens: this scope acts with everything the signed-in user's admin role allows.
 ACT_AS_USER = "Directory.AccessAsUser.All"
@@ -323,7 +339,18 @@ WRITE_NEEDS: dict[Action, WriteNeed] = {
     Action.REVOKE: WriteNeed(WRITE_ROLES, _ROLE_ADMINS),
     Action.DELETE: WriteNeed(DELETE_RESTORE, _DELETERS, True),
     Action.PURGE: WriteNeed(PURGE, _USER_ADMINS),
+    Action.MANAGER: WriteNeed(WRITE_USERS, _USER_ADMINS),
+    Action.SESSIONS: WriteNeed(REVOKE_SESSIONS, (HELPDESK_ADMIN, USER_ADMIN, *_TOP), True),
+    Action.PASSWORD: WriteNeed(RESET_PASSWORDS, _RESET_ANY, True),
+    Action.LICENSE: WriteNeed(ASSIGN_LICENSES, ("4d6ac14f-3453-41d0-bef9-a3e0c569773a", USER_ADMIN, GLOBAL_ADMIN)),
 }
+
+
+def resetters(target_roles: set[str] | frozenset[str], *, app_only: bool) -> tuple[str, ...]:
+    """The roles that may reset the password of a user holding ``target_roles``, least first. An
+    app's service principal needs at least User Administrator even for a user without a role (L§4.3)."""
+    able = tuple(r for r in _RESET_ANY if all(r in RESETS.get(t, _TOP) for t in target_roles))
+    return tuple(r for r in able if r in (USER_ADMIN, *_TOP)) if app_only else able
 
 
 def acts_on(target_roles: set[str] | frozenset[str]) -> tuple[str, ...]:
@@ -356,6 +383,14 @@ def refusal(action: Action, upn: str, *, grants: Grants | None, target_roles: se
     roles = grants.roles if grants is not None else None
     if grants is not None and grants.delegated and roles is not None and not roles & set(need.person):
         return f"The signed-in admin needs {_names(need.person)}; they hold {_held(roles)}."
+    if action is Action.PASSWORD and target_roles is not None:
+        able = resetters(target_roles, app_only=not (grants and grants.delegated))
+        if roles is None or not roles & set(able):
+            held = ", ".join(sorted(ROLE_NAMES.get(r, f"the role {r}") for r in target_roles)) or "no admin role"
+            prefix = f"Needs {permission}; and " if grants is None else ""
+            doing = "resetting" if prefix else "Resetting"
+            return (f"{prefix}{doing} the password of {upn} (who holds {held}) needs {who} to hold "
+                    f"{_names(able)}.")
     if is_sensitive(action, changed) and target_roles:
         able = tuple(r for r in acts_on(target_roles) if not (grants and grants.delegated) or r in need.person)
         if roles is None or not roles & set(able):

@@ -25,6 +25,8 @@ MARKERS = {
     Action.UPDATE: "~",
     Action.MANAGER: "~",
     Action.SESSIONS: "~",
+    Action.PASSWORD: "~",
+    Action.LICENSE: "~",
     Action.RESTORE: "^",
     Action.DELETE: "-",
     Action.REVOKE: "-",
@@ -36,6 +38,8 @@ _MEANING = {
     Action.UPDATE: "update",
     Action.MANAGER: "set manager",
     Action.SESSIONS: "revoke sign-in sessions",
+    Action.PASSWORD: "reset password",
+    Action.LICENSE: "change licenses",
     Action.RESTORE: "restore",
     Action.DELETE: "delete",
     Action.REVOKE: "revoke role",
@@ -43,7 +47,7 @@ _MEANING = {
 }
 _COLORS = {"+": "\x1b[32m", "~": "\x1b[33m", "^": "\x1b[36m", "-": "\x1b[31m"}
 _RESET = "\x1b[0m"
-_PASSWORD = {"generate": "(generated)", "supplied": "(supplied)"}
+_PASSWORD = {"generate": "(generated)", "supplied": "(supplied)", "random": "(random, shown to nobody)"}
 
 
 def summary(plan: Plan) -> str:
@@ -58,11 +62,13 @@ def summary(plan: Plan) -> str:
     parts = [
         (counts[Action.CREATE], lambda n: f"{n} to create"),
         (counts[Action.UPDATE], lambda n: f"{n} to update"),
-        (counts[Action.MANAGER], lambda n: f"{n} manager{'s' if n != 1 else ''} to change"),
         (counts[Action.SESSIONS], lambda n: f"{n} user{'s' if n != 1 else ''} to sign out"),
+        (counts[Action.PASSWORD], lambda n: f"{n} password{'s' if n != 1 else ''} to reset"),
         (counts[Action.RESTORE], lambda n: f"{n} to restore"),
         (counts[Action.ASSIGN], lambda n: assignments(n, "add")),
         (counts[Action.REVOKE], lambda n: assignments(n, "remove")),
+        (counts[Action.MANAGER], lambda n: f"{n} manager{'s' if n != 1 else ''} to change"),
+        (counts[Action.LICENSE], lambda n: f"{n} user{'s' if n != 1 else ''} to change licenses of"),
         (counts[Action.DELETE], lambda n: f"{n} to delete"),
         (counts[Action.PURGE], lambda n: f"{n} to purge"),
     ]
@@ -80,6 +86,8 @@ def _settings(c: Change) -> list[tuple[str, Any]]:
     password) or a restore's options, by Graph name."""
     if c.action is Action.CREATE:
         return [*c.properties.items(), ("passwordProfile", str(c.password or "generate"))]
+    if c.action is Action.PASSWORD:
+        return [("passwordProfile", str(c.password or "generate")), *c.properties.items()]
     if c.action is Action.RESTORE:
         options = [("newUserPrincipalName", c.new_upn), ("autoReconcileProxyConflict", c.auto_reconcile or None)]
         return [(k, v) for k, v in options if v is not None]
@@ -94,6 +102,8 @@ def _comment(c: Change) -> str:
         Action.UPDATE: f"{subject} will be updated in-place",
         Action.MANAGER: f"the manager of {subject} will be {_manager_verb(c)}",
         Action.SESSIONS: f"every sign-in session of {subject} will be revoked",
+        Action.PASSWORD: f"the password of {subject} will be reset",
+        Action.LICENSE: f"the licenses of {subject} will change",
         Action.RESTORE: f"{subject} will be restored",
         Action.ASSIGN: f"role {role} will be assigned to {c.upn}",
         Action.REVOKE: f"role {role} will be revoked from {c.upn}",
@@ -118,6 +128,8 @@ def _block(c: Change) -> list[str]:
     else:
         head = f"{marker} user {c.upn}" + (f" ({c.object_id})" if c.object_id and c.action is not Action.CREATE else "")
     lines = [head]
+    if c.action is Action.LICENSE:
+        return lines + _licenses(c)
     if c.updates:
         width = max(len(k) for k in c.updates)
         for key, (old, new) in c.updates.items():
@@ -126,6 +138,17 @@ def _block(c: Change) -> list[str]:
     if settings:
         width = max(len(k) for k, _ in settings)
         lines += [f"      {k.ljust(width)} = {_value(k, v)}" for k, v in settings]
+    return lines
+
+
+def _licenses(c: Change) -> list[str]:
+    """``+ SKU`` added (with its disabled plans), ``- SKU`` removed, ``~ SKU`` its disabled plans changed."""
+    lines = []
+    for sku, (old, new) in c.updates.items():
+        name = c.properties.get(sku, sku)
+        mark = "-" if new is None else "+" if old is None else "~"
+        off = [c.properties.get(p, p) for p in new or ()]
+        lines.append(f"    {mark} license {name}" + (f" (disabled plans: {', '.join(off)})" if off else ""))
     return lines
 
 
@@ -177,11 +200,13 @@ def _cell(value: Any) -> str:
 _TABLES: tuple[tuple[Action, str, tuple[str, ...]], ...] = (
     (Action.CREATE, "Users to create", ("User", "Attributes", "Reason")),
     (Action.UPDATE, "Users to update", ("User", "Changes", "Reason")),
-    (Action.MANAGER, "Managers to change", ("User", "Changes", "Reason")),
     (Action.SESSIONS, "Users to sign out (sessions revoked)", ("User", "Object id", "Reason")),
+    (Action.PASSWORD, "Passwords to reset", ("User", "Settings", "Reason")),
     (Action.RESTORE, "Users to restore", ("User", "Object id", "Options", "Reason")),
     (Action.ASSIGN, "Role assignments to add", ("User", "Role", "Reason")),
     (Action.REVOKE, "Role assignments to remove", ("User", "Role", "Reason")),
+    (Action.MANAGER, "Managers to change", ("User", "Changes", "Reason")),
+    (Action.LICENSE, "Licenses to change", ("User", "Changes", "Reason")),
     (Action.DELETE, "Users to delete", ("User", "Object id", "Reason")),
     (Action.PURGE, "Deleted users to purge (permanent)", ("User", "Object id", "Reason")),
 )
@@ -190,8 +215,10 @@ _TABLES: tuple[tuple[Action, str, tuple[str, ...]], ...] = (
 def _row(c: Change) -> list[str]:
     user = f"`{_cell(c.upn)}`"
     attrs = "<br>".join(f"{k}: {_cell(_value(k, v) if k == 'passwordProfile' else v)}" for k, v in _settings(c))
-    if c.action is Action.CREATE:
+    if c.action in (Action.CREATE, Action.PASSWORD):
         return [user, attrs, _cell(c.reason)]
+    if c.action is Action.LICENSE:
+        return [user, "<br>".join(line.strip() for line in _licenses(c)), _cell(c.reason)]
     if c.action in (Action.UPDATE, Action.MANAGER):
         changes = "<br>".join(f"{k}: {_cell(old)} → {_cell(new)}" for k, (old, new) in c.updates.items())
         return [user, changes, _cell(c.reason)]

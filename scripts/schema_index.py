@@ -27,7 +27,7 @@ INDEX = ROOT / "provisioner" / "local" / "schema_index.json"
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
 NAMESPACE = "microsoft.graph"
 # What the local tenant serves: its entity sets and singletons, and the types its answers and bodies hold.
-SERVED_ROOT = ("users", "directory", "directoryObjects", "roleManagement", "domains")
+SERVED_ROOT = ("users", "directory", "directoryObjects", "roleManagement", "domains", "subscribedSkus")
 SERVED_TYPES = (
     "entity",
     "directoryObject",
@@ -41,6 +41,12 @@ SERVED_TYPES = (
     "unifiedRoleAssignment",
     "domain",
     "employeeOrgData",
+    "subscribedSku",
+    "licenseUnitsDetail",
+    "servicePlanInfo",
+    "assignedLicense",
+    "assignedPlan",
+    "licenseAssignmentState",
 )
 # Capability annotations that name properties (the others are yes/no for a whole set).
 PROPERTY_LISTS = (

@@ -85,12 +85,16 @@ def _register() -> None:
     from provisioner.cli.completion import completion
     from provisioner.cli.deleted import deleted
     from provisioner.cli.doctor import doctor
+    from provisioner.cli.leavers import offboard, reset_password
+    from provisioner.cli.licenses import licenses
     from provisioner.cli.local import local
     from provisioner.cli.roles import roles
     from provisioner.cli.sync import apply_command, sync_command
     from provisioner.cli.users import users
 
-    for command in (users, deleted, roles, sync_command, apply_command, audit, local, doctor, completion):
+    users.add_command(reset_password)
+    users.add_command(offboard)
+    for command in (users, licenses, deleted, roles, sync_command, apply_command, audit, local, doctor, completion):
         cli.add_command(command)
 
 

@@ -118,7 +118,12 @@ class PasswordKeeper:
 
     HEADER = "userPrincipalName,password,status\n"
 
-    def __init__(self, supplied: dict[str, str], out: Path | None, opts: ChangeOptions):
+    def __init__(self, supplied: dict[str, str], out: Path | None, opts: ChangeOptions, *, reset: bool = False,
+                 force_change: bool = True):
+        # A reset (users reset-password) words its rows and lines as one; the file format is the same.
+        self.kind, self.done = ("New", "reset") if reset else ("Initial", "created")
+        self.when = "next sign-in" if reset else "first sign-in"
+        self.force_change = force_change
         self.supplied = supplied
         self.out = out = None if opts.dry_run else out
         self.shown: list[tuple[str, str]] = []
@@ -158,7 +163,7 @@ class PasswordKeeper:
             self.unknown.append(change.upn)
             self._row(change.upn, "", "unknown")
         elif self._file is not None:
-            self._row(change.upn, password, "created")
+            self._row(change.upn, password, self.done)
         else:
             self.shown.append((change.upn, password))
 
@@ -181,9 +186,10 @@ class PasswordKeeper:
             except OSError:  # already reported: the run stopped on it
                 pass
         for upn, password in self.shown:
-            err(f"Initial password for {upn}: {password}  (shown once; it must be changed at first sign-in)")
+            must = f"; it must be changed at {self.when}" if self.force_change else ""
+            err(f"{self.kind} password for {upn}: {password}  (shown once{must})")
         if self.out is not None and self._file is not None:
-            err(f"Initial passwords written to {self.out} (mode 0600).")
+            err(f"{self.kind} passwords written to {self.out} (mode 0600).")
         if self._handed and self.out is not None:
             err(f"{len(self._handed)} create(s) did not finish: their passwords stay in {self.out} as 'pending' "
                 "(a user that exists after all has that password).")

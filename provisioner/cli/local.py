@@ -70,18 +70,28 @@ def local() -> None:
 @click.option("--synced-fraction", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
               help="Share of the sample users synced from on-premises AD (onPremisesSyncEnabled).")
 @click.option("--seed", type=int, help="Make the sample users reproducible.")
-def init(state: Path | None, domain: str | None, seed_users: int, synced_fraction: float, seed: int | None) -> None:
+@click.option("--sku", "skus", multiple=True, metavar="PART=N",
+              help="Give the tenant exactly these licenses, N seats each (repeatable; e.g. SPE_E5=25). "
+                   "Default for a new tenant: SPE_E5=25, ENTERPRISEPACK=25, FLOW_FREE=10000.")
+def init(state: Path | None, domain: str | None, seed_users: int, synced_fraction: float, seed: int | None,
+         skus: tuple[str, ...]) -> None:
     """Create the local tenant, or add sample users to the existing one.
 
     \b
     Example:
         provisioner local init --seed-users 1000 --synced-fraction 0.2 --seed 1
+        provisioner local init --sku SPE_E5=25 --sku ENTERPRISEPACK=10
     """
     from provisioner.local import DEFAULT_DOMAIN, add_domain, init_tenant
+    from provisioner.local.licenses import parse_skus
 
+    try:
+        seats = parse_skus(list(skus)) if skus else None
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--sku") from None
     path = _state(state)
     summary = _on(path, lambda: init_tenant(path, domain=domain or DEFAULT_DOMAIN, seed_users=seed_users,
-                                            synced_fraction=synced_fraction, seed=seed))
+                                            synced_fraction=synced_fraction, seed=seed, skus=seats))
     if summary.get("created"):
         click.echo(f"Created local tenant at {path} (admin@{summary['domain']} is Global Administrator).",
                    err=True)

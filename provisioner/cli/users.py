@@ -74,17 +74,18 @@ def list_users(app: App, upn_prefix: str | None, enabled: bool | None, synced: b
 @output_option
 @click.pass_obj
 def show(app: App, user: str, output: str) -> None:
-    """Show one user (by UPN or object id) and the admin roles it holds."""
+    """Show one user (by UPN or object id), the admin roles and the licenses it holds."""
     from provisioner.output import render_one
 
     async def work(target: Target) -> dict[str, Any]:
         from provisioner import services
 
         details = await services.show_user(target, user)
-        return {**details.user.to_graph(), "roles": list(details.roles)}
+        return {**details.user.to_graph(), "roles": list(details.roles), "licenses": list(details.licenses)}
 
     row = app.run(work)
-    click.echo(render_one(row, [*USER_COLUMNS, ("id", "Object id"), ("roles", "Roles")], output), nl=False)
+    columns = [*USER_COLUMNS, ("id", "Object id"), ("roles", "Roles"), ("licenses", "Licenses")]
+    click.echo(render_one(row, columns, output), nl=False)
 
 
 # --- create -----------------------------------------------------------------------------------

@@ -294,10 +294,11 @@ def graph_app(state_path: str | Path) -> Starlette:
 
     `app.state.store` is the tenant's `Store`, for code that composes this app (batch, realism).
     """
+    from .license_routes import ROUTES as LICENSE_ROUTES
     from .lifecycle_routes import ROUTES as LIFECYCLE_ROUTES  # they build on this module's helpers
 
     # Graph's published schema is checked before any route (schema_guard).
-    app = Starlette(routes=ROUTES + LIFECYCLE_ROUTES, exception_handlers={HTTPException: _http_error},
+    app = Starlette(routes=ROUTES + LIFECYCLE_ROUTES + LICENSE_ROUTES, exception_handlers={HTTPException: _http_error},
                     middleware=[Middleware(SchemaGuard)])
     app.state.store = Store(state_path)
     return app

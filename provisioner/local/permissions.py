@@ -43,6 +43,8 @@ PASSWORD_ADMIN = "966707d0-3269-4727-9be2-8c3a10f19b9d"
 GROUPS_ADMIN = "fdd7a751-b60b-444a-984c-02652fe8fa1c"
 DIRECTORY_READERS = "88d8e3e3-8f55-4a1e-953a-9b9898b8876b"
 GUEST_INVITER = "95e79109-95c0-4d8e-aee3-d01accf2d47b"
+LICENSE_ADMIN = "4d6ac14f-3453-41d0-bef9-a3e0c569773a"
+DIRECTORY_WRITERS = "9360feb5-f418-4baa-8175-e2a00bac4301"
 MESSAGE_CENTER_READER = "790c1fb9-7f7d-4f88-86a1-ef1f95c05c1b"
 REPORTS_READER = "4a5d8f65-41da-4de4-8968-e035b65339cf"
 USAGE_REPORTS_READER = "75934031-6c7e-415a-99d7-48dbd49e875e"
@@ -135,6 +137,13 @@ RULES: dict[str, Rule] = {
     "direct_reports": _READ_USERS,
     "set_manager": Rule(("User.ReadWrite.All", "Directory.ReadWrite.All"), roles=_USER_ADMINS),
     "remove_manager": Rule(("User.ReadWrite.All", "Directory.ReadWrite.All"), roles=_USER_ADMINS),
+    # Licensing (graph-lifecycle.md §0, §6.4).
+    "list_subscribed_skus": Rule(("Organization.Read.All", "Directory.Read.All", "Organization.ReadWrite.All",
+                                  "Directory.ReadWrite.All")),
+    "get_subscribed_sku": Rule(("Organization.Read.All", "Directory.Read.All", "Organization.ReadWrite.All",
+                                "Directory.ReadWrite.All")),
+    "assign_license": Rule(("LicenseAssignment.ReadWrite.All", "User.ReadWrite.All", "Directory.ReadWrite.All"),
+                           roles=_USER_ADMINS | {LICENSE_ADMIN, DIRECTORY_WRITERS}),
     "list_domains": Rule(("Domain.Read.All", "Domain.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")),
 }
 

@@ -129,11 +129,13 @@ def init_tenant(
     seed_users: int = 0,
     synced_fraction: float = 0.0,
     seed: int | None = None,
+    skus: dict[str, int] | None = None,
 ) -> dict:
     """Create the tenant file if missing (verified domain + Global Administrator `admin@<domain>`),
     then add `seed_users` sample users, about `synced_fraction` of them directory-synced.
 
-    An existing tenant keeps everything it has. Deterministic when `seed` is given.
+    An existing tenant keeps everything it has. Deterministic when `seed` is given. `skus` (part
+    number -> enabled seats) replaces the tenant's subscribed SKUs (default: `licenses.DEFAULT_SKUS`).
     Returns a summary: path, created, domain, seeded, synced, users (active user count).
     """
     if not 0.0 <= synced_fraction <= 1.0:
@@ -144,6 +146,10 @@ def init_tenant(
     try:
         created = store.created_now
         default = store.default_domain()
+        if skus is not None:
+            from .licenses import seed_skus
+
+            seed_skus(store, skus)
         synced = _seed(store, default, seed_users, synced_fraction, random.Random(seed)) if seed_users else 0
         with store.read() as db:
             total = db.execute("SELECT COUNT(*) FROM users WHERE deleted IS NULL").fetchone()[0]

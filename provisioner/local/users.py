@@ -215,6 +215,9 @@ def user_view(user: dict, select: list[str] | None, default: tuple[str, ...] = D
     view = project(user, select, default)
     if "passwordProfile" in view:
         view["passwordProfile"] = None
+    for key in ("assignedLicenses", "licenseAssignmentStates", "assignedPlans"):  # [] when none, never null
+        if key in view and view[key] is None:
+            view[key] = []
     return view
 
 

@@ -30,8 +30,9 @@ def protected_ids(state: TenantState, policy: Policy) -> set[str]:
 def guardrails(plan: Plan, state: TenantState, policy: Policy) -> None:
     """Refuse the whole plan, before any write, listing every problem found (one per line).
 
-    Refused: deleting or purging a directory-synced user, or updating one; deleting, purging,
-    disabling, renaming or revoking a role from a protected account; leaving no active Global Administrator; more
+    Refused: deleting or purging a directory-synced user, or updating one or resetting its password;
+    deleting, purging, disabling, renaming, resetting the password of or revoking a role from a
+    protected account; leaving no active Global Administrator; more
     deletes (or purges) than ``policy.max_deletes`` unless ``policy.force``; restoring past the 30-day window;
     restoring to a user principal name another user holds.
     """
@@ -52,19 +53,23 @@ def guardrails(plan: Plan, state: TenantState, policy: Policy) -> None:
             )
             if synced:
                 problems.append(_SYNCED.format(upn=name))
+        if c.action is Action.PASSWORD and user is not None and user.synced:
+            problems.append(f"{name} is synced from on-premises Active Directory (onPremisesSyncEnabled); reset its "
+                            "password there (Active Directory Users and Computers or Set-ADAccountPassword)")
         if c.action is Action.UPDATE and user is not None and user.synced:
             problems.append(
                 f"{name} is synced from on-premises Active Directory (onPremisesSyncEnabled); change "
                 f"{', '.join(sorted(c.updates))} there and let Entra Connect sync it"
             )
         target, template = written(c)  # a revoke's target is the principal of the assignment it deletes
-        harms = c.action in (Action.DELETE, Action.PURGE, Action.REVOKE) or (
+        harms = c.action in (Action.DELETE, Action.PURGE, Action.REVOKE, Action.PASSWORD) or (
             c.action is Action.UPDATE and (disables(c) or "userPrincipalName" in c.updates))
         if harms and target in guarded:
             doing = {
                 Action.DELETE: "deleting",
                 Action.PURGE: "purging",
                 Action.REVOKE: f"revoking {index.role_display_name(template) or template} from",
+                Action.PASSWORD: "resetting the password of",
                 Action.UPDATE: "disabling" if disables(c) else "renaming",
             }[c.action]
             who = index.by_id.get(target) or index.deleted_by_id.get(target)

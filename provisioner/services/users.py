@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from provisioner.errors import NotFound
-from provisioner.graph import assignments_request, get_user_request, odata_string
+from provisioner.graph import Response, assignments_request, odata_string
 from provisioner.ids import is_guid
-from provisioner.model import DeletedUser, User, UserSpec
+from provisioner.model import USER_SELECT, DeletedUser, User, UserSpec
 from provisioner.plan import plan_create, plan_delete, plan_purge, plan_restore
 from provisioner.services.reads import DEFINITIONS_REQUEST, DELETED_REQUEST, Reader, users_and_roles
 from provisioner.services.target import Applied, Approve, Passwords, Review, RunOptions, Target, carry_out, changing
@@ -51,23 +51,44 @@ async def list_users(target: Target, *, upn_prefix: str | None = None, enabled: 
 class UserDetails:
     user: User
     roles: tuple[str, ...]  # display names of the admin roles held, sorted
+    licenses: tuple[str, ...] = ()  # part numbers (skuId when unknown); "(group)" when only a group gives it
 
 
 async def show_user(target: Target, ref: str) -> UserDetails:
-    """One active user (by UPN or object id) and the admin roles it holds: two round trips at most
-    (one when named by object id: the user and its assignments are read together)."""
+    """One active user (by UPN or object id), the admin roles and the licenses it holds: two round
+    trips at most (one when named by object id and unlicensed: the user and its assignments are
+    read together; the SKUs' names are read only for a licensed user)."""
+    from provisioner.graph import Request, skus_request, user_path
+
     r = Reader(target.directory)
-    requests = [get_user_request("user", ref)]
+    # assignedLicenses comes only with $select (L§6.7): asked for with the user itself.
+    select = ",".join((*USER_SELECT, "assignedLicenses", "licenseAssignmentStates"))
+    requests = [Request("user", "GET", f"{user_path(ref)}?$select={select}")]
     if is_guid(ref):
         requests.append(assignments_request("held", principal_id=ref.lower()))
     answers = await r.send(requests)
     if answers["user"].status == 404:
         raise NotFound(f"no active user {ref!r}; deleted users are listed by 'provisioner deleted list'")
-    user = User.from_graph(answers["user"].checked().body)
-    held = answers.get("held") or (await r.send([assignments_request("held", principal_id=user.id)]))["held"]
-    r.add_assignments(await target.directory.assignments(held))
+    body = answers["user"].checked().body
+    user = User.from_graph(body)
+    licensed = bool(body.get("assignedLicenses"))
+    then = ([] if "held" in answers else [assignments_request("held", principal_id=user.id)])
+    then += [skus_request("skus")] if licensed else []
+    answers.update(await r.send(then) if then else {})
+    r.add_assignments(await target.directory.assignments(answers["held"]))
     await r.name_held_roles()
-    return UserDetails(user, r.held_role_names(user.id))
+    return UserDetails(user, r.held_role_names(user.id), _license_names(body, answers.get("skus")))
+
+
+def _license_names(body: dict, skus: Response | None) -> tuple[str, ...]:
+    """The user's licenses by part number; without Organization.Read.All (no SKU names), by skuId."""
+    from provisioner.services.licenses import held_licenses
+
+    names = {}
+    if skus is not None and skus.ok:
+        names = {str(s.get("skuId", "")).lower(): str(s.get("skuPartNumber")) for s in skus.values()}
+    held = held_licenses(body)
+    return tuple(sorted(names.get(sku, sku) + ("" if h.direct else " (group)") for sku, h in held.items()))
 
 
 async def create_users(target: Target, specs: Iterable[UserSpec], review: Review | None = None,

@@ -59,9 +59,10 @@ def denied(resp) -> None:
 
 
 def test_every_route_has_a_rule() -> None:
+    from provisioner.local.license_routes import ROUTES as LICENSE_ROUTES
     from provisioner.local.lifecycle_routes import ROUTES as LIFECYCLE_ROUTES
 
-    assert {route.endpoint.__name__ for route in [*ROUTES, *LIFECYCLE_ROUTES]} == set(perms.RULES)
+    assert {route.endpoint.__name__ for route in [*ROUTES, *LIFECYCLE_ROUTES, *LICENSE_ROUTES]} == set(perms.RULES)
 
 
 def test_revoking_sessions_needs_its_permission(tenant) -> None:

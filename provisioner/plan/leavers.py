@@ -1,0 +1,105 @@
+"""The leaver planner: password resets, and offboarding in one plan (L§7.3). Pure: no I/O,
+deterministic.
+
+A reset is one PASSWORD change (where the password comes from, never the password) and one
+SESSIONS change. Offboarding is, per user and in this order: disable, revoke sessions, reset the
+password to a random value nobody is shown, revoke every admin role, remove the manager, remove
+the direct licenses (if asked) and soft delete (if asked). What is already so is a note, so a
+re-run converges; the guardrails (last Global Administrator, protected accounts, synced users)
+judge the whole plan before the first write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from provisioner.errors import Refused
+from provisioner.model import Action, Change, PasswordSource, TenantState, User
+from provisioner.plan.imperative import Planned, finish
+from provisioner.plan.index import Index
+from provisioner.plan.lifecycle import _user
+
+
+def _users(refs: Iterable[str], index: Index, notes: list[str]) -> list[User]:
+    """The active users named, each once (a second mention is a note)."""
+    seen: set[str] = set()
+    found: list[User] = []
+    for ref in refs:
+        user = _user(ref, index)
+        if user.id in seen:
+            notes.append(f"{user.user_principal_name} is listed more than once; it is planned once")
+            continue
+        seen.add(user.id)
+        found.append(user)
+    return found
+
+
+def plan_reset(refs: Iterable[str], state: TenantState, *, source: PasswordSource = PasswordSource.GENERATE,
+               force_change: bool = True, revoke_sessions: bool = True, reason: str = "requested") -> Planned:
+    """Reset each user's password (generated, supplied or random-and-unseen) and sign it out."""
+    index = Index(state)
+    changes: list[Change] = []
+    notes: list[str] = []
+    for user in _users(refs, index, notes):
+        changes.append(Change(Action.PASSWORD, user.user_principal_name, user.id, password=source,
+                              properties={"forceChangePasswordNextSignIn": force_change}, reason=reason))
+        if revoke_sessions:
+            changes.append(Change(Action.SESSIONS, user.user_principal_name, user.id, reason=reason))
+    return finish(changes, notes, state)
+
+
+@dataclass(frozen=True)
+class Leaver:
+    """What offboarding found about one user besides the state: its manager's UPN (None: none) and
+    its direct licenses (skuId -> label), read by the use case."""
+
+    manager: str | None = None
+    licenses: Mapping[str, str] | None = None
+
+
+def plan_offboard(refs: Sequence[str], state: TenantState, found: Mapping[str, Leaver], *,
+                  remove_licenses: bool = False, delete: bool = False) -> Planned:
+    """Plan the offboarding of each user named (``found`` is keyed by lower-cased object id)."""
+    index = Index(state)
+    changes: list[Change] = []
+    notes: list[str] = []
+    present = []
+    for ref in refs:
+        if index.active(ref) is None and index.deleted(ref):
+            notes.append(f"{ref} is already deleted; nothing left to offboard")
+        else:
+            present.append(ref)
+    leavers = _users(present, index, notes)
+    synced = [u.user_principal_name for u in leavers if u.synced]
+    if synced:
+        lines = [f"refused ({len(synced)} problem{'s' if len(synced) > 1 else ''}); nothing was written:"]
+        raise Refused("\n".join(lines + [
+            f"  - {upn} is synced from on-premises Active Directory (onPremisesSyncEnabled); offboard it there "
+            "(disable it, reset its password, delete it) and let Entra Connect sync it" for upn in synced]))
+    for user in leavers:
+        upn, oid, why = user.user_principal_name, user.id, "offboarding"
+        extra = found.get(oid.lower(), Leaver())
+        if user.account_enabled:
+            changes.append(Change(Action.UPDATE, upn, oid, updates={"accountEnabled": (True, False)}, reason=why))
+        else:
+            notes.append(f"{upn} is already disabled; sign-in stays blocked")
+        changes.append(Change(Action.SESSIONS, upn, oid, reason=why))
+        changes.append(Change(Action.PASSWORD, upn, oid, password=PasswordSource.HIDDEN,
+                              properties={"forceChangePasswordNextSignIn": False}, reason=why))
+        names = {d.id.lower(): d.display_name for d in state.roles}
+        held = sorted((a for a in state.assignments if a.principal_id.lower() == oid.lower()),
+                      key=lambda a: names.get(a.role_definition_id.lower(), a.role_definition_id))
+        for a in held:
+            changes.append(Change(Action.REVOKE, upn, oid, role_id=a.role_definition_id,
+                                  role_name=names.get(a.role_definition_id.lower(), a.role_definition_id),
+                                  assignment_id=a.id, reason=why))
+        if extra.manager is not None:
+            changes.append(Change(Action.MANAGER, upn, oid, updates={"manager": (extra.manager, None)}, reason=why))
+        if remove_licenses and extra.licenses:
+            ordered = sorted(extra.licenses.items(), key=lambda kv: kv[1])
+            changes.append(Change(Action.LICENSE, upn, oid, updates={sku: ([], None) for sku, _ in ordered},
+                                  properties=dict(ordered), reason=why))
+        if delete:
+            changes.append(Change(Action.DELETE, upn, oid, reason=why))
+    return finish(changes, notes, state)

@@ -1,0 +1,96 @@
+"""Use cases for leavers: reset passwords (and sign the users out), and offboard users in one
+guarded plan (L§7.3).
+
+A reset reads the users named (one batched round trip). Offboarding reads the users with the
+Global Administrator assignments (and the deleted users when a name matched no active one), then
+their role assignments, managers and, when licenses go too, their direct licenses and the
+tenant's SKUs: two round trips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from provisioner.graph import Kind, manager_request, skus_request, user_licenses_request
+from provisioner.model import PasswordSource
+from provisioner.plan.leavers import Leaver, plan_offboard, plan_reset
+from provisioner.services.licenses import held_licenses
+from provisioner.services.reads import DELETED_REQUEST, GA_REQUEST, Reader
+from provisioner.services.target import (
+    Applied,
+    Approve,
+    Passwords,
+    Review,
+    RunOptions,
+    Target,
+    carry_out,
+    changing,
+)
+
+
+async def reset_passwords(target: Target, refs: Sequence[str], review: Review | None = None,
+                          run: RunOptions | None = None, *, passwords: Passwords | None = None,
+                          force_change: bool = True, revoke_sessions: bool = True) -> Applied:
+    """Reset each user's password and revoke its sign-in sessions. The password is the one
+    ``passwords`` supplies for the user, else a generated one kept in ``passwords.generated``;
+    the user must change it at next sign-in unless ``force_change`` is False. Synced users and
+    protected accounts are refused before the first write."""
+    review, run = review or Approve(), run or RunOptions()
+    passwords = passwords if passwords is not None else Passwords()
+    supplied = getattr(passwords, "supplied", {}) or {}
+    async with changing(target, review, run):
+        r = Reader(target.directory)
+        await r.users(list(refs))
+        by_id = {u.id.lower(): u for u in r.state.users.values()}
+        for ref in refs:  # a password supplied for an object id is the user's, whatever it was named by
+            user = r.state.user(ref) or by_id.get(ref.lower())
+            if user is not None and ref.lower() in supplied:
+                supplied.setdefault(user.user_principal_name.lower(), supplied[ref.lower()])
+        every_supplied = bool(refs) and all(
+            (u := r.state.user(ref) or by_id.get(ref.lower())) is not None
+            and u.user_principal_name.lower() in supplied for ref in refs)
+        source = PasswordSource.SUPPLIED if every_supplied else PasswordSource.GENERATE
+        planned = plan_reset(refs, r.state, source=source, force_change=force_change,
+                             revoke_sessions=revoke_sessions)
+        return await carry_out(target, r.state, planned, review, run, passwords=passwords)
+
+
+async def offboard_users(target: Target, refs: Sequence[str], review: Review | None = None,
+                         run: RunOptions | None = None, *, remove_licenses: bool = False,
+                         delete: bool = False) -> Applied:
+    """Offboard users in the order of L§7.3: disable, revoke sessions, reset the password to a
+    random value nobody sees, revoke every admin role, remove the manager, remove direct licenses
+    (``remove_licenses``), soft delete (``delete``). Re-running converges."""
+    review, run = review or Approve(), run or RunOptions()
+    async with changing(target, review, run):
+        r = Reader(target.directory)
+        answers = await r.users(list(refs), also=[GA_REQUEST])
+        await r.global_admins(answers)
+        by_id = {u.id.lower(): u for u in r.state.users.values()}
+        named = [u for ref in refs if (u := r.state.user(ref) or by_id.get(ref.lower())) is not None]
+        then = r.unknown_holders()
+        if len({u.id for u in named}) < len({ref.lower() for ref in refs}):
+            then.append(DELETED_REQUEST)  # an earlier run may have deleted it: that is converged
+        ids = sorted({u.id.lower() for u in named})
+        then += [manager_request(f"mgr:{oid}", oid) for oid in ids]
+        if remove_licenses and ids:
+            then += [user_licenses_request(f"lic:{oid}", oid) for oid in ids] + [skus_request("skus")]
+        answers = await r.assignments_of(ids, also=then)
+        if "deleted" in answers:
+            await r.deleted(answers)
+        await r.name_held_roles()
+        skus = {}
+        if "skus" in answers and answers["skus"].ok:  # without Organization.Read.All: labelled by skuId
+            skus = {str(s.get("skuId", "")).lower(): str(s.get("skuPartNumber") or s.get("skuId"))
+                    for s in answers["skus"].checked().values()}
+        found: dict[str, Leaver] = {}
+        for oid in ids:
+            mgr = answers[f"mgr:{oid}"]
+            manager = None if mgr.kind is Kind.NOT_FOUND else str(mgr.checked().body.get("userPrincipalName") or "")
+            licenses = None
+            if f"lic:{oid}" in answers:
+                held = held_licenses(answers[f"lic:{oid}"].checked().body)
+                licenses = {sku: skus.get(sku, sku) for sku, h in held.items() if h.direct}
+            found[oid] = Leaver(manager=manager or None, licenses=licenses)
+        planned = plan_offboard(refs, r.state, found, remove_licenses=remove_licenses, delete=delete)
+        return await carry_out(target, r.state, planned, review, run)

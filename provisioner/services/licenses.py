@@ -1,0 +1,78 @@
+"""Use cases for licenses: list the tenant's SKUs, and add or remove users' direct licenses
+within the seats the tenant has (L§6).
+
+Two batched round trips: the users named with the tenant's SKUs, then each user's licenses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from provisioner.graph import skus_request, user_licenses_request
+from provisioner.licenses import Sku, resolve_sku
+from provisioner.plan.licenses import Held, LicenseEdit, plan_licenses
+from provisioner.services.reads import Reader
+from provisioner.services.target import Applied, Approve, Review, RunOptions, Target, carry_out, changing
+
+
+async def list_licenses(target: Target) -> list[Sku]:
+    """The tenant's subscribed SKUs, by part number."""
+    answers = await target.directory.read([skus_request("skus")])
+    return sorted((Sku.from_graph(s) for s in answers["skus"].checked().values()), key=lambda s: s.part_number)
+
+
+def held_licenses(body: Mapping[str, Any]) -> dict[str, Held]:
+    """skuId -> what the user holds, from ``assignedLicenses`` and ``licenseAssignmentStates``: a
+    license is direct when a state without ``assignedByGroup`` names it (no states: all direct)."""
+    states = [s for s in body.get("licenseAssignmentStates") or [] if isinstance(s, Mapping)]
+    direct = {str(s.get("skuId", "")).lower() for s in states if not s.get("assignedByGroup")}
+    held = {}
+    for a in body.get("assignedLicenses") or []:
+        sku = str(a.get("skuId", "")).lower()
+        held[sku] = Held(tuple(str(p).lower() for p in a.get("disabledPlans") or []), not states or sku in direct)
+    return held
+
+
+class SkuRequest:
+    """Licenses named as an admin names them (part number, product name or GUID; plans by name or
+    id), resolved against the tenant's SKUs once they are read."""
+
+    def __init__(self, ref: str, add: Iterable[str] = (), remove: Iterable[str] = (),
+                 disable_plans: Iterable[str] = (), usage_location: str | None = None):
+        self.ref, self.add, self.remove = ref, list(add), list(remove)
+        self.disable_plans, self.usage_location = list(disable_plans), usage_location
+
+    def edit(self, skus: list[Sku]) -> LicenseEdit:
+        add: dict[str, tuple[str, ...]] = {}
+        used: set[str] = set()
+        for ref in self.add:
+            sku = resolve_sku(ref, skus)
+            # One --disable-plan list serves several SKUs: each SKU disables the plans it carries.
+            carried = [p for p in self.disable_plans if any(p.lower() in (q.id, q.name.lower()) for q in sku.plans)]
+            used.update(carried)
+            add[sku.id] = tuple(sorted(sku.plan(p).id for p in carried))
+        for plan in self.disable_plans:
+            if plan not in used and self.add:
+                resolve_sku(self.add[0], skus).plan(plan)  # refused, naming the plans the SKU has
+        remove = tuple(resolve_sku(ref, skus).id for ref in self.remove)
+        return LicenseEdit(self.ref, add, remove, self.usage_location)
+
+
+async def change_licenses(target: Target, requests: Iterable[SkuRequest], review: Review | None = None,
+                          run: RunOptions | None = None) -> Applied:
+    """Add and remove direct licenses; refused before the first write when seats are short, a
+    user has no usage location (and none is given), or a license to remove comes from a group."""
+    requests = list(requests)
+    review, run = review or Approve(), run or RunOptions()
+    async with changing(target, review, run):
+        r = Reader(target.directory)
+        answers = await r.users([q.ref for q in requests], also=[skus_request("skus")])
+        skus = [Sku.from_graph(s) for s in answers["skus"].checked().values()]
+        edits = [q.edit(skus) for q in requests]
+        by_id = {u.id.lower(): u for u in r.state.users.values()}
+        ids = sorted({u.id.lower() for q in requests if (u := r.state.user(q.ref) or by_id.get(q.ref.lower()))})
+        answers = await r.send([user_licenses_request(f"lic:{oid}", oid) for oid in ids])
+        held = {oid: held_licenses(answers[f"lic:{oid}"].checked().body) for oid in ids}
+        planned = plan_licenses(edits, r.state, skus, held)
+        return await carry_out(target, r.state, planned, review, run)
