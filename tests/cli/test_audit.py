@@ -27,8 +27,12 @@ BILLING = "b0f54661-2d74-4c50-afa3-1ec803f12efe"
 USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
 SECURITY_ADMIN = "194ae4cb-b126-40b2-bd5b-6091b380977d"
 CHROMIUM = Path("/usr/bin/chromium")
-# The local tenant serves no PIM nor subscribedSkus yet: SCuBA 7.4-7.9 cannot be checked there.
-NOT_CHECKED = "Not checked: Microsoft Graph did not give subscribedSkus (400 BadRequest), so Entra ID P2 is unknown"
+# The local tenant serves no PIM yet: SCuBA 7.4-7.9 cannot be checked there.
+NOT_CHECKED = {p: "Not checked: Microsoft Graph did not give "
+               + ("roleAssignmentScheduleInstances" if p in ("7.4", "7.5") else "roleManagementPolicyAssignments")
+               + " (400 BadRequest)" for p in ("7.4", "7.5", "7.6", "7.7", "7.8", "7.9")}
+ELIGIBLE_NOTE = ("Microsoft Graph did not give roleEligibilityScheduleInstances (400 BadRequest): MS.AAD.7.1 and "
+                 "7.2 count active holders only.")
 PIM_POLICIES = [
     ("7.4", "Shall", "No permanent active assignment of a highly privileged role"),
     ("7.5", "Shall", "Highly privileged roles assigned only through PIM"),
@@ -46,7 +50,8 @@ BASELINE_MARKDOWN = (
     "| MS.AAD.7.2v1 | Shall | not met | Finer-grained roles rather than Global Administrator | "
     "Requirement not met: Policy MS.AAD.7.1 failed so score not computed |\n"
     "| MS.AAD.7.3v1 | Shall | met | Privileged users are cloud-only | 0 admin(s) that are not cloud-only found |\n"
-    + "".join(f"| MS.AAD.{p}v1 | {c} | not checked | {t} | {NOT_CHECKED} |\n" for p, c, t in PIM_POLICIES)
+    + "".join(f"| MS.AAD.{p}v1 | {c} | not checked | {t} | {NOT_CHECKED[p]} |\n" for p, c, t in PIM_POLICIES)
+    + "\n" + f"> {ELIGIBLE_NOTE}\n"
 )
 
 

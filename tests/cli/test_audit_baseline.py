@@ -8,7 +8,17 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from test_audit import ADMIN, DOMAIN, GLOBAL, NOT_CHECKED, PIM_POLICIES, USER_ADMIN, Tenant, meet_the_baseline
+from test_audit import (
+    ADMIN,
+    DOMAIN,
+    ELIGIBLE_NOTE,
+    GLOBAL,
+    NOT_CHECKED,
+    PIM_POLICIES,
+    USER_ADMIN,
+    Tenant,
+    meet_the_baseline,
+)
 
 from provisioner.cli import cli
 from provisioner.errors import ExitCode
@@ -44,7 +54,7 @@ def results(*args: str) -> dict[str, tuple[bool | None, str, list[str]]]:
 
 
 def not_checked() -> dict[str, tuple[None, str, list[str]]]:
-    return {f"MS.AAD.{p}v1": (None, NOT_CHECKED, []) for p, _, _ in PIM_POLICIES}
+    return {f"MS.AAD.{p}v1": (None, NOT_CHECKED[p], []) for p, _, _ in PIM_POLICIES}
 
 
 def test_untouched_tenant(tenant):
@@ -63,7 +73,7 @@ def test_untouched_tenant(tenant):
         "MS.AAD.7.3v1": (True, "0 admin(s) that are not cloud-only found", []),
         **not_checked(),
     }
-    assert data["findings"] == [] and data["notes"] == []
+    assert data["findings"] == [] and data["notes"] == [ELIGIBLE_NOTE]
 
 
 def test_two_global_admins_and_two_narrower_admins_meet_7_1_and_7_2(tenant):
@@ -125,7 +135,7 @@ def test_failed_shall_policies_count_for_fail_on(tenant):
 def test_exclusions_from_config_are_accepted_and_checked(tenant):
     admin = tenant.user_id(ADMIN)
     tenant.config.write_text(f'[audit.scuba]\nexcluded_users = ["{admin}"]\nexcluded_groups = []\n')
-    assert results()["MS.AAD.7.4v1"] == (None, NOT_CHECKED, [])
+    assert results()["MS.AAD.7.4v1"] == (None, NOT_CHECKED["7.4"], [])
     tenant.config.write_text('[audit.scuba]\nexcluded_users = ["breakglass@contoso.com"]\n')
     result = run()
     assert result.exit_code == 1
