@@ -56,7 +56,10 @@ def local() -> None:
 @click.option("--synced-fraction", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
               help="Share of the sample users synced from on-premises AD (onPremisesSyncEnabled).")
 @click.option("--seed", type=int, help="Make the sample users reproducible.")
-def init(state: Path | None, domain: str | None, seed_users: int, synced_fraction: float, seed: int | None) -> None:
+@click.option("--p2/--no-p2", default=None,
+              help="Whether the tenant holds Microsoft Entra ID P2, which PIM needs (a new tenant does).")
+def init(state: Path | None, domain: str | None, seed_users: int, synced_fraction: float, seed: int | None,
+         p2: bool | None) -> None:
     """Create the local tenant, or add sample users to the existing one.
 
     \b
@@ -68,6 +71,10 @@ def init(state: Path | None, domain: str | None, seed_users: int, synced_fractio
     path = _state(state)
     summary = init_tenant(path, domain=domain or DEFAULT_DOMAIN, seed_users=seed_users,
                           synced_fraction=synced_fraction, seed=seed)
+    if p2 is not None:
+        from provisioner.local.pim import licence_at
+
+        licence_at(path, p2)
     if summary.get("created"):
         click.echo(f"Created local tenant at {path} (admin@{summary['domain']} is Global Administrator).",
                    err=True)

@@ -60,8 +60,10 @@ def denied(resp) -> None:
 
 def test_every_route_has_a_rule() -> None:
     from provisioner.local.lifecycle_routes import ROUTES as LIFECYCLE_ROUTES
+    from provisioner.local.pim_routes import ROUTES as PIM_ROUTES
 
-    assert {route.endpoint.__name__ for route in [*ROUTES, *LIFECYCLE_ROUTES]} == set(perms.RULES)
+    routes = [*ROUTES, *LIFECYCLE_ROUTES, *PIM_ROUTES]
+    assert {route.endpoint.__name__ for route in routes} == set(perms.RULES)
 
 
 def test_revoking_sessions_needs_its_permission(tenant) -> None:
