@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
+from urllib.parse import quote
 
 from provisioner.directory import Directory
 from provisioner.errors import NotFound
 from provisioner.graph import (
+    INSTANCES,
     MAX_IN_VALUES,
+    NO_PIM_LICENCE,
     Kind,
     Request,
     Response,
@@ -22,6 +25,7 @@ from provisioner.graph import (
     chunks,
     deleted_users_request,
     get_user_request,
+    instances_request,
     role_definitions_request,
     users_by_upn_request,
 )
@@ -93,10 +97,14 @@ class Reader:
         async for user in self.d.iter_users():
             self.add_user(user)
 
-    async def assignments_of(self, principal_ids: Iterable[str], *,
-                             also: Sequence[Request] = ()) -> dict[str, Response]:
-        """The role assignments of these principals, with other independent reads."""
+    async def assignments_of(self, principal_ids: Iterable[str], *, also: Sequence[Request] = (),
+                             pim: bool = False) -> dict[str, Response]:
+        """The role assignments of these principals, with other independent reads; with ``pim``
+        their PIM instances too (how each is held, and whether the tenant has PIM at all)."""
         wanted = sorted(set(principal_ids))
+        if pim and len(wanted) <= ASSIGNMENTS_LIST_ALL_ABOVE:
+            also = [*also, *(instances_request(f"{tag}:{p}", p, eligible=tag == "el")
+                             for p in wanted for tag in ("el", "ac"))]
         if len(wanted) > ASSIGNMENTS_LIST_ALL_ABOVE:
             answers, everything = await asyncio.gather(self.send(also), self.d.role_assignments())
             keep = {p.lower() for p in wanted}
@@ -107,7 +115,24 @@ class Reader:
         for rid, resp in answers.items():
             if rid.startswith("as:"):
                 self.add_assignments(await self.d.assignments(resp))
+        await self.take_instances(answers)
         return answers
+
+    async def take_instances(self, answers: Mapping[str, Response]) -> None:
+        """Take in the PIM instances read as ``el:``/``ac:`` (a 400 AadPremiumLicenseRequired: no PIM)."""
+        for rid, resp in sorted(answers.items()):
+            tag = rid.partition(":")[0]
+            if tag not in ("el", "ac"):
+                continue
+            if not resp.ok and resp.error().code == NO_PIM_LICENCE:
+                self.state.pim = False
+                continue
+            self.state.pim = self.state.pim if self.state.pim is False else True
+            found = [RoleAssignment.from_instance(d, eligible=tag == "el") for d in await self.collect(resp)]
+            if tag == "el":
+                self.state.eligible += found
+            else:  # the same ids as the role assignments: add how each is held
+                self.add_assignments(found)
 
     async def global_admins(self, answers: Mapping[str, Response]) -> None:
         """Take in the Global Administrator assignments read as ``ga`` (see :data:`GA_REQUEST`)."""
@@ -180,7 +205,8 @@ DEFINITIONS_REQUEST = role_definitions_request("definitions")
 
 
 async def users_and_roles(r: Reader, refs: Sequence[str], *, global_admins: bool,
-                           deleted_if_missing: bool = False, role_refs: Iterable[str] = ()) -> None:
+                           deleted_if_missing: bool = False, role_refs: Iterable[str] = (),
+                           pim: bool = False) -> None:
     """The named users and their role assignments, in two round trips: the users (with the Global
     Administrator assignments when the plan could remove one, and the role definitions when a role
     is not in the catalog), then their assignments (with the Global Administrators' accounts and,
@@ -195,7 +221,7 @@ async def users_and_roles(r: Reader, refs: Sequence[str], *, global_admins: bool
     missing = len({u.id for u in named}) < len({ref.lower() for ref in refs})
     if deleted_if_missing and missing:
         then.append(DELETED_REQUEST)
-    answers = await r.assignments_of([u.id for u in named], also=then)
+    answers = await r.assignments_of([u.id for u in named], also=then, pim=pim)
     if "deleted" in answers:
         await r.deleted(answers)
     await r.name_held_roles()
@@ -214,3 +240,13 @@ async def full_state(d: Directory) -> TenantState:
         all_users(), d.role_definitions(), d.role_assignments(), d.deleted_users()
     )
     return TenantState(now=d.now(), users=users, deleted=deleted, roles=roles, assignments=assignments)
+
+
+async def role_instances(d: Directory, role_id: str) -> list[RoleAssignment]:
+    """One role's PIM instances, active and eligible, in one round trip ([] without PIM)."""
+    flt = quote(f"roleDefinitionId eq '{role_id}'")
+    requests = [Request(f"{tag}:{role_id}", "GET", f"/roleManagement/directory/{INSTANCES[tag == 'el']}?$filter={flt}")
+                for tag in ("el", "ac")]
+    r = Reader(d)
+    await r.take_instances(await d.read(requests))
+    return [*r.state.assignments, *r.state.eligible]
