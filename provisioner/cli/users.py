@@ -80,10 +80,16 @@ def show(app: App, user: str, output: str) -> None:
         from provisioner import services
 
         details = await services.show_user(target, user)
-        return {**details.user.to_graph(), "roles": list(details.roles)}
+        row = {**details.user.to_graph(), "roles": list(details.roles)}
+        if details.assignments:  # with PIM: every role, active or eligible, and how it is held
+            row["assignments"] = list(details.assignments)
+        return row
 
     row = app.run(work)
-    click.echo(render_one(row, [*USER_COLUMNS, ("id", "Object id"), ("roles", "Roles")], output), nl=False)
+    columns = [*USER_COLUMNS, ("id", "Object id"), ("roles", "Roles")]
+    if "assignments" in row:
+        columns.append(("assignments", "Assignments"))
+    click.echo(render_one(row, columns, output), nl=False)
 
 
 # --- create -----------------------------------------------------------------------------------

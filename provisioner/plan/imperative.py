@@ -344,7 +344,7 @@ def _revoke(upn: str, user: User, role: RoleDefinition, state: TenantState, hold
         kind = {"eligible": " as eligible", "active": " as active"}.get(holding.which or "", "")
         notes.append(f"{upn} does not hold {role.display_name}{kind}; nothing to revoke")
     return [Change(Action.REVOKE, upn, user.id, role_id=role.template_id, role_name=role.display_name,
-                   assignment_id=a.id, reason=f"currently held ({a.describe()})" if state.pim else "currently held",
+                   assignment_id=a.id, reason=f"held {a.describe()}" if state.pim else "currently held",
                    eligible=is_eligible,
                    through_pim=is_eligible or bool(state.pim)) for a, is_eligible in found]
 

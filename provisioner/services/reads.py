@@ -103,8 +103,7 @@ class Reader:
         their PIM instances too (how each is held, and whether the tenant has PIM at all)."""
         wanted = sorted(set(principal_ids))
         if pim and len(wanted) <= ASSIGNMENTS_LIST_ALL_ABOVE:
-            also = [*also, *(instances_request(f"{tag}:{p}", p, eligible=tag == "el")
-                             for p in wanted for tag in ("el", "ac"))]
+            also = [*also, *(r for p in wanted for r in pim_reads(p))]
         if len(wanted) > ASSIGNMENTS_LIST_ALL_ABOVE:
             answers, everything = await asyncio.gather(self.send(also), self.d.role_assignments())
             keep = {p.lower() for p in wanted}
@@ -191,12 +190,25 @@ class Reader:
         return tuple(sorted({names.get(a.role_definition_id.lower(), a.role_definition_id)
                              for a in self.state.assignments if a.principal_id.lower() == principal_id.lower()}))
 
+    def holdings(self, principal_id: str) -> tuple[str, ...]:
+        """Each role a principal holds, active or eligible, and how: "Billing Administrator: active permanent"."""
+        names = {d.id.lower(): d.display_name for d in self.state.roles}
+        mine = [a for a in (*self.state.assignments, *self.state.eligible)
+                if a.principal_id.lower() == principal_id.lower()]
+        return tuple(sorted(f"{names.get(a.role_definition_id.lower(), a.role_definition_id)}: {a.describe()}"
+                            for a in mine))
+
     async def name_held_roles(self) -> None:
         """Read the role definitions only if a held role is not one the catalog names."""
         known = {r.id.lower() for r in self.state.roles}
         if any(a.role_definition_id.lower() not in known and classic_for(a.role_definition_id) is None
-               for a in self.state.assignments):
+               for a in (*self.state.assignments, *self.state.eligible)):
             await self.definitions()
+
+
+def pim_reads(principal_id: str) -> list[Request]:
+    """A principal's PIM instances, eligible (``el:``) and active (``ac:``), for ``take_instances``."""
+    return [instances_request(f"{tag}:{principal_id}", principal_id, eligible=tag == "el") for tag in ("el", "ac")]
 
 
 GA_REQUEST = assignments_request("ga", role_id=GLOBAL_ADMIN_ID)

@@ -12,7 +12,7 @@ from provisioner.graph import assignments_request, get_user_request, odata_strin
 from provisioner.ids import is_guid
 from provisioner.model import DeletedUser, User, UserSpec
 from provisioner.plan import plan_create, plan_delete, plan_purge, plan_restore
-from provisioner.services.reads import DEFINITIONS_REQUEST, DELETED_REQUEST, Reader, users_and_roles
+from provisioner.services.reads import DEFINITIONS_REQUEST, DELETED_REQUEST, Reader, pim_reads, users_and_roles
 from provisioner.services.target import Applied, Approve, Passwords, Review, RunOptions, Target, carry_out, changing
 
 
@@ -50,7 +50,10 @@ async def list_users(target: Target, *, upn_prefix: str | None = None, enabled: 
 @dataclass(frozen=True)
 class UserDetails:
     user: User
-    roles: tuple[str, ...]  # display names of the admin roles held, sorted
+    roles: tuple[str, ...]  # display names of the admin roles held actively, sorted
+    # Every role held, active or eligible, and how ("Global Administrator: eligible until 2027-01-31");
+    # empty when the tenant has no PIM to say it.
+    assignments: tuple[str, ...] = ()
 
 
 async def show_user(target: Target, ref: str) -> UserDetails:
@@ -59,15 +62,17 @@ async def show_user(target: Target, ref: str) -> UserDetails:
     r = Reader(target.directory)
     requests = [get_user_request("user", ref)]
     if is_guid(ref):
-        requests.append(assignments_request("held", principal_id=ref.lower()))
+        requests += [assignments_request("held", principal_id=ref.lower()), *pim_reads(ref.lower())]
     answers = await r.send(requests)
     if answers["user"].status == 404:
         raise NotFound(f"no active user {ref!r}; deleted users are listed by 'provisioner deleted list'")
     user = User.from_graph(answers["user"].checked().body)
-    held = answers.get("held") or (await r.send([assignments_request("held", principal_id=user.id)]))["held"]
-    r.add_assignments(await target.directory.assignments(held))
+    if "held" not in answers:
+        answers.update(await r.send([assignments_request("held", principal_id=user.id), *pim_reads(user.id)]))
+    r.add_assignments(await target.directory.assignments(answers["held"]))
+    await r.take_instances(answers)
     await r.name_held_roles()
-    return UserDetails(user, r.held_role_names(user.id))
+    return UserDetails(user, r.held_role_names(user.id), r.holdings(user.id) if r.state.pim else ())
 
 
 async def create_users(target: Target, specs: Iterable[UserSpec], review: Review | None = None,
