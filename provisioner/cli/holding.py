@@ -65,7 +65,9 @@ def iso_duration(text: str) -> str:
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
     time = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
-    return f"P{days}D" * bool(days) + (f"T{time}" if time else "") or "PT1M"
+    if not days and not time:
+        return "PT1M"  # under a minute: the shortest span PIM's durations name
+    return "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "")
 
 
 def assign_holding(eligible: bool, until: str | None, duration: str | None, permanent: bool,
