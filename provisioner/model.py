@@ -284,6 +284,26 @@ class RoleAssignment:
 
 
 @dataclass(frozen=True)
+class Holding:
+    """How `roles assign` grants a role (PIM, P§A1-A2) and which kind `roles revoke` removes.
+
+    ``end`` is a UTC time in Graph's form, ``duration`` an ISO 8601 duration (``P30D``, ``PT8H``);
+    neither means permanent. ``which`` picks what a revoke removes: "eligible", "active" or None
+    (whichever the user holds).
+    """
+
+    eligible: bool = False
+    end: str | None = None
+    duration: str | None = None
+    justification: str | None = None
+    which: str | None = None
+
+    @property
+    def time_bound(self) -> bool:
+        return bool(self.end or self.duration)
+
+
+@dataclass(frozen=True)
 class UserSpec:
     """A user as an input asks for it (a CLI call, a CSV/JSON row or a manifest entry).
 
@@ -298,6 +318,9 @@ class UserSpec:
     password: str | None = field(default=None, repr=False)
     row: int | None = None  # the input row it came from, for error messages
     roles_given: bool = True  # False: the input said nothing of roles, so held roles are kept
+    # How a role (by its reference as written) is to be held, when the input says (manifest
+    # `{ role = "global", eligible = true, duration = "P180D" }`); unlisted: active, permanent.
+    holdings: Mapping[str, Holding] = field(default_factory=dict)
 
 
 # The roles a manifest decides when it does not say (the five classic admin roles).
@@ -340,26 +363,6 @@ class TenantState:
 
     def user(self, upn: str) -> User | None:
         return self.users.get(upn.lower())
-
-
-@dataclass(frozen=True)
-class Holding:
-    """How `roles assign` grants a role (PIM, P§A1-A2) and which kind `roles revoke` removes.
-
-    ``end`` is a UTC time in Graph's form, ``duration`` an ISO 8601 duration (``P30D``, ``PT8H``);
-    neither means permanent. ``which`` picks what a revoke removes: "eligible", "active" or None
-    (whichever the user holds).
-    """
-
-    eligible: bool = False
-    end: str | None = None
-    duration: str | None = None
-    justification: str | None = None
-    which: str | None = None
-
-    @property
-    def time_bound(self) -> bool:
-        return bool(self.end or self.duration)
 
 
 @dataclass(frozen=True)

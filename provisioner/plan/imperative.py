@@ -346,7 +346,9 @@ def _revoke(upn: str, user: User, role: RoleDefinition, state: TenantState, hold
     return [Change(Action.REVOKE, upn, user.id, role_id=role.template_id, role_name=role.display_name,
                    assignment_id=a.id, reason=f"held {a.describe()}" if state.pim else "currently held",
                    eligible=is_eligible,
-                   through_pim=is_eligible or bool(state.pim)) for a, is_eligible in found]
+                   # A direct assignment is deleted directly: PIM's adminRemove of one is not documented.
+                   through_pim=is_eligible or bool(state.pim and a.outside_pim is False))
+            for a, is_eligible in found]
 
 
 def _role_changes(specs: Iterable[UserSpec], state: TenantState, assign: bool,

@@ -248,10 +248,21 @@ async def full_state(d: Directory) -> TenantState:
         async for user in d.iter_users():
             users[user.user_principal_name.lower()] = user
 
-    _, roles, assignments, deleted = await asyncio.gather(
-        all_users(), d.role_definitions(), d.role_assignments(), d.deleted_users()
+    _, roles, assignments, deleted, pim = await asyncio.gather(
+        all_users(), d.role_definitions(), d.role_assignments(), d.deleted_users(), all_instances(d)
     )
-    return TenantState(now=d.now(), users=users, deleted=deleted, roles=roles, assignments=assignments)
+    by_id = {a.id: a for a in assignments}
+    by_id.update({a.id: a for a in pim.assignments if a.id in by_id})  # how each active one is held
+    return TenantState(now=d.now(), users=users, deleted=deleted, roles=roles, assignments=list(by_id.values()),
+                       eligible=pim.eligible, pim=pim.pim)
+
+
+async def all_instances(d: Directory) -> TenantState:
+    """Every PIM instance of the tenant, eligible and active (``pim`` False without P2), read together."""
+    r = Reader(d)
+    await r.take_instances(await d.read([Request(f"{tag}:all", "GET", f"/roleManagement/directory/"
+                                                 f"{INSTANCES[tag == 'el']}") for tag in ("el", "ac")]))
+    return r.state
 
 
 async def role_instances(d: Directory, role_id: str) -> list[RoleAssignment]:
