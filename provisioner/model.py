@@ -283,6 +283,11 @@ class RoleAssignment:
         )
 
 
+# The justification sent when none is given: PIM requires one on active assignments by default
+# (Enablement_Admin_Assignment, graph-pim-baseline P§A4.4).
+DEFAULT_JUSTIFICATION = "Assigned with provisioner"
+
+
 @dataclass(frozen=True)
 class Holding:
     """How `roles assign` grants a role (PIM, P§A1-A2) and which kind `roles revoke` removes.

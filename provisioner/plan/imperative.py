@@ -12,6 +12,7 @@ from typing import Any
 
 from provisioner.errors import NotFound, ProvisionerError
 from provisioner.model import (
+    DEFAULT_JUSTIFICATION,
     USER_WRITABLE,
     Action,
     Change,
@@ -302,8 +303,6 @@ def _user_for_roles(ref: str, index: Index) -> User:
 
 NO_PIM = ("{what} needs Microsoft Entra ID P2 (or Entra ID Governance) and this tenant has neither; "
           "assign it as a permanent active role instead (without --eligible, --until or --duration)")
-# Graph's PIM requires a justification on active assignments by default (Enablement_Admin_Assignment).
-DEFAULT_JUSTIFICATION = "Assigned with provisioner"
 
 
 def _eligible_held(state: TenantState) -> dict[str, dict[str, RoleAssignment]]:
