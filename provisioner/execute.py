@@ -302,8 +302,14 @@ class Executor:
                 self._settle(report, Outcome(c, "failed", code="FailedDependency",
                                              message=f"{c.upn} was not created, so no role was assigned"))
                 return None
+            if c.through_pim:
+                return graph.schedule_request(rid, "adminAssign", principal, c.role_id or "", eligible=c.eligible,
+                                              end=c.end, duration=c.duration, justification=c.justification)
             return graph.assign_role_request(rid, principal, c.role_id or "")
         if c.action is Action.REVOKE:
+            if c.through_pim:
+                return graph.schedule_request(rid, "adminRemove", self._object_id(c, report), c.role_id or "",
+                                              eligible=c.eligible)
             return graph.revoke_role_request(rid, c.assignment_id or "")
         if c.action is Action.DELETE:
             return graph.delete_user_request(rid, self._object_id(c, report))
@@ -343,6 +349,10 @@ class Executor:
             return self._done(item, report, resp, object_id=object_id, made=made)
         if kind in (Kind.THROTTLED, Kind.TRANSIENT):
             return self._transient(item, resp, report)
+        if c.through_pim and not resp.ok and resp.error().code in (graph.PIM_EXISTS, graph.PIM_MISSING):
+            # PIM names it: the assignment is already in place (or already gone after an unknown outcome).
+            if (c.action is Action.ASSIGN) == (resp.error().code == graph.PIM_EXISTS):
+                return self._done(item, report, resp, object_id=None)
         if item.uncertain:
             # After an unknown outcome, the answer to a resend can show the first send worked.
             if c.action is Action.CREATE and kind is Kind.CONFLICT:

@@ -268,6 +268,40 @@ def revoke_role_request(rid: str, assignment_id: str) -> Request:
     return Request(rid, "DELETE", f"{ASSIGNMENTS}/{assignment_id}")
 
 
+PIM = "/roleManagement/directory"
+PIM_SETS = {True: "roleEligibilityScheduleRequests", False: "roleAssignmentScheduleRequests"}
+INSTANCES = {True: "roleEligibilityScheduleInstances", False: "roleAssignmentScheduleInstances"}
+NO_PIM_LICENCE = "AadPremiumLicenseRequired"  # PIM on a tenant without Entra ID P2 / Governance (P§A3)
+PIM_EXISTS = "RoleAssignmentExists"
+PIM_MISSING = "RoleAssignmentDoesNotExist"
+
+
+def schedule_request(rid: str, action: str, principal_id: str, role_id: str, *, eligible: bool,
+                     end: str | None = None, duration: str | None = None,
+                     justification: str | None = None) -> Request:
+    """A PIM schedule request (P§A1-A2): ``adminAssign``, ``adminRemove`` or ``adminExtend`` of an
+    eligible or active assignment, until ``end`` or for ``duration`` (neither: no expiry)."""
+    body: dict[str, Any] = {"action": action, "principalId": principal_id, "roleDefinitionId": role_id,
+                            "directoryScopeId": "/"}
+    if action != "adminRemove":
+        if end:
+            expiration = {"type": "afterDateTime", "endDateTime": end}
+        elif duration:
+            expiration = {"type": "afterDuration", "duration": duration}
+        else:
+            expiration = {"type": "noExpiration"}
+        body["scheduleInfo"] = {"expiration": expiration}
+        if justification:
+            body["justification"] = justification
+    return Request(rid, "POST", f"{PIM}/{PIM_SETS[eligible]}", body)
+
+
+def instances_request(rid: str, principal_id: str, *, eligible: bool) -> Request:
+    """One principal's PIM schedule instances, eligible or active (400 without P2, P§A3)."""
+    return Request(rid, "GET", f"{PIM}/{INSTANCES[eligible]}?$filter="
+                               + quote(f"principalId eq {odata_string(principal_id)}"))
+
+
 def get_user_request(rid: str, ref: str) -> Request:
     """An active user by object id or UPN (404 when there is none)."""
     return Request(rid, "GET", f"{user_path(ref)}?$select={','.join(USER_SELECT)}")

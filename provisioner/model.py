@@ -241,10 +241,37 @@ class RoleDefinition:
 
 @dataclass(frozen=True)
 class RoleAssignment:
+    """A role held: active (a role assignment) or eligible (PIM; activated when needed).
+
+    ``start``/``end`` are the instance's times (None: unknown, or no end); ``outside_pim`` is True
+    for an active assignment made with the direct API (its instance has no start, P§A2.4), None
+    when the tenant's PIM was not read.
+    """
+
     id: str
     principal_id: str
     role_definition_id: str
     directory_scope_id: str = "/"
+    eligible: bool = False
+    start: str | None = None
+    end: str | None = None
+    outside_pim: bool | None = None
+
+    @classmethod
+    def from_instance(cls, d: Mapping[str, Any], *, eligible: bool) -> RoleAssignment:
+        """From a PIM schedule instance (`roleEligibilityScheduleInstances` / `roleAssignmentScheduleInstances`)."""
+        return cls(id=d["id"], principal_id=d["principalId"], role_definition_id=d["roleDefinitionId"],
+                   directory_scope_id=d.get("directoryScopeId") or "/", eligible=eligible,
+                   start=d.get("startDateTime"), end=d.get("endDateTime"),
+                   outside_pim=None if eligible else d.get("startDateTime") is None)
+
+    def describe(self) -> str:
+        """How it is held, for people: "active permanent", "eligible until 2027-01-31", ..."""
+        until = f"until {self.end[:10]}" if self.end else "permanent"
+        text = f"{'eligible' if self.eligible else 'active'} {until}"
+        if self.eligible and not self.end:
+            text = "permanently eligible"
+        return text + (", outside PIM" if self.outside_pim else "")
 
     @classmethod
     def from_graph(cls, d: Mapping[str, Any]) -> RoleAssignment:
@@ -254,6 +281,31 @@ class RoleAssignment:
             role_definition_id=d["roleDefinitionId"],
             directory_scope_id=d.get("directoryScopeId", "/"),
         )
+
+
+# The justification sent when none is given: PIM requires one on active assignments by default
+# (Enablement_Admin_Assignment, graph-pim-baseline P§A4.4).
+DEFAULT_JUSTIFICATION = "Assigned with provisioner"
+
+
+@dataclass(frozen=True)
+class Holding:
+    """How `roles assign` grants a role (PIM, P§A1-A2) and which kind `roles revoke` removes.
+
+    ``end`` is a UTC time in Graph's form, ``duration`` an ISO 8601 duration (``P30D``, ``PT8H``);
+    neither means permanent. ``which`` picks what a revoke removes: "eligible", "active" or None
+    (whichever the user holds).
+    """
+
+    eligible: bool = False
+    end: str | None = None
+    duration: str | None = None
+    justification: str | None = None
+    which: str | None = None
+
+    @property
+    def time_bound(self) -> bool:
+        return bool(self.end or self.duration)
 
 
 @dataclass(frozen=True)
@@ -271,6 +323,9 @@ class UserSpec:
     password: str | None = field(default=None, repr=False)
     row: int | None = None  # the input row it came from, for error messages
     roles_given: bool = True  # False: the input said nothing of roles, so held roles are kept
+    # How a role (by its reference as written) is to be held, when the input says (manifest
+    # `{ role = "global", eligible = true, duration = "P180D" }`); unlisted: active, permanent.
+    holdings: Mapping[str, Holding] = field(default_factory=dict)
 
 
 # The roles a manifest decides when it does not say (the five classic admin roles).
@@ -306,6 +361,10 @@ class TenantState:
     roles: list[RoleDefinition] = field(default_factory=list)
     assignments: list[RoleAssignment] = field(default_factory=list)
     managers: dict[str, User | None] = field(default_factory=dict)  # lower object id -> manager, where read
+    # PIM: eligible assignments of the users read; whether the tenant has PIM (Entra ID P2 or
+    # Governance), None when not asked.
+    eligible: list[RoleAssignment] = field(default_factory=list)
+    pim: bool | None = None
 
     def user(self, upn: str) -> User | None:
         return self.users.get(upn.lower())
@@ -379,6 +438,13 @@ class Change:
     new_upn: str | None = None
     auto_reconcile: bool = False
     manager_id: str | None = None
+    # ASSIGN / REVOKE: eligible (PIM) rather than active; through PIM's schedule requests rather
+    # than the direct API; ASSIGN: the end (UTC, Graph's form) or ISO 8601 duration, and why.
+    eligible: bool = False
+    through_pim: bool = False
+    end: str | None = None
+    duration: str | None = None
+    justification: str | None = None
 
     def __post_init__(self) -> None:
         # A field of another action is a bug in the caller, not something to carry silently.
@@ -391,6 +457,11 @@ class Change:
                 ("new_upn", self.new_upn, (Action.RESTORE,)),
                 ("auto_reconcile", self.auto_reconcile, (Action.RESTORE,)),
                 ("manager_id", self.manager_id, (Action.MANAGER,)),
+                ("eligible", self.eligible, (Action.ASSIGN, Action.REVOKE)),
+                ("through_pim", self.through_pim, (Action.ASSIGN, Action.REVOKE)),
+                ("end", self.end, (Action.ASSIGN,)),
+                ("duration", self.duration, (Action.ASSIGN,)),
+                ("justification", self.justification, (Action.ASSIGN,)),
             )
             if value and self.action not in owners
         ]
@@ -417,11 +488,18 @@ class Change:
             ("assignmentId", self.assignment_id),
             ("newUserPrincipalName", self.new_upn),
             ("managerId", self.manager_id),
+            ("endDateTime", self.end),
+            ("duration", self.duration),
+            ("justification", self.justification),
         ):
             if value is not None:
                 d[key] = value
         if self.auto_reconcile:
             d["autoReconcileProxyConflict"] = True
+        if self.eligible:
+            d["eligible"] = True
+        if self.through_pim:
+            d["throughPim"] = True
         if self.action in (Action.CREATE, Action.PASSWORD):
             d["properties"] = dict(self.properties)
             d["password"] = str(self.password)

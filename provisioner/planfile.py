@@ -29,6 +29,9 @@ OLD_FORMAT = (
 ASSIGNMENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
+# How a role is held (PIM, graph-pim-baseline P§A1-A2): eligible or active, made through PIM's
+# schedule requests or the direct API, until a date or for a duration, and why.
+PIM_KEYS = ("eligible", "throughPim", "endDateTime", "duration", "justification")
 PLAN_KEYS = ("formatVersion", "tenant", "fingerprint", "digest", "changes")
 COMMON = ("action", "userPrincipalName", "reason")
 # The keys each action uses, beyond COMMON; the ones in REQUIRED must be there.
@@ -38,8 +41,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "manager": ("objectId", "updates", "managerId"),  # no managerId: the manager is removed
     "revoke-sessions": ("objectId",),
     "restore": ("objectId", "newUserPrincipalName", "autoReconcileProxyConflict"),
-    "assign": ("objectId", "roleDefinitionId", "roleName"),
-    "revoke": ("objectId", "roleDefinitionId", "roleName", "assignmentId"),
+    "assign": ("objectId", "roleDefinitionId", "roleName", *PIM_KEYS),
+    "revoke": ("objectId", "roleDefinitionId", "roleName", "assignmentId", "eligible", "throughPim"),
     "delete": ("objectId",),
     "purge": ("objectId",),
 }
@@ -137,6 +140,18 @@ def change_fields(
         if not isinstance(d["autoReconcileProxyConflict"], bool):
             raise PlanFormatError(f"{where}: autoReconcileProxyConflict must be true or false")
         fields["auto_reconcile"] = d["autoReconcileProxyConflict"]
+    for key, name in (("eligible", "eligible"), ("throughPim", "through_pim")):
+        if key in d:
+            if not isinstance(d[key], bool):
+                raise PlanFormatError(f"{where}: {key} must be true or false")
+            fields[name] = d[key]
+    for key, name in (("endDateTime", "end"), ("duration", "duration"), ("justification", "justification")):
+        if key in d:
+            fields[name] = _string(d, key, where)
+    if "end" in fields and not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", fields["end"]):
+        raise PlanFormatError(f"{where}: endDateTime must be a UTC time like 2027-01-31T00:00:00Z")
+    if "duration" in fields and not re.fullmatch(r"P(\d+D)?(T(\d+H)?(\d+M)?)?", fields["duration"]):
+        raise PlanFormatError(f"{where}: duration must be an ISO 8601 duration like P30D or PT8H")
     if action == "create":
         fields["properties"] = _properties(d, where, upn, create_properties)
         password = d["password"]

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from provisioner.model import Action, Change, Plan
+from provisioner.model import DEFAULT_JUSTIFICATION, Action, Change, Plan
 from provisioner.output import terminal_text
 
 EMPTY = "No changes. The tenant already matches."
@@ -91,6 +91,14 @@ def _settings(c: Change) -> list[tuple[str, Any]]:
     if c.action is Action.RESTORE:
         options = [("newUserPrincipalName", c.new_upn), ("autoReconcileProxyConflict", c.auto_reconcile or None)]
         return [(k, v) for k, v in options if v is not None]
+    if c.action in (Action.ASSIGN, Action.REVOKE) and (c.eligible or c.end or c.duration):
+        # How the role is granted or which kind goes (PIM); a permanent active one shows nothing extra.
+        kind = "eligible" if c.eligible else "active"
+        until = f"until {c.end}" if c.end else f"for {c.duration}" if c.duration else "permanent"
+        return [("assignment", f"{kind}, {until}" if c.action is Action.ASSIGN else kind)] + (
+            [("justification", c.justification)] if c.justification else [])
+    if c.action is Action.ASSIGN and c.justification and c.justification != DEFAULT_JUSTIFICATION:
+        return [("justification", c.justification)]
     return []
 
 

@@ -27,7 +27,7 @@ INDEX = ROOT / "provisioner" / "local" / "schema_index.json"
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
 NAMESPACE = "microsoft.graph"
 # What the local tenant serves: its entity sets and singletons, and the types its answers and bodies hold.
-SERVED_ROOT = ("users", "directory", "directoryObjects", "roleManagement", "domains", "subscribedSkus")
+SERVED_ROOT = ("users", "directory", "directoryObjects", "roleManagement", "domains", "subscribedSkus", "policies")
 SERVED_TYPES = (
     "entity",
     "directoryObject",
@@ -47,6 +47,37 @@ SERVED_TYPES = (
     "assignedLicense",
     "assignedPlan",
     "licenseAssignmentState",
+    # PIM (graph-pim-baseline P§A0-A4)
+    "request",
+    "unifiedRoleEligibilityScheduleRequest",
+    "unifiedRoleAssignmentScheduleRequest",
+    "unifiedRoleScheduleBase",
+    "unifiedRoleEligibilitySchedule",
+    "unifiedRoleAssignmentSchedule",
+    "unifiedRoleScheduleInstanceBase",
+    "unifiedRoleEligibilityScheduleInstance",
+    "unifiedRoleAssignmentScheduleInstance",
+    "requestSchedule",
+    "expirationPattern",
+    "patternedRecurrence",
+    "ticketInfo",
+    "identitySet",
+    "identity",
+    "policyRoot",
+    "unifiedRoleManagementPolicy",
+    "unifiedRoleManagementPolicyAssignment",
+    "unifiedRoleManagementPolicyRule",
+    "unifiedRoleManagementPolicyRuleTarget",
+    "unifiedRoleManagementPolicyExpirationRule",
+    "unifiedRoleManagementPolicyEnablementRule",
+    "unifiedRoleManagementPolicyNotificationRule",
+    "unifiedRoleManagementPolicyApprovalRule",
+    "unifiedRoleManagementPolicyAuthenticationContextRule",
+    "approvalSettings",
+    "unifiedApprovalStage",
+    "subjectSet",
+    "singleUser",
+    "groupMembers",
 )
 # Capability annotations that name properties (the others are yes/no for a whole set).
 PROPERTY_LISTS = (

@@ -73,8 +73,10 @@ def local() -> None:
 @click.option("--sku", "skus", multiple=True, metavar="PART=N",
               help="Give the tenant exactly these licenses, N seats each (repeatable; e.g. SPE_E5=25). "
                    "Default for a new tenant: SPE_E5=25, ENTERPRISEPACK=25, FLOW_FREE=10000.")
+@click.option("--p2/--no-p2", default=None,
+              help="Whether the tenant holds Microsoft Entra ID P2, which PIM needs (a new tenant does).")
 def init(state: Path | None, domain: str | None, seed_users: int, synced_fraction: float, seed: int | None,
-         skus: tuple[str, ...]) -> None:
+         skus: tuple[str, ...], p2: bool | None) -> None:
     """Create the local tenant, or add sample users to the existing one.
 
     \b
@@ -92,6 +94,10 @@ def init(state: Path | None, domain: str | None, seed_users: int, synced_fractio
     path = _state(state)
     summary = _on(path, lambda: init_tenant(path, domain=domain or DEFAULT_DOMAIN, seed_users=seed_users,
                                             synced_fraction=synced_fraction, seed=seed, skus=seats))
+    if p2 is not None:
+        from provisioner.local.pim import licence_at
+
+        licence_at(path, p2)
     if summary.get("created"):
         click.echo(f"Created local tenant at {path} (admin@{summary['domain']} is Global Administrator).",
                    err=True)

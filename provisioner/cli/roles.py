@@ -11,6 +11,7 @@ import click
 from provisioner.cli.app import App, CliReview, change_options, err, finish, run_options
 from provisioner.cli.completion import complete_role
 from provisioner.cli.files import from_option, read_rows, skip_invalid_option
+from provisioner.cli.holding import assign_holding, assign_options, revoke_holding, revoke_options
 from provisioner.cli.users import output_option
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ ROLE_COLUMNS = [
 MEMBER_COLUMNS = [
     ("userPrincipalName", "UPN"),
     ("displayName", "Name"),
+    ("assignment", "Assignment"),
     ("accountEnabled", "Enabled"),
     ("onPremisesSyncEnabled", "Synced"),
     ("id", "Object id"),
@@ -84,7 +86,9 @@ def members(app: App, role: str, output: str) -> None:
 
     found = app.run(work)
     err(f"Role: {found.role.display_name} ({found.role.template_id})")
-    click.echo(render([u.to_graph() for u in found.users], MEMBER_COLUMNS, output), nl=False)
+    rows = [{**u.to_graph(), "assignment": "; ".join(a.describe() for a in found.holdings.get(u.id.lower(), ()))
+             or None} for u in found.users]
+    click.echo(render(rows, MEMBER_COLUMNS, output), nl=False)
 
 
 def _role_specs(user: str | None, role_refs: tuple[str, ...], from_file: Path | None,
@@ -111,12 +115,18 @@ def _role_command(action: str):  # type: ignore[no-untyped-def]
 
     @click.argument("user", required=False)
     @click.argument("role_refs", nargs=-1, metavar="ROLE...", shell_complete=complete_role)
+    @(assign_options if action == "assign" else revoke_options)
     @from_option
     @skip_invalid_option
     @change_options
     @click.pass_obj
     def command(app: App, user: str | None, role_refs: tuple[str, ...], from_file: Path | None,
                 skip_invalid: Path | None, **change: Any) -> None:
+        if action == "assign":
+            holding = assign_holding(*(change.pop(k) for k in ("eligible", "until", "duration", "permanent",
+                                                               "justification")))
+        else:
+            holding = revoke_holding(change.pop("only_eligible"), change.pop("only_active"))
         opts = app.options(**change)
         specs = _role_specs(user, role_refs, from_file, skip_invalid, action)
 
@@ -124,13 +134,16 @@ def _role_command(action: str):  # type: ignore[no-untyped-def]
             from provisioner import services
 
             use_case = services.assign_roles if action == "assign" else services.revoke_roles
-            return await use_case(target, specs, CliReview(opts), run_options(opts))
+            return await use_case(target, specs, CliReview(opts), run_options(opts), holding)
 
         finish(app.run(work))
 
     command.__doc__ = (f"{verb} admin roles {'to' if action == 'assign' else 'from'} a user; "
                        f"{'a role already held' if action == 'assign' else 'a role not held'} is a no-op."
-                       + (" Never removes the last Global Administrator." if action == "revoke" else ""))
+                       + (" Active and permanent unless --eligible, --until or --duration (PIM, Entra ID P2)."
+                          if action == "assign" else
+                          " Removes whichever kind is held (--eligible / --active to choose). Never removes the "
+                          "last active Global Administrator."))
     return roles.command(action)(command)
 
 

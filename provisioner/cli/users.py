@@ -81,10 +81,15 @@ def show(app: App, user: str, output: str) -> None:
         from provisioner import services
 
         details = await services.show_user(target, user)
-        return {**details.user.to_graph(), "roles": list(details.roles), "licenses": list(details.licenses)}
+        row = {**details.user.to_graph(), "roles": list(details.roles), "licenses": list(details.licenses)}
+        if details.assignments:  # with PIM: every role, active or eligible, and how it is held
+            row["assignments"] = list(details.assignments)
+        return row
 
     row = app.run(work)
     columns = [*USER_COLUMNS, ("id", "Object id"), ("roles", "Roles"), ("licenses", "Licenses")]
+    if "assignments" in row:
+        columns.append(("assignments", "Assignments"))
     click.echo(render_one(row, columns, output), nl=False)
 
 

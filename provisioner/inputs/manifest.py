@@ -5,6 +5,7 @@ at once, naming the entry, the key and the fix.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 from provisioner import tomlcheck as tc
 from provisioner.errors import InputError, RowError
 from provisioner.inputs.fields import COUNTRY, UPN, EntryError, text_problem
-from provisioner.model import DEFAULT_MANAGED_ROLES, USER_WRITABLE, Manifest, UserSpec
+from provisioner.model import DEFAULT_MANAGED_ROLES, USER_WRITABLE, Holding, Manifest, UserSpec
 
 _NAMES = tc.Kind("a list of names", '["name"]', lambda v: tc.STRLIST.test(v) and all(x.strip() for x in v))
 _DOMAINS = 'must be a non-empty list of domains, like ["contoso.onmicrosoft.com"]'
@@ -36,8 +37,39 @@ USER_FIELDS = {
     "businessPhones": tc.Field(tc.Kind("a list of one phone number", '["+1 425 555 0100"]',
                                        lambda v: tc.STRLIST.test(v) and len(v) <= 1 and all(x.strip() for x in v)),
                                wrong='must be a list of one phone number, like ["+1 425 555 0100"]'),
-    "roles": tc.Field(_NAMES, wrong='must be a list of roles, like ["user", "billing"]'),
+    "roles": tc.Field(tc.Kind("a list of roles", '["user", { role = "global", eligible = true }]',
+                              lambda v: isinstance(v, list) and all(_role_entry(x) for x in v)),
+                      wrong='must be a list of roles, like ["user", { role = "global", eligible = true, '
+                            'duration = "P180D" }]'),
 }
+ROLE_KEYS = ("role", "eligible", "duration", "until", "justification")
+_ISO_DURATION = re.compile(r"P(?:\d+D)?(?:T(?:\d+H)?(?:\d+M)?)?")
+
+
+def _role_entry(x: Any) -> bool:
+    """A role name, or a table naming one with how it is held (PIM)."""
+    if isinstance(x, str):
+        return bool(x.strip())
+    return (isinstance(x, dict) and isinstance(x.get("role"), str) and bool(x["role"].strip())
+            and set(x) <= set(ROLE_KEYS) and isinstance(x.get("eligible", False), bool)
+            and all(isinstance(x.get(k, ""), str) for k in ("duration", "until", "justification")))
+
+
+def _role_problems(entry: dict) -> list[tc.Problem]:
+    """A role table's duration and end, checked (their shapes; the rest is checked by the kind)."""
+    found = []
+    for x in entry.get("roles", ()):
+        if not isinstance(x, dict):
+            continue
+        duration, until = x.get("duration"), x.get("until")
+        if duration and until:
+            found.append(tc.Problem("roles", f"role {x['role']!r} has both duration and until; keep one"))
+        if duration and (not _ISO_DURATION.fullmatch(duration) or duration in ("P", "PT")):
+            found.append(tc.Problem("roles", f"role {x['role']!r}: duration {duration!r} is not ISO 8601, "
+                                             "like P180D or PT8H"))
+        if until and not re.fullmatch(r"\d{4}-\d\d-\d\d", until):
+            found.append(tc.Problem("roles", f"role {x['role']!r}: until {until!r} is not a date, like 2027-01-31"))
+    return found
 # Report order within an entry: unknown keys, then the fields in USER_FIELDS order.
 _ORDER = {key: i for i, key in enumerate(USER_FIELDS)}
 
@@ -129,6 +161,8 @@ def _user(index: int, entry: Any, domains: tuple[str, ...], seen: dict[str, int]
         first = seen.setdefault(upn.lower(), index)
         if first != index:
             found.append(tc.Problem(key, f"already listed in entry {first}", "list each user once"))
+    if "roles" not in bad:
+        found += _role_problems(entry)
     location = entry.get("usageLocation")
     if "usageLocation" not in bad and isinstance(location, str) and not COUNTRY.match(location.strip()):
         found.append(tc.Problem("usageLocation", "must be a two-letter country code (ISO 3166), like US"))
@@ -150,5 +184,10 @@ def _user(index: int, entry: Any, domains: tuple[str, ...], seen: dict[str, int]
             elif key == "businessPhones":
                 value = [v.strip() for v in value]
             attributes[key] = value
-    roles = tuple(dict.fromkeys(r.strip() for r in entry.get("roles", ())))
-    return UserSpec(upn=upn, attributes=attributes, roles=roles, row=index, roles_given="roles" in entry)
+    roles = tuple(dict.fromkeys((r if isinstance(r, str) else r["role"]).strip() for r in entry.get("roles", ())))
+    holdings = {r["role"].strip(): Holding(eligible=r.get("eligible", False), duration=r.get("duration"),
+                                           end=f"{r['until']}T00:00:00Z" if r.get("until") else None,
+                                           justification=r.get("justification"))
+                for r in entry.get("roles", ()) if isinstance(r, dict)}
+    return UserSpec(upn=upn, attributes=attributes, roles=roles, row=index, roles_given="roles" in entry,
+                    holdings=holdings)

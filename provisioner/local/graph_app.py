@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import lifecycle, roles, users
+from . import lifecycle, pim, roles, users
 from .odata import context_url, next_link, parse_query, parse_select
 from .permissions import authorize
 from .schema_guard import SchemaGuard
@@ -219,6 +219,7 @@ async def list_role_assignments(store: Store, request: Request) -> Response:
         request, roles.ASSIGNMENT_PROPS, "unifiedRoleAssignment", set(roles.ASSIGNMENT_FIELDS), "id"
     )
     roles.check_expand(q.expand)
+    pim.sweep(store)  # time-bound PIM assignments end by the tenant clock
     found, position, count = roles.list_assignments(store, q, request.query_params.get("$filter"))
     items = [roles.assignment_view(a, q.select, q.expand) for a in found]
     return json_response(
@@ -237,6 +238,7 @@ async def get_role_assignment(store: Store, request: Request) -> Response:
     select = _select(request, "unifiedRoleAssignment", set(roles.ASSIGNMENT_FIELDS))
     expands = [e.strip() for e in request.query_params.get("$expand", "").split(",") if e.strip()]
     roles.check_expand(expands)
+    pim.sweep(store)
     item = roles.get_assignment(store, request.path_params["key"], expands)
     return _entity(request, ASSIGNMENTS_SET, select, roles.assignment_view(item, select, expands))
 
@@ -296,9 +298,11 @@ def graph_app(state_path: str | Path) -> Starlette:
     """
     from .license_routes import ROUTES as LICENSE_ROUTES
     from .lifecycle_routes import ROUTES as LIFECYCLE_ROUTES  # they build on this module's helpers
+    from .pim_routes import ROUTES as PIM_ROUTES
 
     # Graph's published schema is checked before any route (schema_guard).
-    app = Starlette(routes=ROUTES + LIFECYCLE_ROUTES + LICENSE_ROUTES, exception_handlers={HTTPException: _http_error},
+    app = Starlette(routes=ROUTES + LIFECYCLE_ROUTES + LICENSE_ROUTES + PIM_ROUTES,
+                    exception_handlers={HTTPException: _http_error},
                     middleware=[Middleware(SchemaGuard)])
     app.state.store = Store(state_path)
     return app

@@ -107,6 +107,20 @@ _READ_USERS = Rule(READ_USERS, ("User.ReadBasic.All",))
 _READ_DELETED = Rule(READ_DELETED, roles=_DELETERS | {AUTH_ADMIN})
 _READ_ROLES = Rule(READ_ROLES)
 _WRITE_ROLES = Rule(WRITE_ROLES, roles=frozenset({PRIV_ROLE_ADMIN, GLOBAL_ADMIN}))
+_PIM_WRITERS = frozenset({PRIV_ROLE_ADMIN, GLOBAL_ADMIN})
+_PIM_READERS = frozenset({GLOBAL_ADMIN, PRIV_ROLE_ADMIN, "f2ef992c-3afb-46b9-b7cf-a126ee74c451",  # Global Reader
+                          "5f2222b1-57c3-48ba-8ad5-d4759f1fde6f", "5d6b6bb7-de71-4623-b4af-96380a352509",
+                          "194ae4cb-b126-40b2-bd5b-6091b380977d"})  # Security Operator, Reader, Administrator
+WRITE_ELIGIBILITY = ("RoleEligibilitySchedule.ReadWrite.Directory", "RoleManagement.ReadWrite.Directory")
+WRITE_ASSIGNMENT = ("RoleAssignmentSchedule.ReadWrite.Directory", "RoleManagement.ReadWrite.Directory")
+_READ_ELIGIBILITY = Rule(("RoleEligibilitySchedule.Read.Directory", *WRITE_ELIGIBILITY[:1],
+                          "RoleManagement.Read.All", "RoleManagement.Read.Directory", WRITE_ELIGIBILITY[1]),
+                         roles=_PIM_READERS)
+_READ_ASSIGNMENT = Rule(("RoleAssignmentSchedule.Read.Directory", "RoleManagement.Read.Directory",
+                         "RoleManagement.Read.All", *WRITE_ASSIGNMENT), roles=_PIM_READERS)
+_READ_POLICIES = Rule(("RoleManagementPolicy.Read.Directory", "RoleManagement.Read.Directory",
+                       "RoleManagement.Read.All", "RoleManagementPolicy.ReadWrite.Directory",
+                       "RoleManagement.ReadWrite.Directory"), roles=_PIM_READERS)
 
 # Keyed by the route handler's name in graph_app.py (a test checks every route has a rule).
 RULES: dict[str, Rule] = {
@@ -145,6 +159,23 @@ RULES: dict[str, Rule] = {
     "assign_license": Rule(("LicenseAssignment.ReadWrite.All", "User.ReadWrite.All", "Directory.ReadWrite.All"),
                            roles=_USER_ADMINS | {LICENSE_ADMIN, DIRECTORY_WRITERS}),
     "list_domains": Rule(("Domain.Read.All", "Domain.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")),
+    # PIM (graph-pim-baseline P§A5): delegated writes need Privileged Role Administrator (or GA).
+    **dict.fromkeys(("list_eligibility_schedules", "get_eligibility_schedules", "list_eligibility_instances",
+                     "get_eligibility_instances"), _READ_ELIGIBILITY),
+    **dict.fromkeys(("list_assignment_schedules", "get_assignment_schedules", "list_assignment_instances",
+                     "get_assignment_instances"), _READ_ASSIGNMENT),
+    # Listing requests takes a ReadWrite permission in practice (P§A5, observed 403).
+    **dict.fromkeys(("list_eligibility_requests", "get_eligibility_requests"), Rule(WRITE_ELIGIBILITY)),
+    **dict.fromkeys(("list_assignment_requests", "get_assignment_requests"), Rule(WRITE_ASSIGNMENT)),
+    "create_eligibility_requests": Rule(WRITE_ELIGIBILITY, roles=_PIM_WRITERS),
+    "create_assignment_requests": Rule(WRITE_ASSIGNMENT, ("RoleAssignmentSchedule.Remove.Directory",
+                                                          "RoleEligibilitySchedule.Remove.Directory"),
+                                       roles=_PIM_WRITERS),
+    **dict.fromkeys(("list_policy_assignments", "list_policies", "get_policy", "list_policy_rules",
+                     "get_policy_rule"), _READ_POLICIES),
+    # Application permission is "Not supported" for a rule PATCH (P§A4.3): no app permission listed.
+    "update_policy_rule": Rule((), ("RoleManagementPolicy.ReadWrite.Directory", "RoleManagement.ReadWrite.Directory"),
+                               roles=_PIM_WRITERS),
 }
 
 

@@ -222,6 +222,9 @@ class Schema:
 
     def check_body(self, type_name: str, body: dict) -> None:
         """Every property of an entity or complex body is declared; complex values are checked too."""
+        named = body.get("@odata.type")
+        if isinstance(named, str) and named.lstrip("#").removeprefix(NAMESPACE + ".") in self.types:
+            type_name = named.lstrip("#").removeprefix(NAMESPACE + ".")  # a derived type, as Graph reads it
         if type_name not in self.types:
             return
         for name, value in body.items():

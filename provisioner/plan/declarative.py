@@ -4,18 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from provisioner.errors import ProvisionerError
 from provisioner.model import (
     USER_WRITABLE,
     Action,
     Change,
     DeletedUser,
+    Holding,
     Manifest,
+    RoleAssignment,
     RoleDefinition,
     TenantState,
     User,
     UserSpec,
 )
-from provisioner.plan.imperative import Planned, assign_change, create_properties, finish, held_roles, password_source
+from provisioner.plan.imperative import (
+    DEFAULT_JUSTIFICATION,
+    NO_PIM,
+    Planned,
+    assign_change,
+    create_properties,
+    finish,
+    held_roles,
+    password_source,
+)
 from provisioner.plan.index import Index, day, deleted_reason
 
 
@@ -74,7 +86,9 @@ def diff(desired: Manifest, state: TenantState, *, prune: bool = False) -> Plann
                 reason="in the manifest, not in the tenant",
             )
         )
-        changes += [assign_change(spec.upn, None, r, "in the manifest") for r in wanted.values()]
+        kinds = _kinds(spec, index)
+        changes += [pim_assign_change(spec.upn, None, r, "in the manifest", kinds.get(t, Holding()), state)
+                    for t, r in wanted.items()]
     if prune:
         for user in sorted(state.users.values(), key=lambda u: u.user_principal_name.lower()):
             upn = user.user_principal_name
@@ -99,22 +113,26 @@ def _converge_user(
     if updates:
         changes.append(Change(Action.UPDATE, upn, user.id, updates=updates, reason="differs from the manifest"))
     held = index.held.get(user.id, {})
+    eligible = {t: a for (p, t), a in index.eligible.items() if p == user.id}
+    kinds = _kinds(spec, index)
     for template, role in wanted.items():
-        if template not in held:
-            changes.append(assign_change(upn, user.id, role, "in the manifest"))
+        holding = kinds.get(template, Holding())
+        have = eligible.get(template) if holding.eligible else held.get(template)
+        if have is None:
+            changes.append(pim_assign_change(upn, user.id, role, "in the manifest", holding, index.state))
+        # The other kind of the same role, when the manifest manages it: converge to the kind listed.
+        other = held.get(template) if holding.eligible else eligible.get(template)
+        if other is not None and template in managed and (holding.eligible or index.state.pim):
+            changes.append(revoke_change(upn, user.id, template, index, other,
+                                         f"the manifest gives it {'eligible' if holding.eligible else 'active'}"))
+    for template, assignment in sorted(eligible.items()):
+        if template in managed and template not in wanted and spec.roles_given:
+            changes.append(revoke_change(upn, user.id, template, index, assignment,
+                                         "a managed role the manifest does not give this user"))
     for template, assignment in sorted(held.items()):
         if template in managed and template not in wanted and spec.roles_given:
-            changes.append(
-                Change(
-                    Action.REVOKE,
-                    upn,
-                    user.id,
-                    role_id=template,
-                    role_name=index.role_name(template),
-                    assignment_id=assignment.id,
-                    reason="a managed role the manifest does not give this user",
-                )
-            )
+            changes.append(revoke_change(upn, user.id, template, index, assignment,
+                                         "a managed role the manifest does not give this user"))
     return changes
 
 
@@ -138,3 +156,30 @@ def _restore_for(spec: UserSpec, d: DeletedUser, wanted: dict[str, RoleDefinitio
     held = index.held.get(d.id, {})
     changes += [assign_change(d.original_upn, d.id, r, "in the manifest") for t, r in wanted.items() if t not in held]
     return changes
+
+
+def _kinds(spec: UserSpec, index: Index) -> dict[str, Holding]:
+    """How the spec wants each role held, by role template id (unlisted: active, permanent)."""
+    return {index.role(ref).template_id.lower(): h for ref, h in spec.holdings.items()}
+
+
+def pim_assign_change(upn: str, object_id: str | None, role: RoleDefinition, reason: str, holding: Holding,
+                      state: TenantState) -> Change:
+    """An assignment as the manifest lists it: through PIM when the tenant has it (P§A1-A2)."""
+    if (holding.eligible or holding.time_bound) and state.pim is False:
+        raise ProvisionerError(NO_PIM.format(what=f"{role.display_name} for {upn}: an eligible or time-bound "
+                                                  "assignment").replace(" (without --eligible, --until or --duration)",
+                                                                        " (a plain role name in the manifest)"))
+    if not (holding.eligible or holding.time_bound or state.pim):
+        return assign_change(upn, object_id, role, reason)
+    justification = holding.justification or (None if holding.eligible else DEFAULT_JUSTIFICATION)
+    return Change(Action.ASSIGN, upn, object_id, role_id=role.template_id, role_name=role.display_name,
+                  reason=reason, eligible=holding.eligible, through_pim=True, end=holding.end,
+                  duration=holding.duration, justification=justification)
+
+
+def revoke_change(upn: str, object_id: str, template: str, index: Index, held: RoleAssignment,
+                  reason: str) -> Change:
+    return Change(Action.REVOKE, upn, object_id, role_id=template, role_name=index.role_name(template),
+                  assignment_id=held.id, reason=reason, eligible=held.eligible,
+                  through_pim=held.eligible or bool(index.state.pim and held.outside_pim is False))

@@ -12,12 +12,15 @@ from typing import Any
 
 from provisioner.errors import NotFound, ProvisionerError
 from provisioner.model import (
+    DEFAULT_JUSTIFICATION,
     USER_WRITABLE,
     Action,
     Change,
     DeletedUser,
+    Holding,
     PasswordSource,
     Plan,
+    RoleAssignment,
     RoleDefinition,
     TenantState,
     User,
@@ -26,6 +29,7 @@ from provisioner.model import (
 from provisioner.passwords import mail_nickname
 from provisioner.plan.fingerprint import fingerprint
 from provisioner.plan.index import Index, day, deleted_reason
+from provisioner.roles.rules import template_of
 
 
 @dataclass(frozen=True)
@@ -286,8 +290,60 @@ def _user_for_roles(ref: str, index: Index) -> User:
     return user
 
 
-def _role_changes(specs: Iterable[UserSpec], state: TenantState, assign: bool) -> Planned:
+NO_PIM = ("{what} needs Microsoft Entra ID P2 (or Entra ID Governance) and this tenant has neither; "
+          "assign it as a permanent active role instead (without --eligible, --until or --duration)")
+
+
+def _eligible_held(state: TenantState) -> dict[str, dict[str, RoleAssignment]]:
+    templates = template_of(state)
+    held: dict[str, dict[str, RoleAssignment]] = {}
+    for a in state.eligible:
+        template = templates.get(a.role_definition_id.lower(), a.role_definition_id.lower())
+        held.setdefault(a.principal_id, {})[template] = a
+    return held
+
+
+def _assign(upn: str, user: User, role: RoleDefinition, state: TenantState, holding: Holding,
+            active: RoleAssignment | None, eligible: RoleAssignment | None, notes: list[str]) -> list[Change]:
+    """The change granting ``role`` as ``holding`` says, or a note when it is already held that way."""
+    if (holding.eligible or holding.time_bound) and state.pim is False:
+        what = "an eligible assignment" if holding.eligible else "a time-bound assignment"
+        raise ProvisionerError(NO_PIM.format(what=what))
+    current = eligible if holding.eligible else active
+    kind = "eligible for" if holding.eligible else "holds"
+    if current is not None:
+        how = f" ({current.describe()})" if state.pim else ""
+        notes.append(f"{upn} already {kind} {role.display_name}{how}; nothing to assign")
+        return []
+    justification = holding.justification
+    if state.pim and not holding.eligible:
+        justification = justification or DEFAULT_JUSTIFICATION
+    return [Change(Action.ASSIGN, upn, user.id, role_id=role.template_id, role_name=role.display_name,
+                   reason="not held yet", eligible=holding.eligible, through_pim=bool(state.pim),
+                   end=holding.end, duration=holding.duration, justification=justification)]
+
+
+def _revoke(upn: str, user: User, role: RoleDefinition, state: TenantState, holding: Holding,
+            active: RoleAssignment | None, eligible: RoleAssignment | None, notes: list[str]) -> list[Change]:
+    """The changes removing whichever kind of ``role`` the user holds (or the kind ``holding.which`` names)."""
+    found = [(a, a is eligible) for a in (active, eligible) if a is not None
+             and holding.which in (None, "eligible" if a is eligible else "active")]
+    if not found:
+        kind = {"eligible": " as eligible", "active": " as active"}.get(holding.which or "", "")
+        notes.append(f"{upn} does not hold {role.display_name}{kind}; nothing to revoke")
+    return [Change(Action.REVOKE, upn, user.id, role_id=role.template_id, role_name=role.display_name,
+                   assignment_id=a.id, reason=f"held {a.describe()}" if state.pim else "currently held",
+                   eligible=is_eligible,
+                   # A direct assignment is deleted directly: PIM's adminRemove of one is not documented.
+                   through_pim=is_eligible or bool(state.pim and a.outside_pim is False))
+            for a, is_eligible in found]
+
+
+def _role_changes(specs: Iterable[UserSpec], state: TenantState, assign: bool,
+                  holding: Holding | None = None) -> Planned:
+    holding = holding or Holding()
     index = Index(state)
+    eligible_held = _eligible_held(state)
     changes: list[Change] = []
     notes: list[str] = []
     problems = Problems()
@@ -302,33 +358,15 @@ def _role_changes(specs: Iterable[UserSpec], state: TenantState, assign: bool) -
         for ref in spec.roles:
             try:
                 role = index.role(ref)
+                template = role.template_id.lower()
+                if (user.id, template) in done:
+                    continue
+                done.add((user.id, template))
+                plan = _assign if assign else _revoke
+                changes += plan(user.user_principal_name, user, role, state, holding, held.get(template),
+                                eligible_held.get(user.id, {}).get(template), notes)
             except ProvisionerError as e:
                 problems.add(spec.upn, e, row=spec.row, column="roles")
-                continue
-            template = role.template_id.lower()
-            if (user.id, template) in done:
-                continue
-            done.add((user.id, template))
-            upn = user.user_principal_name
-            if assign:
-                if template in held:
-                    notes.append(f"{upn} already holds {role.display_name}; nothing to assign")
-                else:
-                    changes.append(assign_change(upn, user.id, role, "not held yet"))
-            elif template not in held:
-                notes.append(f"{upn} does not hold {role.display_name}; nothing to revoke")
-            else:
-                changes.append(
-                    Change(
-                        Action.REVOKE,
-                        upn,
-                        user.id,
-                        role_id=role.template_id,
-                        role_name=role.display_name,
-                        assignment_id=held[template].id,
-                        reason="currently held",
-                    )
-                )
     problems.check()
     return finish(changes, notes, state)
 
@@ -343,11 +381,11 @@ def plan_revoke(user_ref: str, role_refs: Sequence[str], state: TenantState) -> 
     return _role_changes([UserSpec(user_ref, roles=tuple(role_refs))], state, assign=False)
 
 
-def plan_assign_rows(specs: Iterable[UserSpec], state: TenantState) -> Planned:
+def plan_assign_rows(specs: Iterable[UserSpec], state: TenantState, holding: Holding | None = None) -> Planned:
     """``plan_assign`` for many users at once (``--from FILE``): each spec's upn and roles."""
-    return _role_changes(specs, state, assign=True)
+    return _role_changes(specs, state, assign=True, holding=holding)
 
 
-def plan_revoke_rows(specs: Iterable[UserSpec], state: TenantState) -> Planned:
+def plan_revoke_rows(specs: Iterable[UserSpec], state: TenantState, holding: Holding | None = None) -> Planned:
     """``plan_revoke`` for many users at once (``--from FILE``): each spec's upn and roles."""
-    return _role_changes(specs, state, assign=False)
+    return _role_changes(specs, state, assign=False, holding=holding)

@@ -29,6 +29,10 @@ class Index:
                 continue
             template = templates.get(a.role_definition_id.lower(), a.role_definition_id.lower())
             self.held.setdefault(a.principal_id, {})[template] = a
+        # PIM eligibilities by (principal id, role template id).
+        self.eligible: dict[tuple[str, str], RoleAssignment] = {
+            (a.principal_id, templates.get(a.role_definition_id.lower(), a.role_definition_id.lower())): a
+            for a in state.eligible if a.directory_scope_id == "/"}
         self._roles: dict[str, RoleDefinition] = {}
 
     def role(self, ref: str) -> RoleDefinition:

@@ -25,7 +25,8 @@ def holders(state: TenantState, template_id: str) -> set[str]:
 
 
 def global_admin_holders(state: TenantState) -> set[str]:
-    """Object ids of active, enabled users holding Global Administrator.
+    """Object ids of active, enabled users holding Global Administrator actively (the state's
+    ``assignments``; eligible holders, in ``eligible``, cannot act until they activate).
 
     Groups, service principals, deleted and disabled users are not counted: none of them is an
     administrator who can sign in and repair the tenant.
@@ -70,7 +71,7 @@ class RemovesGlobalAdmin:
             return False
         return (change.action in (Action.DELETE, Action.PURGE)
                 or (change.action is Action.UPDATE and disables(change))
-                or (change.action is Action.REVOKE and template == GLOBAL_ADMIN_ID))
+                or (change.action is Action.REVOKE and template == GLOBAL_ADMIN_ID and not change.eligible))
 
 
 def removes_last_global_admin(plan: Plan, state: TenantState) -> list[Change]:
@@ -94,9 +95,11 @@ def removes_last_global_admin(plan: Plan, state: TenantState) -> list[Change]:
         oid, template = written(change)
         if change.action in (Action.DELETE, Action.PURGE) or (change.action is Action.UPDATE and disables(change)):
             gone.add(oid)
-        elif change.action is Action.REVOKE and template == GLOBAL_ADMIN_ID:
+        elif change.action is Action.REVOKE and template == GLOBAL_ADMIN_ID and not change.eligible:
             pass
-        elif change.action is Action.ASSIGN and template == GLOBAL_ADMIN_ID and oid in enabled_ids:
+        # Only an active assignment can act: an eligible one must first be activated (P§A1.5).
+        elif (change.action is Action.ASSIGN and template == GLOBAL_ADMIN_ID and oid in enabled_ids
+              and not change.eligible):
             added.add(oid)
             continue
         else:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
+from urllib.parse import quote
 
 from provisioner.directory import Directory
 from provisioner.errors import NotFound
 from provisioner.graph import (
+    INSTANCES,
     MAX_IN_VALUES,
+    NO_PIM_LICENCE,
     Kind,
     Request,
     Response,
@@ -22,6 +25,7 @@ from provisioner.graph import (
     chunks,
     deleted_users_request,
     get_user_request,
+    instances_request,
     role_definitions_request,
     users_by_upn_request,
 )
@@ -93,10 +97,13 @@ class Reader:
         async for user in self.d.iter_users():
             self.add_user(user)
 
-    async def assignments_of(self, principal_ids: Iterable[str], *,
-                             also: Sequence[Request] = ()) -> dict[str, Response]:
-        """The role assignments of these principals, with other independent reads."""
+    async def assignments_of(self, principal_ids: Iterable[str], *, also: Sequence[Request] = (),
+                             pim: bool = False) -> dict[str, Response]:
+        """The role assignments of these principals, with other independent reads; with ``pim``
+        their PIM instances too (how each is held, and whether the tenant has PIM at all)."""
         wanted = sorted(set(principal_ids))
+        if pim and len(wanted) <= ASSIGNMENTS_LIST_ALL_ABOVE:
+            also = [*also, *(r for p in wanted for r in pim_reads(p))]
         if len(wanted) > ASSIGNMENTS_LIST_ALL_ABOVE:
             answers, everything = await asyncio.gather(self.send(also), self.d.role_assignments())
             keep = {p.lower() for p in wanted}
@@ -107,7 +114,24 @@ class Reader:
         for rid, resp in answers.items():
             if rid.startswith("as:"):
                 self.add_assignments(await self.d.assignments(resp))
+        await self.take_instances(answers)
         return answers
+
+    async def take_instances(self, answers: Mapping[str, Response]) -> None:
+        """Take in the PIM instances read as ``el:``/``ac:`` (a 400 AadPremiumLicenseRequired: no PIM)."""
+        for rid, resp in sorted(answers.items()):
+            tag = rid.partition(":")[0]
+            if tag not in ("el", "ac"):
+                continue
+            if not resp.ok and resp.error().code == NO_PIM_LICENCE:
+                self.state.pim = False
+                continue
+            self.state.pim = self.state.pim if self.state.pim is False else True
+            found = [RoleAssignment.from_instance(d, eligible=tag == "el") for d in await self.collect(resp)]
+            if tag == "el":
+                self.state.eligible += found
+            else:  # the same ids as the role assignments: add how each is held
+                self.add_assignments(found)
 
     async def global_admins(self, answers: Mapping[str, Response]) -> None:
         """Take in the Global Administrator assignments read as ``ga`` (see :data:`GA_REQUEST`)."""
@@ -166,12 +190,25 @@ class Reader:
         return tuple(sorted({names.get(a.role_definition_id.lower(), a.role_definition_id)
                              for a in self.state.assignments if a.principal_id.lower() == principal_id.lower()}))
 
+    def holdings(self, principal_id: str) -> tuple[str, ...]:
+        """Each role a principal holds, active or eligible, and how: "Billing Administrator: active permanent"."""
+        names = {d.id.lower(): d.display_name for d in self.state.roles}
+        mine = [a for a in (*self.state.assignments, *self.state.eligible)
+                if a.principal_id.lower() == principal_id.lower()]
+        return tuple(sorted(f"{names.get(a.role_definition_id.lower(), a.role_definition_id)}: {a.describe()}"
+                            for a in mine))
+
     async def name_held_roles(self) -> None:
         """Read the role definitions only if a held role is not one the catalog names."""
         known = {r.id.lower() for r in self.state.roles}
         if any(a.role_definition_id.lower() not in known and classic_for(a.role_definition_id) is None
-               for a in self.state.assignments):
+               for a in (*self.state.assignments, *self.state.eligible)):
             await self.definitions()
+
+
+def pim_reads(principal_id: str) -> list[Request]:
+    """A principal's PIM instances, eligible (``el:``) and active (``ac:``), for ``take_instances``."""
+    return [instances_request(f"{tag}:{principal_id}", principal_id, eligible=tag == "el") for tag in ("el", "ac")]
 
 
 GA_REQUEST = assignments_request("ga", role_id=GLOBAL_ADMIN_ID)
@@ -180,7 +217,8 @@ DEFINITIONS_REQUEST = role_definitions_request("definitions")
 
 
 async def users_and_roles(r: Reader, refs: Sequence[str], *, global_admins: bool,
-                           deleted_if_missing: bool = False, role_refs: Iterable[str] = ()) -> None:
+                           deleted_if_missing: bool = False, role_refs: Iterable[str] = (),
+                           pim: bool = False) -> None:
     """The named users and their role assignments, in two round trips: the users (with the Global
     Administrator assignments when the plan could remove one, and the role definitions when a role
     is not in the catalog), then their assignments (with the Global Administrators' accounts and,
@@ -195,7 +233,7 @@ async def users_and_roles(r: Reader, refs: Sequence[str], *, global_admins: bool
     missing = len({u.id for u in named}) < len({ref.lower() for ref in refs})
     if deleted_if_missing and missing:
         then.append(DELETED_REQUEST)
-    answers = await r.assignments_of([u.id for u in named], also=then)
+    answers = await r.assignments_of([u.id for u in named], also=then, pim=pim)
     if "deleted" in answers:
         await r.deleted(answers)
     await r.name_held_roles()
@@ -210,7 +248,30 @@ async def full_state(d: Directory) -> TenantState:
         async for user in d.iter_users():
             users[user.user_principal_name.lower()] = user
 
-    _, roles, assignments, deleted = await asyncio.gather(
-        all_users(), d.role_definitions(), d.role_assignments(), d.deleted_users()
+    _, roles, assignments, deleted, pim = await asyncio.gather(
+        all_users(), d.role_definitions(), d.role_assignments(), d.deleted_users(), all_instances(d)
     )
-    return TenantState(now=d.now(), users=users, deleted=deleted, roles=roles, assignments=assignments)
+    by_id = {a.id: a for a in assignments}
+    by_id.update({a.id: a for a in pim.assignments if a.id in by_id})  # how each active one is held
+    return TenantState(now=d.now(), users=users, deleted=deleted, roles=roles, assignments=list(by_id.values()),
+                       eligible=pim.eligible, pim=pim.pim)
+
+
+async def all_instances(d: Directory) -> TenantState:
+    """Every PIM instance of the tenant, eligible and active (``pim`` False without P2), read together."""
+    r = Reader(d)
+    # Two plain GETs in flight (not a $batch): the audit's reads stay single requests.
+    answers = await asyncio.gather(*(d.read([Request(f"{tag}:all", "GET", f"/roleManagement/directory/"
+                                                     f"{INSTANCES[tag == 'el']}")]) for tag in ("el", "ac")))
+    await r.take_instances({k: v for answer in answers for k, v in answer.items()})
+    return r.state
+
+
+async def role_instances(d: Directory, role_id: str) -> list[RoleAssignment]:
+    """One role's PIM instances, active and eligible, in one round trip ([] without PIM)."""
+    flt = quote(f"roleDefinitionId eq '{role_id}'")
+    requests = [Request(f"{tag}:{role_id}", "GET", f"/roleManagement/directory/{INSTANCES[tag == 'el']}?$filter={flt}")
+                for tag in ("el", "ac")]
+    r = Reader(d)
+    await r.take_instances(await d.read(requests))
+    return [*r.state.assignments, *r.state.eligible]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from provisioner.model import RoleDefinition, User, UserSpec
+from provisioner.model import Holding, RoleAssignment, RoleDefinition, User, UserSpec
 from provisioner.plan import plan_assign_rows, plan_revoke_rows
 from provisioner.roles.catalog import CLASSIC_ROLES, ClassicRole, classic_for, is_privileged
-from provisioner.services.reads import Reader, users_and_roles
+from provisioner.services.reads import Reader, role_instances, users_and_roles
 from provisioner.services.target import Applied, Approve, Review, RunOptions, Target, carry_out, changing
 
 
@@ -49,36 +49,49 @@ async def list_roles(target: Target, *, all_roles: bool = False) -> list[RoleSum
 class RoleMembers:
     role: RoleDefinition
     users: tuple[User, ...]  # sorted by UPN; groups and service principals are not listed
+    # How each user holds the role: user id (lower) -> its assignments (active and/or eligible).
+    holdings: dict[str, tuple[RoleAssignment, ...]] = field(default_factory=dict)
 
 
 async def role_members(target: Target, role: str) -> RoleMembers:
-    """The users holding ``role`` (alias, display name, legacy name or template id)."""
+    """The users holding ``role`` (alias, display name, legacy name or template id), active or
+    eligible, with how each holds it when the tenant has PIM."""
     d = target.directory
     definition = (await Reader(d).resolve([role]))[0]
-    ids = {a.principal_id for a in await d.role_assignments(role_id=definition.template_id)}
-    found = await d.users_by_id(ids)
-    return RoleMembers(definition, tuple(sorted(found.values(), key=lambda u: u.user_principal_name.lower())))
+    held, pim = await asyncio.gather(d.role_assignments(role_id=definition.template_id),
+                                     role_instances(d, definition.template_id))
+    by_id = {a.id: a for a in held}
+    by_id.update({a.id: a for a in pim})
+    holdings: dict[str, list[RoleAssignment]] = {}
+    for a in by_id.values():
+        holdings.setdefault(a.principal_id.lower(), []).append(a)
+    found = await d.users_by_id({a.principal_id for a in by_id.values()})
+    return RoleMembers(definition, tuple(sorted(found.values(), key=lambda u: u.user_principal_name.lower())),
+                       {k: tuple(sorted(v, key=lambda a: a.eligible)) for k, v in holdings.items()})
 
 
 async def assign_roles(target: Target, specs: Iterable[UserSpec], review: Review | None = None,
-                       run: RunOptions | None = None) -> Applied:
-    """Assign each spec's roles to its user; a role already held is a note, not a change."""
-    return await _role_changes(target, list(specs), review, run, assign=True)
+                       run: RunOptions | None = None, holding: Holding | None = None) -> Applied:
+    """Assign each spec's roles to its user, as ``holding`` says (active permanent by default;
+    eligible or time-bound through PIM); a role already held that way is a note, not a change."""
+    return await _role_changes(target, list(specs), review, run, holding, assign=True)
 
 
 async def revoke_roles(target: Target, specs: Iterable[UserSpec], review: Review | None = None,
-                       run: RunOptions | None = None) -> Applied:
-    """Revoke each spec's roles from its user; never the last Global Administrator."""
-    return await _role_changes(target, list(specs), review, run, assign=False)
+                       run: RunOptions | None = None, holding: Holding | None = None) -> Applied:
+    """Revoke each spec's roles from its user (whichever kind it holds, or ``holding.which``);
+    never the last active Global Administrator."""
+    return await _role_changes(target, list(specs), review, run, holding, assign=False)
 
 
-async def _role_changes(target: Target, specs: list[UserSpec], review: Review | None, run: RunOptions | None, *,
-                        assign: bool) -> Applied:
+async def _role_changes(target: Target, specs: list[UserSpec], review: Review | None, run: RunOptions | None,
+                        holding: Holding | None, *, assign: bool) -> Applied:
     review, run = review or Approve(), run or RunOptions()
     async with changing(target, review, run):
         r = Reader(target.directory)
-        # A revoke can remove a Global Administrator: read who holds it alongside the users.
+        # A revoke can remove a Global Administrator: read who holds it alongside the users. The
+        # PIM instances (read with the assignments) say how each role is held and whether PIM is there.
         await users_and_roles(r, [s.upn for s in specs], global_admins=not assign,
-                              role_refs={ref for s in specs for ref in s.roles})
-        planned = (plan_assign_rows if assign else plan_revoke_rows)(specs, r.state)
+                              role_refs={ref for s in specs for ref in s.roles}, pim=True)
+        planned = (plan_assign_rows if assign else plan_revoke_rows)(specs, r.state, holding)
         return await carry_out(target, r.state, planned, review, run)

@@ -12,7 +12,7 @@ from provisioner.graph import Response, assignments_request, odata_string
 from provisioner.ids import is_guid
 from provisioner.model import USER_SELECT, DeletedUser, User, UserSpec
 from provisioner.plan import plan_create, plan_delete, plan_purge, plan_restore
-from provisioner.services.reads import DEFINITIONS_REQUEST, DELETED_REQUEST, Reader, users_and_roles
+from provisioner.services.reads import DEFINITIONS_REQUEST, DELETED_REQUEST, Reader, pim_reads, users_and_roles
 from provisioner.services.target import Applied, Approve, Passwords, Review, RunOptions, Target, carry_out, changing
 
 
@@ -50,8 +50,11 @@ async def list_users(target: Target, *, upn_prefix: str | None = None, enabled: 
 @dataclass(frozen=True)
 class UserDetails:
     user: User
-    roles: tuple[str, ...]  # display names of the admin roles held, sorted
+    roles: tuple[str, ...]  # display names of the admin roles held actively, sorted
     licenses: tuple[str, ...] = ()  # part numbers (skuId when unknown); "(group)" when only a group gives it
+    # Every role held, active or eligible, and how ("Global Administrator: eligible until 2027-01-31");
+    # empty when the tenant has no PIM to say it.
+    assignments: tuple[str, ...] = ()
 
 
 async def show_user(target: Target, ref: str) -> UserDetails:
@@ -65,19 +68,21 @@ async def show_user(target: Target, ref: str) -> UserDetails:
     select = ",".join((*USER_SELECT, "assignedLicenses", "licenseAssignmentStates"))
     requests = [Request("user", "GET", f"{user_path(ref)}?$select={select}")]
     if is_guid(ref):
-        requests.append(assignments_request("held", principal_id=ref.lower()))
+        requests += [assignments_request("held", principal_id=ref.lower()), *pim_reads(ref.lower())]
     answers = await r.send(requests)
     if answers["user"].status == 404:
         raise NotFound(f"no active user {ref!r}; deleted users are listed by 'provisioner deleted list'")
     body = answers["user"].checked().body
     user = User.from_graph(body)
     licensed = bool(body.get("assignedLicenses"))
-    then = ([] if "held" in answers else [assignments_request("held", principal_id=user.id)])
+    then = [] if "held" in answers else [assignments_request("held", principal_id=user.id), *pim_reads(user.id)]
     then += [skus_request("skus")] if licensed else []
     answers.update(await r.send(then) if then else {})
     r.add_assignments(await target.directory.assignments(answers["held"]))
+    await r.take_instances(answers)
     await r.name_held_roles()
-    return UserDetails(user, r.held_role_names(user.id), _license_names(body, answers.get("skus")))
+    return UserDetails(user, r.held_role_names(user.id), _license_names(body, answers.get("skus")),
+                       r.holdings(user.id) if r.state.pim else ())
 
 
 def _license_names(body: dict, skus: Response | None) -> tuple[str, ...]:

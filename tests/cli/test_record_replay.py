@@ -71,23 +71,27 @@ def test_replay_names_each_difference(tenant: Tenant, tmp_path: Path) -> None:
     upn = tenant.create("bob", "billing")
     record = tmp_path / "show.jsonl"
     tenant.ok("--record", str(record), "users", "show", upn)
+    # The user, then in one batch its role assignments and its PIM instances (how each role is held).
     assert [(e["method"], e["url"].split("?")[0]) for e in lines(record)] == [
-        ("GET", f"http://local.tenant/v1.0/users/{upn}"),
-        ("GET", "http://local.tenant/v1.0/roleManagement/directory/roleAssignments")]
+        ("GET", f"http://local.tenant/v1.0/users/{upn}"), ("POST", "http://local.tenant/v1.0/$batch")]
     user_id = tenant.users()[upn]["id"]
     code, out, err = replay(record)
     shown = (f"line 1: GET /users/{upn}?$select=id,userPrincipalName,displayName,accountEnabled,givenName,surname,"
              "jobTitle...")
-    listed = f"line 2: GET /roleManagement/directory/roleAssignments?$filter=principalId eq '{user_id}'"
+    held = (f"line 2: POST /$batch item held GET /roleManagement/directory/roleAssignments?$filter=principalId eq "
+            f"'{user_id}'")
+    active = (f"line 2: POST /$batch item ac:{user_id} GET /roleManagement/directory/roleAssignmentScheduleInstances"
+              f"?$filter=principalId eq '{user_id}'")
+    instance = ("appScopeId", "assignmentType", "directoryScopeId", "endDateTime", "id", "memberType", "principalId",
+                "roleAssignmentOriginId", "roleAssignmentScheduleId", "roleDefinitionId", "startDateTime")
     # Bob is missing, and so is his Billing Administrator assignment (an empty list has no properties).
     assert (code, out.splitlines(), err) == (1, [
         f"{shown}: status 200 recorded, 404 locally",
         f"{shown}: error none recorded, Request_ResourceNotFound locally",
-        f"{listed}: property value[].directoryScopeId only recorded",
-        f"{listed}: property value[].id only recorded",
-        f"{listed}: property value[].principalId only recorded",
-        f"{listed}: property value[].roleDefinitionId only recorded",
-    ], "6 difference(s) in 2 exchange(s).\n")
+        *(f"{held}: property value[].{p} only recorded" for p in ("directoryScopeId", "id", "principalId",
+                                                                   "roleDefinitionId")),
+        *(f"{active}: property value[].{p} only recorded" for p in instance),
+    ], "17 difference(s) in 2 exchange(s).\n")
 
 
 def test_replay_reports_a_real_service_answer_the_local_tenant_does_not_give(tmp_path: Path) -> None:

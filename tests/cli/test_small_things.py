@@ -37,8 +37,8 @@ def test_verbose_logs_each_request_once(tenant: Tenant) -> None:
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     logged = [line for line in done.stderr.splitlines() if "/v1.0/" in line]
-    assert [line.split(" -> ")[0] for line in logged] == [
-        f"GET /v1.0/users/{ADMIN}", "GET /v1.0/roleManagement/directory/roleAssignments"]
+    # The user, then its assignments and PIM instances together in one batch.
+    assert [line.split(" -> ")[0] for line in logged] == [f"GET /v1.0/users/{ADMIN}", "POST /v1.0/$batch"]
 
 
 def test_local_init_with_a_new_domain_adds_it_to_an_existing_tenant(tenant: Tenant) -> None:

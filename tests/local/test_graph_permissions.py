@@ -61,8 +61,10 @@ def denied(resp) -> None:
 def test_every_route_has_a_rule() -> None:
     from provisioner.local.license_routes import ROUTES as LICENSE_ROUTES
     from provisioner.local.lifecycle_routes import ROUTES as LIFECYCLE_ROUTES
+    from provisioner.local.pim_routes import ROUTES as PIM_ROUTES
 
-    assert {route.endpoint.__name__ for route in [*ROUTES, *LIFECYCLE_ROUTES, *LICENSE_ROUTES]} == set(perms.RULES)
+    routes = [*ROUTES, *LIFECYCLE_ROUTES, *LICENSE_ROUTES, *PIM_ROUTES]
+    assert {route.endpoint.__name__ for route in routes} == set(perms.RULES)
 
 
 def test_revoking_sessions_needs_its_permission(tenant) -> None:
@@ -289,3 +291,35 @@ def test_the_product_and_the_local_tenant_read_the_same_tables() -> None:
     for target, able in product.ACTS_ON.items():
         assert set(able) == perms.SENSITIVE[target], target
     assert set(product.ACTS_ON) == set(perms.SENSITIVE)
+
+
+# -- PIM (graph-pim-baseline P§A5) ----------------------------------------------------------------
+
+PIM = "/v1.0/roleManagement/directory"
+PRIV_ROLE_ADMIN = "e8611ab8-c189-46e8-94e1-60213ab1f814"
+USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
+
+
+def test_pim_reads_and_writes_need_their_permissions(tenant) -> None:
+    instances = f"{PIM}/roleEligibilityScheduleInstances"
+    assert tenant.get(instances, headers=app("RoleEligibilitySchedule.Read.Directory")).status_code == 200
+    denied(tenant.get(instances, headers=app("RoleAssignmentSchedule.Read.Directory")))
+    # Listing requests needs ReadWrite in practice (observed 403).
+    denied(tenant.get(f"{PIM}/roleEligibilityScheduleRequests", headers=app("RoleEligibilitySchedule.Read.Directory")))
+    uid = create(tenant, "ann")["id"]
+    body = {"action": "adminAssign", "principalId": uid, "roleDefinitionId": BILLING_ADMIN, "directoryScopeId": "/"}
+    url = f"{PIM}/roleEligibilityScheduleRequests"
+    denied(tenant.post(url, json=body, headers=person("RoleEligibilitySchedule.ReadWrite.Directory", USER_ADMIN)))
+    assert tenant.post(url, json=body, headers=person("RoleEligibilitySchedule.ReadWrite.Directory",
+                                                      PRIV_ROLE_ADMIN)).status_code == 201
+
+
+def test_pim_rule_patch_is_delegated_only(tenant) -> None:
+    flt = f"scopeId eq '/' and scopeType eq 'DirectoryRole' and roleDefinitionId eq '{BILLING_ADMIN}'"
+    pid = tenant.get("/v1.0/policies/roleManagementPolicyAssignments", params={"$filter": flt}).json()["value"][0][
+        "policyId"]
+    url = f"/v1.0/policies/roleManagementPolicies/{pid}/rules/Expiration_Admin_Eligibility"
+    body = {"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyExpirationRule", "maximumDuration": "P90D"}
+    denied(tenant.patch(url, json=body, headers=app("RoleManagementPolicy.ReadWrite.Directory")))
+    assert tenant.patch(url, json=body, headers=person("RoleManagementPolicy.ReadWrite.Directory",
+                                                       PRIV_ROLE_ADMIN)).status_code == 204

@@ -38,7 +38,7 @@ def full(script):
 def test_shipped_index_is_what_the_csdl_gives(script):
     shipped = resources.files("provisioner.local").joinpath("schema_index.json").read_bytes()
     assert shipped == script.build().encode()
-    assert len(shipped) < 20_000
+    assert len(shipped) < 32_000  # PIM's request, schedule, instance and policy-rule types took it past 20 kB
 
 
 def test_package_ships_the_index_and_not_the_csdl():

@@ -203,7 +203,8 @@ def test_bad_manifest_names_each_entry_and_key():
         "[[users]] entry 2 (olga@fabrikam.com), key userPrincipalName: its domain is outside [scope] domains "
         "(contoso.com); add the domain to the scope or remove the user",
         "[[users]] entry 3 (alice@contoso.com), key userPrincipalName: already listed in entry 1; list each user once",
-        '[[users]] entry 3 (alice@contoso.com), key roles: must be a list of roles, like ["user", "billing"]',
+        '[[users]] entry 3 (alice@contoso.com), key roles: must be a list of roles, like ["user", { role = '
+        '"global", eligible = true, duration = "P180D" }]',
     ]
     assert "Welcome" not in str(e.value)
 

@@ -1,0 +1,89 @@
+"""How `roles assign` grants a role and which kind `roles revoke` removes (PIM): the options and
+their checks, turned into a `Holding` for the use case."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from provisioner.durations import parse_duration
+from provisioner.model import Holding
+
+_ISO = re.compile(r"P(?:\d+D)?(?:T(?:\d+H)?(?:\d+M)?)?", re.IGNORECASE)
+
+
+def assign_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--eligible", is_flag=True,
+                     help="Make the user eligible (PIM): the role is activated when needed. Needs Entra ID P2."),
+        click.option("--until", "until", metavar="DATE",
+                     help="Time-bound: the assignment ends at DATE (2027-01-31, or a UTC time 2027-01-31T18:00Z)."),
+        click.option("--duration", metavar="P30D|8h",
+                     help="Time-bound: the assignment lasts this long (ISO 8601 P30D / PT8H, or 30d, 8h)."),
+        click.option("--permanent", is_flag=True, help="No end (the default, said explicitly)."),
+        click.option("--justification", metavar="TEXT", help="Why the role is granted (recorded by PIM)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def revoke_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--active", "only_active", is_flag=True, help="Remove only an active assignment.")(f)
+    return click.option("--eligible", "only_eligible", is_flag=True, help="Remove only an eligibility.")(f)
+
+
+def until_time(text: str) -> str:
+    """DATE as Graph's UTC form; a date alone means its start (00:00 UTC)."""
+    value = text.strip()
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a date; use e.g. 2027-01-31 or 2027-01-31T18:00Z",
+                                 param_hint="--until") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_duration(text: str) -> str:
+    """``P30D``/``PT8H`` as given (upper-cased), or the tool's ``30d``/``8h`` as ISO 8601."""
+    value = text.strip()
+    if _ISO.fullmatch(value) and value.upper() not in ("P", "PT"):
+        return value.upper()
+    try:
+        span = parse_duration(value)
+    except ValueError as e:
+        raise click.BadParameter(f"{e} (or ISO 8601: P30D, PT8H)", param_hint="--duration") from None
+    if span.total_seconds() <= 0:
+        raise click.BadParameter(f"{text!r} is empty; give a duration like P30D or 8h", param_hint="--duration")
+    days, rest = divmod(int(span.total_seconds()), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    time = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
+    if not days and not time:
+        return "PT1M"  # under a minute: the shortest span PIM's durations name
+    return "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "")
+
+
+def assign_holding(eligible: bool, until: str | None, duration: str | None, permanent: bool,
+                   justification: str | None, now: datetime | None = None) -> Holding:
+    if until and duration:
+        raise click.UsageError("give --until or --duration, not both")
+    if permanent and (until or duration):
+        raise click.UsageError("--permanent has no end: drop --until/--duration, or drop --permanent")
+    end = until_time(until) if until else None
+    if end and end <= (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"):
+        raise click.BadParameter(f"{until!r} is in the past; give a later date", param_hint="--until")
+    return Holding(eligible=eligible, end=end, duration=iso_duration(duration) if duration else None,
+                   justification=justification)
+
+
+def revoke_holding(only_eligible: bool, only_active: bool) -> Holding:
+    if only_eligible and only_active:
+        raise click.UsageError("give --eligible or --active, not both (neither removes whichever is held)")
+    return Holding(which="eligible" if only_eligible else "active" if only_active else None)
