@@ -28,9 +28,11 @@ if TYPE_CHECKING:
 @click.option("--fail-on", type=click.Choice(["warning", "error"]), metavar="warning|error",
               help=f"Exit with {ExitCode.FINDINGS} when a finding is at this severity or above, or a Shall "
               "policy of the SCuBA baseline is not met.")
+@click.option("--baseline/--no-baseline", default=True, show_default=True,
+              help="Judge the tenant against the CISA SCuBA baseline (MS.AAD.7); --no-baseline: findings only.")
 @click.pass_obj
 def audit(app: App, all_roles: bool, expiring_within: str, manifest: Path | None, output: str,
-          fail_on: str | None) -> None:
+          fail_on: str | None, baseline: bool) -> None:
     """Audit the tenant read-only: who holds admin roles, what is wrong, what expires soon.
 
     Sends no write request. Findings each carry a severity (error, warning, info), the evidence
@@ -57,17 +59,17 @@ def audit(app: App, all_roles: bool, expiring_within: str, manifest: Path | None
         from provisioner import services
 
         return await services.audit(target, expiring_within=within, all_roles=all_roles, manifest=desired,
-                                    manifest_name=str(manifest or ""))
+                                    manifest_name=str(manifest or ""), with_baseline=baseline)
 
     report = app.run(work)
     click.echo(auditing.render(report, output), nl=False)
     if fail_on is not None:
         level = auditing.Severity(fail_on)
-        reached, baseline = report.reaches(level), report.baseline_failures(level)
+        reached, failed = report.reaches(level), report.baseline_failures(level)
         if reached:
             err(f"{len(reached)} finding(s) at or above {fail_on}.")
-        if baseline:
-            err(f"{len(baseline)} baseline failure(s) (failed Shall policies and findings beside them at or above "
-                f"{fail_on}): {', '.join(baseline)}.")
-        if reached or baseline:
+        if failed:
+            err(f"{len(failed)} baseline failure(s) (failed Shall policies and findings beside them at or above "
+                f"{fail_on}): {', '.join(failed)}.")
+        if reached or failed:
             click.get_current_context().exit(ExitCode.FINDINGS)

@@ -87,7 +87,7 @@ def seed_skus(store: Store, skus: dict[str, int]) -> None:
         db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (_KEY, json.dumps(skus)))
 
 
-def seats(db: sqlite3.Connection) -> dict[str, int]:
+def enabled_seats(db: sqlite3.Connection) -> dict[str, int]:
     row = db.execute("SELECT value FROM meta WHERE key = ?", (_KEY,)).fetchone()
     return json.loads(row[0]) if row else dict(DEFAULT_SKUS)
 
@@ -103,7 +103,7 @@ def subscribed_skus(store: Store) -> list[dict]:
     """GET /subscribedSkus: every SKU as Graph shapes it (L§6.1, L§8.5)."""
     tenant = store.tenant_id()
     with store.read() as db:
-        seats, consumed = seats(db), _consumed(db)
+        seats, consumed = enabled_seats(db), _consumed(db)
     out = []
     for part, enabled in seats.items():
         sku_id, plans = CATALOG[part]
@@ -145,7 +145,7 @@ def assign_license(store: Store, key: str, body: dict) -> dict:
             raise bad_request("Invalid request body: addLicenses and removeLicenses must be arrays.")
         added = {_guid(a.get("skuId")): [_guid(p) for p in a.get("disabledPlans") or []] for a in adds}
         removed = [_guid(r) for r in removes]
-        seats = seats(db)
+        seats = enabled_seats(db)
         by_id = {CATALOG[p][0]: p for p in seats}
         for sku in [*added, *removed]:
             if sku not in by_id:

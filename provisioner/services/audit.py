@@ -53,11 +53,14 @@ BY_TEMPLATE = {t: name for name, t in scuba.HIGHLY_PRIVILEGED.items()}
 
 
 async def audit(target: Target, *, expiring_within: timedelta, all_roles: bool = False,
-                manifest: Manifest | None = None, manifest_name: str = "") -> auditing.AuditReport:
+                manifest: Manifest | None = None, manifest_name: str = "",
+                with_baseline: bool = True) -> auditing.AuditReport:
     """Who holds admin roles, what is wrong, what expires soon, how the tenant stands against the
-    SCuBA baseline; and with ``manifest`` what a sync would change (never applied)."""
+    SCuBA baseline (unless ``with_baseline`` is False); and with ``manifest`` what a sync would
+    change (never applied)."""
     d = target.directory
-    state, answers = await asyncio.gather(full_state(d), d.read(list(BASELINE_READS.values())))
+    reads = list(BASELINE_READS.values()) if with_baseline else []
+    state, answers = await asyncio.gather(full_state(d), d.read(reads) if reads else asyncio.sleep(0, {}))
     drift = None
     if manifest is not None:
         planned = planning.diff(manifest, state)
@@ -65,6 +68,8 @@ async def audit(target: Target, *, expiring_within: timedelta, all_roles: bool =
     profile = target.profile
     report = auditing.audit(state, protected=profile.safety.protected_accounts, expiring_within=expiring_within,
                             all_roles=all_roles, tenant=profile.name, drift=drift)
+    if not with_baseline:
+        return report
     return replace(report, baseline=await baseline(d, state, answers, profile.scuba))
 
 
