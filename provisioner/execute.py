@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from provisioner import graph
+from provisioner.changes import Action, Change, PasswordSource
 from provisioner.directory import Directory
 from provisioner.errors import ProvisionerError
 from provisioner.forbidden import Refusals
 from provisioner.graph import Kind, Request, Response, backoff
 from provisioner.journal import Outcome, OutcomeSink
-from provisioner.model import Action, Change, PasswordSource
 
 # With a 10 % fault rate, twelve unknown outcomes in a row happen about once in 10^12 items.
 MAX_UNCERTAIN_ATTEMPTS = 12

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from provisioner.changes import Action, Change
 from provisioner.graph import Request, Response, assignments_request
-from provisioner.model import Action, Change
 from provisioner.permissions import Grants, is_sensitive, read_refusal, refusal
 
 if TYPE_CHECKING:

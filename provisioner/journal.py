@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from provisioner.model import Change
+from provisioner.changes import Change
 from provisioner.output import spreadsheet_cell
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from provisioner.model import Action
+from provisioner.changes import Action
 
 # Directory role template ids (graph-quirks B) and the names messages use.
 GLOBAL_ADMIN = "62e90394-69f5-4237-9190-012177145e10"

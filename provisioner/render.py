@@ -14,7 +14,8 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from provisioner.model import DEFAULT_JUSTIFICATION, Action, Change, Plan
+from provisioner.changes import Action, Change, Plan
+from provisioner.model import DEFAULT_JUSTIFICATION
 from provisioner.output import terminal_text
 
 EMPTY = "No changes. The tenant already matches."

@@ -9,8 +9,8 @@ import json
 import os
 from pathlib import Path
 
+from provisioner.changes import Plan
 from provisioner.errors import ExitCode, ProvisionerError, Refused
-from provisioner.model import Plan
 from provisioner.planfile import DigestMismatch, OldPlanFormat
 
 REMAKE = "make it with: provisioner sync MANIFEST --out PLAN.json"

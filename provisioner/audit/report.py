@@ -14,7 +14,8 @@ from enum import StrEnum
 from typing import Any
 
 from provisioner.audit.baseline import Baseline
-from provisioner.model import Change, DeletedUser, Plan, User, format_datetime
+from provisioner.changes import Change, Plan
+from provisioner.model import DeletedUser, User, format_datetime
 from provisioner.render import summary
 from provisioner.roles.catalog import GLOBAL_ADMIN_ID
 

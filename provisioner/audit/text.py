@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 from provisioner.audit.baseline import Baseline, OwnFinding, PolicyResult
 from provisioner.audit.report import AuditReport, Finding, Holder, Severity, day
-from provisioner.model import Change, format_datetime
+from provisioner.changes import Change
+from provisioner.model import format_datetime
 from provisioner.output import terminal_text
 from provisioner.render import MARKERS
 

@@ -14,9 +14,9 @@ import click
 from provisioner.errors import ExitCode, ProvisionerError
 
 if TYPE_CHECKING:
+    from provisioner.changes import Change
     from provisioner.config import Config, Profile
     from provisioner.execute import Report
-    from provisioner.model import Change
     from provisioner.plan import Planned
     from provisioner.services import Applied, RunOptions, Target
 

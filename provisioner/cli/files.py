@@ -18,8 +18,8 @@ from provisioner.cli.app import ChangeOptions, err
 from provisioner.errors import ProvisionerError
 
 if TYPE_CHECKING:
+    from provisioner.changes import Change
     from provisioner.inputs import UserRows
-    from provisioner.model import Change
 
 # More generated passwords than this in one run go to a file, not to the terminal.
 MAX_PASSWORDS_SHOWN = 10

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 def _password_file(out: Path | None, opts: ChangeOptions) -> Callable[[Planned], None]:
     def check(planned: Planned) -> None:
-        from provisioner.model import Action
+        from provisioner.changes import Action
 
         check_password_out(planned.plan.count(Action.CREATE), out, opts)
 

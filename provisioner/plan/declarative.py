@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from provisioner.changes import Action, Change
 from provisioner.errors import ProvisionerError
 from provisioner.model import (
     USER_WRITABLE,
-    Action,
-    Change,
     DeletedUser,
     Holding,
     Manifest,

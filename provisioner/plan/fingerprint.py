@@ -8,7 +8,8 @@ import hashlib
 import json
 from typing import Any
 
-from provisioner.model import Plan, RoleAssignment, TenantState, User
+from provisioner.changes import Plan
+from provisioner.model import RoleAssignment, TenantState, User
 from provisioner.plan.index import Index
 from provisioner.roles.catalog import GLOBAL_ADMIN_ID
 from provisioner.roles.rules import holders

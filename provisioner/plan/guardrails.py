@@ -8,8 +8,9 @@ the id is preferred. The one exception is a CREATE, which has no id yet: its UPN
 
 from __future__ import annotations
 
+from provisioner.changes import Action, Change, Plan
 from provisioner.errors import Refused
-from provisioner.model import Action, Change, Plan, Policy, TenantState, User
+from provisioner.model import Policy, TenantState, User
 from provisioner.plan.index import Index, day
 from provisioner.roles.rules import WrittenIds, disables, removes_last_global_admin
 

@@ -10,16 +10,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from provisioner.changes import Action, Change, PasswordSource, Plan
 from provisioner.errors import NotFound, ProvisionerError
 from provisioner.model import (
     DEFAULT_JUSTIFICATION,
     USER_WRITABLE,
-    Action,
-    Change,
     DeletedUser,
     Holding,
-    PasswordSource,
-    Plan,
     RoleAssignment,
     RoleDefinition,
     TenantState,

@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from provisioner.changes import Action, Change, PasswordSource
 from provisioner.errors import Refused
-from provisioner.model import Action, Change, PasswordSource, TenantState, User
+from provisioner.model import TenantState, User
 from provisioner.plan.imperative import Planned, finish
 from provisioner.plan.index import Index
 from provisioner.plan.lifecycle import _user

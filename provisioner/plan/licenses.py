@@ -15,9 +15,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from provisioner.changes import Action, Change
 from provisioner.errors import Refused
 from provisioner.licenses import PRODUCT_NAMES, Sku
-from provisioner.model import Action, Change, TenantState
+from provisioner.model import TenantState
 from provisioner.plan.imperative import Planned, finish
 from provisioner.plan.index import Index
 from provisioner.plan.lifecycle import _user

@@ -13,8 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from provisioner.changes import Action, Change
 from provisioner.errors import NotFound, Refused
-from provisioner.model import Action, Change, TenantState, User
+from provisioner.model import TenantState, User
 from provisioner.plan.imperative import Planned, finish
 from provisioner.plan.index import Index
 

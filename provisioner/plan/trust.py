@@ -6,7 +6,8 @@ plan that says "delete alex" but carries another user's object id is refused. Pu
 
 from __future__ import annotations
 
-from provisioner.model import Action, Change, Plan, TenantState
+from provisioner.changes import Action, Change, Plan
+from provisioner.model import TenantState
 from provisioner.plan.index import Index
 
 # Actions whose object id must name an active user (or one this plan restores first).

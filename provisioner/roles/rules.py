@@ -3,7 +3,8 @@ active Global Administrator (a tenant without one is locked out of its own admin
 
 from __future__ import annotations
 
-from provisioner.model import Action, Change, Plan, TenantState
+from provisioner.changes import Action, Change, Plan
+from provisioner.model import TenantState
 from provisioner.roles.catalog import GLOBAL_ADMIN_ID
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from provisioner.changes import PasswordSource
 from provisioner.graph import Kind, manager_request, skus_request, user_licenses_request
-from provisioner.model import PasswordSource
 from provisioner.plan.leavers import Leaver, plan_offboard, plan_reset
 from provisioner.services.licenses import held_licenses
 from provisioner.services.reads import DELETED_REQUEST, GA_REQUEST, Reader

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from provisioner import plan as planning
+from provisioner.changes import Plan
 from provisioner.errors import Refused
-from provisioner.model import Manifest, Plan, TenantState
+from provisioner.model import Manifest, TenantState
 from provisioner.plan import Planned
 from provisioner.services.reads import DEFINITIONS_REQUEST, DELETED_REQUEST, GA_REQUEST, Reader, full_state
 from provisioner.services.target import Applied, Approve, Passwords, Review, RunOptions, Target, carry_out, changing

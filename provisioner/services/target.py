@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
+from provisioner.changes import Change
 from provisioner.config import Profile
 from provisioner.directory import Directory
 from provisioner.errors import ProvisionerError, Refused
 from provisioner.execute import Budget, Executor, Recheck, Report
 from provisioner.journal import CsvResults, JsonArray, JsonLines, OutcomeSink, recent_writes
-from provisioner.model import Change, Policy, TenantState
+from provisioner.model import Policy, TenantState
 from provisioner.plan import Planned, guardrails
 from provisioner.roles.rules import RemovesGlobalAdmin
 
@@ -233,8 +234,8 @@ def _open(path: Path, mode: str, what: str) -> IO[str]:
 async def keeps_a_global_admin(d: Directory, change: Change) -> str | None:
     """Read the Global Administrators again, right before a write that can remove one: the refusal
     when it would leave none (another command may have removed the others since the plan was made)."""
+    from provisioner.changes import Plan
     from provisioner.graph import get_user_request
-    from provisioner.model import Plan
     from provisioner.roles.rules import removes_last_global_admin
     from provisioner.services.reads import GA_REQUEST, Reader
 

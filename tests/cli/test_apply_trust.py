@@ -16,8 +16,9 @@ import pytest
 from cli_tenant import DOMAIN, Tenant, make_tenant
 
 from provisioner.bootstrap import connected
+from provisioner.changes import Plan
 from provisioner.config import load_config
-from provisioner.model import Plan, TenantState
+from provisioner.model import TenantState
 from provisioner.plan import fingerprint
 from provisioner.planfile import digest
 from provisioner.services.reads import full_state

@@ -14,9 +14,10 @@ from cli_tenant import DOMAIN, Tenant
 from starlette.testclient import TestClient
 
 from provisioner.audit import audit, render
+from provisioner.changes import Action, Change, Plan
 from provisioner.journal import CsvResults, Outcome
 from provisioner.local.graph_app import graph_app
-from provisioner.model import Action, Change, Plan, RoleAssignment, RoleDefinition, TenantState, User
+from provisioner.model import RoleAssignment, RoleDefinition, TenantState, User
 from provisioner.passwords import generate
 from provisioner.render import render_markdown, render_text
 

@@ -8,11 +8,11 @@ import asyncio
 import logging
 
 from provisioner.bootstrap import connected
+from provisioner.changes import Action, Change
 from provisioner.config import load_config
 from provisioner.execute import Budget, Executor
 from provisioner.local import init_tenant
 from provisioner.local.store import assignment_id
-from provisioner.model import Action, Change
 
 DOMAIN = "contoso.onmicrosoft.com"
 BILLING = "b0f54661-2d74-4c50-afa3-1ec803f12efe"

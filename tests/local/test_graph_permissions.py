@@ -276,7 +276,7 @@ def test_the_product_and_the_local_tenant_read_the_same_tables() -> None:
     # Two implementations of one reference (the product never imports the local tenant): each write the
     # product makes needs, by its own table, exactly the application permissions the tenant accepts.
     from provisioner import permissions as product
-    from provisioner.model import Action
+    from provisioner.changes import Action
 
     routes = {Action.CREATE: "create_user", Action.UPDATE: "update_user", Action.DELETE: "delete_user",
               Action.RESTORE: "restore_deleted_item", Action.PURGE: "purge_deleted_item",

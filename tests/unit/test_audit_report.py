@@ -7,7 +7,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from provisioner.audit import Drift, Severity, audit, plan_summary, render
-from provisioner.model import Action, Change, DeletedUser, RoleAssignment, RoleDefinition, TenantState, User
+from provisioner.changes import Action, Change
+from provisioner.model import DeletedUser, RoleAssignment, RoleDefinition, TenantState, User
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 GLOBAL = "62e90394-69f5-4237-9190-012177145e10"

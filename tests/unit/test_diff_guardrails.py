@@ -5,9 +5,10 @@ from dataclasses import replace
 import pytest
 from unit_tenant import ADMIN, ALICE, BOB, CAROL_ID, GA, SYNCED, USER_ADMIN, deleted, state, user
 
+from provisioner.changes import Action, Change, PasswordSource, Plan
 from provisioner.errors import Refused
 from provisioner.inputs import Manifest
-from provisioner.model import Action, Change, PasswordSource, Plan, Policy, RoleAssignment, User, UserSpec
+from provisioner.model import Policy, RoleAssignment, User, UserSpec
 from provisioner.plan import diff, guardrails, plan_delete, plan_restore, plan_revoke
 from provisioner.roles import global_admin_holders, removes_last_global_admin
 

@@ -182,7 +182,7 @@ def _grants(*permissions: str, wids: tuple[str, ...] = (), delegated: bool = Fal
 
 
 def test_refusal_names_the_missing_permission() -> None:
-    from provisioner.model import Action
+    from provisioner.changes import Action
 
     why = perms.refusal(Action.CREATE, "ann@x", grants=_grants("User.Read.All"), target_roles=None)
     assert why == "The token lacks the application permission User.ReadWrite.All (or Directory.ReadWrite.All)."
@@ -193,7 +193,7 @@ def test_refusal_names_the_missing_permission() -> None:
 
 
 def test_refusal_names_the_admin_role_for_a_privileged_target() -> None:
-    from provisioner.model import Action
+    from provisioner.changes import Action
 
     rw = _grants("User.ReadWrite.All")
     why = perms.refusal(Action.DELETE, "ga@x", grants=rw, target_roles={perms.GLOBAL_ADMIN})
@@ -219,7 +219,7 @@ def test_refusal_names_the_admin_role_for_a_privileged_target() -> None:
 
 
 def test_refusal_without_a_readable_token_names_every_cause() -> None:
-    from provisioner.model import Action
+    from provisioner.changes import Action
 
     why = perms.refusal(Action.DELETE, "ga@x", grants=None, target_roles={perms.GLOBAL_ADMIN})
     assert why == ("Needs the permission User.DeleteRestore.All (or User.ReadWrite.All); and ga@x holds Global "

@@ -3,8 +3,9 @@ from __future__ import annotations
 import pytest
 from unit_tenant import ADMIN, ALICE, BOB, CAROL_ID, GA, USER_ADMIN, deleted, state
 
+from provisioner.changes import Action, Change, PasswordSource
 from provisioner.errors import NotFound, ProvisionerError
-from provisioner.model import Action, Change, PasswordSource, UserSpec
+from provisioner.model import UserSpec
 from provisioner.plan import (
     fingerprint,
     plan_assign,

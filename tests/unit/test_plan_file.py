@@ -7,7 +7,8 @@ import json
 import pytest
 from unit_tenant import ADMIN, ALICE, BILLING, BOB, CAROL_ID, GA, USER_ADMIN, deleted, state
 
-from provisioner.model import Action, Change, PasswordSource, Plan, UserSpec
+from provisioner.changes import Action, Change, PasswordSource, Plan
+from provisioner.model import UserSpec
 from provisioner.plan import digest, plan_create, plan_delete, plan_purge, plan_restore, plan_revoke
 from provisioner.planfile import OLD_FORMAT, DigestMismatch, OldPlanFormat, PlanFormatError
 from provisioner.planfile import digest as content_digest

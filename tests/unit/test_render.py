@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from provisioner.model import Action, Change, PasswordSource, Plan
+from provisioner.changes import Action, Change, PasswordSource, Plan
 from provisioner.render import render_markdown, render_text, summary
 
 GA = "62e90394-69f5-4237-9190-012177145e10"

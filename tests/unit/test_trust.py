@@ -6,7 +6,8 @@ from dataclasses import replace
 
 from unit_tenant import ADMIN, ALICE, BILLING, BOB, CAROL_ID, GA, USER_ADMIN, deleted, state
 
-from provisioner.model import Action, Change, Manifest, Plan, TenantState, UserSpec
+from provisioner.changes import Action, Change, Plan
+from provisioner.model import Manifest, TenantState, UserSpec
 from provisioner.plan import check_labels, diff, plan_assign, plan_delete, plan_purge, plan_restore, plan_revoke
 
 DAVE_ID = "00000000-0000-0000-0000-0000000000d4"
