@@ -6,12 +6,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from provisioner.durations import parse_duration
-from provisioner.model import Holding
+
+if TYPE_CHECKING:
+    from provisioner.model import Holding
 
 _ISO = re.compile(r"P(?:\d+D)?(?:T(?:\d+H)?(?:\d+M)?)?", re.IGNORECASE)
 
@@ -79,11 +81,15 @@ def assign_holding(eligible: bool, until: str | None, duration: str | None, perm
     end = until_time(until) if until else None
     if end and end <= (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"):
         raise click.BadParameter(f"{until!r} is in the past; give a later date", param_hint="--until")
+    from provisioner.model import Holding
+
     return Holding(eligible=eligible, end=end, duration=iso_duration(duration) if duration else None,
                    justification=justification)
 
 
 def revoke_holding(only_eligible: bool, only_active: bool) -> Holding:
+    from provisioner.model import Holding
+
     if only_eligible and only_active:
         raise click.UsageError("give --eligible or --active, not both (neither removes whichever is held)")
     return Holding(which="eligible" if only_eligible else "active" if only_active else None)
