@@ -92,25 +92,6 @@ def static_token(profile: Profile) -> str:
     return token
 
 
-class StaticTokenCredential:
-    """A credential answering with one fixed bearer token (for ``auth = "token"``), expiring per its JWT."""
-
-    def __init__(self, token: str):
-        self._token = token
-
-    async def get_token(self, *scopes: str, **kwargs: Any) -> Any:
-        from azure.core.credentials import AccessToken
-
-        try:
-            expires = int(token_claims(self._token).get("exp", 0))
-        except ProvisionerError:
-            expires = 0
-        return AccessToken(self._token, expires or int(time.time()) + 3600)
-
-    async def close(self) -> None:
-        return None
-
-
 class CachingAsyncCredential:
     """Caches another credential's tokens until shortly before expiry (sdk.md §7).
 
@@ -205,15 +186,16 @@ def build_credential(profile: Profile) -> Any:
     """The azure-identity credential for a Graph profile's auth method, with its cloud's authority.
 
     Returns an ``azure.identity.aio`` credential, except for device code and browser sign-in, which
-    azure-identity only offers as sync credentials (kiota accepts both). For ``auth = "token"`` it
-    returns a :class:`StaticTokenCredential`. Local profiles need no credential: ConfigError.
+    azure-identity only offers as sync credentials (kiota accepts both). A static token
+    (``auth = "token"``) and the local tenant need no credential: ConfigError (the composition root
+    sends a static token itself).
     The caller owns the result and closes it (:func:`close_credential`).
     """
     if profile.is_local or not profile.auth:
         raise ConfigError(f"profile {profile.name!r} is the local tenant and needs no credential")
     method = profile.auth
     if method == "token":
-        return StaticTokenCredential(static_token(profile))
+        raise ConfigError(f"profile {profile.name!r} sends a static token and needs no credential")
     builder = _BUILDERS[method]
     return builder(profile, authority(profile))
 

@@ -95,11 +95,9 @@ LOCAL_TOKEN = "local-tenant"
 
 
 def _static_bearer(token: str, base_url: str) -> Any:
-    """A kiota authentication provider sending ``token`` to the host of ``base_url`` only.
-
-    The local tenant is reached as http://local.tenant, which the Azure identity provider refuses
-    (it allows plain http only for localhost), so a static provider pinned to that host sends it.
-    """
+    """A kiota authentication provider sending ``token`` to the host of ``base_url`` only: a profile's
+    static token (``auth = "token"``), and the local tenant's (reached as http://local.tenant, which
+    the Azure identity provider refuses: it allows plain http only for localhost)."""
     from urllib.parse import urlsplit
 
     from kiota_abstractions.authentication import (
@@ -192,10 +190,13 @@ async def connect(profile: Profile) -> Directory:
     else:
         base = auth.graph_base_url(profile)
         net = httpx.AsyncHTTPTransport(http2=True, retries=0)
-        credential = auth.build_credential(profile)
-        provider = AzureIdentityAuthenticationProvider(
-            credential, scopes=[auth.graph_scope(profile)], allowed_hosts=auth.allowed_hosts(profile)
-        )
+        if profile.auth == "token":  # one static-token mechanism, for this and the local tenant
+            provider = _static_bearer(auth.static_token(profile), base)
+        else:
+            credential = auth.build_credential(profile)
+            provider = AzureIdentityAuthenticationProvider(
+                credential, scopes=[auth.graph_scope(profile)], allowed_hosts=auth.allowed_hosts(profile)
+            )
         label = f"tenant {profile.name} ({base})"
 
     clock = Clock()

@@ -221,8 +221,9 @@ def test_static_token_profile(monkeypatch) -> None:
     p = Profile(name="serve", kind="graph", auth="token", token_env="GRAPH_TOKEN", graph_url="http://127.0.0.1:1/v1.0")
     monkeypatch.setenv("GRAPH_TOKEN", jwt({"exp": 2_000_000_000}))
     assert auth.static_token(p) == os.environ["GRAPH_TOKEN"]
-    token = asyncio.run(auth.acquire_token(auth.build_credential(p), auth.graph_scope(p)))
-    assert (token.token, token.expires_on) == (os.environ["GRAPH_TOKEN"], 2_000_000_000)
+    # The composition root sends a static token itself, pinned to the profile's Graph host.
+    with pytest.raises(ConfigError, match="sends a static token and needs no credential"):
+        auth.build_credential(p)
     monkeypatch.delenv("GRAPH_TOKEN")
     with pytest.raises(ConfigError, match="environment variable GRAPH_TOKEN is not set"):
         auth.static_token(p)
