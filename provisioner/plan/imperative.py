@@ -108,7 +108,8 @@ def assign_change(upn: str, object_id: str | None, role: RoleDefinition, reason:
     return Change(Action.ASSIGN, upn, object_id, role_id=role.template_id, role_name=role.display_name, reason=reason)
 
 
-def plan_create(specs: Iterable[UserSpec], state: TenantState, *, update_existing: bool = False) -> Planned:
+def plan_create(specs: Iterable[UserSpec], state: TenantState, *, update_existing: bool = False,
+                verified_domains: set[str] | None = None) -> Planned:
     """Create the users that do not exist yet, and assign their roles (``spec.roles``).
 
     An existing user is not created again (noted); its missing roles are still assigned. When the
@@ -147,6 +148,12 @@ def plan_create(specs: Iterable[UserSpec], state: TenantState, *, update_existin
                 changes.append(Change(Action.UPDATE, user.user_principal_name, user.id, updates=differs,
                                       reason="exists, with other values (--update-existing)"))
             changes += _assignments(user, roles, index, notes)
+            continue
+        domain = spec.upn.rsplit("@", 1)[-1].lower()
+        if verified_domains is not None and domain not in verified_domains:
+            problems.add(spec.upn, ProvisionerError(
+                f"{domain} is not a verified domain of the tenant (verified: {', '.join(sorted(verified_domains))}); "
+                "verify it in the Entra admin center, or use one of those"), row=spec.row)
             continue
         for d in index.deleted_by_upn.get(key, []):
             if not d.expired(state.now):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from provisioner.errors import NotFound
-from provisioner.graph import Response, assignments_request, odata_string
+from provisioner.graph import Kind, Response, assignments_request, domains_request, odata_string
 from provisioner.ids import is_guid
 from provisioner.model import USER_SELECT, DeletedUser, User, UserSpec
 from provisioner.plan import plan_create, plan_delete, plan_purge, plan_restore
@@ -114,14 +114,29 @@ async def _create(target: Target, specs: list[UserSpec], review: Review, run: Ru
                   passwords: Passwords | None, update_existing: bool) -> Applied:
     r = Reader(target.directory)
     role_refs = {ref for s in specs for ref in s.roles}
-    also = [] if r.catalog_knows(role_refs) else [DEFINITIONS_REQUEST]
-    await r.take_definitions(await r.users([s.upn for s in specs], also=also))
+    # The tenant's domains travel with the users: a UPN in an unverified domain is a row's problem.
+    also = [domains_request("domains")] + ([] if r.catalog_knows(role_refs) else [DEFINITIONS_REQUEST])
+    answers = await r.users([s.upn for s in specs], also=also)
+    await r.take_definitions(answers)
+    domains, unread = await _verified_domains(r, answers["domains"])
     existing = [u.id for s in specs if s.roles and (u := r.state.user(s.upn)) is not None]
     if existing:
         await r.assignments_of(existing)
-    planned = plan_create(specs, r.state, update_existing=update_existing)
+    planned = plan_create(specs, r.state, update_existing=update_existing, verified_domains=domains)
+    if unread:
+        planned = replace(planned, notes=(*planned.notes, unread))
     passwords = passwords or Passwords({s.upn: s.password for s in specs if s.password})
     return await carry_out(target, r.state, planned, review, run, passwords=passwords)
+
+
+async def _verified_domains(r: Reader, resp: Response) -> tuple[set[str] | None, str]:
+    """The tenant's verified domains, or None and why when they cannot be read (the check is then Graph's)."""
+    if resp.kind is Kind.FORBIDDEN:
+        return None, ("the tenant's domains could not be read (the permission Domain.Read.All would allow it), so "
+                      "UPN domains are checked by Graph when each user is created")
+    if not resp.ok:
+        return None, ""
+    return {str(d.get("id", "")).lower() for d in await r.collect(resp) if d.get("isVerified")}, ""
 
 
 async def delete_users(target: Target, refs: Sequence[str], review: Review | None = None,

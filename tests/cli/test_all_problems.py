@@ -45,3 +45,20 @@ def test_a_bulk_assign_names_unknown_users_and_unknown_roles_by_row(tenant: Tena
     assert lines[-2].startswith(f"  row 3, column userPrincipalName: user 'ghost@{DOMAIN}' not found in the tenant")
     assert lines[-1].startswith("  row 4, column roles: unknown role 'astronaut'; use an alias")
     assert tenant.snapshot() == before
+
+
+def test_a_bulk_create_names_every_row_in_an_unverified_domain(tenant: Tenant) -> None:
+    path = tenant.root / "hires.csv"
+    path.write_text(f"userPrincipalName,displayName\ncarl@{DOMAIN},Carl\ndana@fabrikam.com,Dana\n"
+                    "erin@typo.onmicrosoft.com,Erin\n", encoding="utf-8")
+    before = tenant.snapshot()
+    result = tenant.run("users", "create", "--from", str(path), "--yes")
+    assert result.exit_code == 1
+    tail = f"is not a verified domain of the tenant (verified: {DOMAIN}); verify it in the Entra admin center, " \
+           "or use one of those"
+    assert result.stderr.splitlines()[-3:] == [
+        "Error: 2 problems in the users named; nothing was written:",
+        f"  row 3, column userPrincipalName: fabrikam.com {tail}",
+        f"  row 4, column userPrincipalName: typo.onmicrosoft.com {tail}",
+    ]
+    assert tenant.snapshot() == before

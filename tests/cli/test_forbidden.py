@@ -193,3 +193,11 @@ def test_doctor_names_the_delegated_admins_missing_role(served: Tenant) -> None:
     assert any(line.startswith("[FAIL] users create: Sign in as User Administrator: the signed-in admin holds "
                                "Helpdesk Administrator. ") for line in lines)
     assert any(line.startswith("[FAIL] roles assign: Sign in as Privileged Role Administrator: ") for line in lines)
+
+
+def test_a_create_without_domain_read_says_which_permission_would_check_the_domain(served: Tenant) -> None:
+    app_token(served, *READ, "User.ReadWrite.All")
+    result = served.run("users", "create", ALICE, "--display-name", "Alice", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert ("the tenant's domains could not be read (the permission Domain.Read.All would allow it), so UPN "
+            "domains are checked by Graph when each user is created") in result.stderr.splitlines()
