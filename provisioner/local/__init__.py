@@ -19,6 +19,7 @@ _EXPORTS = {
     "add_domain": "provisioner.local.tenant",
     "DEFAULT_DOMAIN": "provisioner.local.tenant",
     "advance_clock": "provisioner.local.tenant",
+    "has_password": "provisioner.local.tenant",
     "tenant_now": "provisioner.local.tenant",
 }
 

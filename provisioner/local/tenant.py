@@ -284,3 +284,17 @@ def tenant_now(path: str | Path) -> datetime:
         return store.now()
     finally:
         store.close()
+
+
+def has_password(path: str | Path, upn: str, password: str) -> bool:
+    """Whether the active user ``upn`` was given ``password`` (checked against the salted hash the
+    tenant keeps, as Entra does; the password itself is never stored)."""
+    from .users import PASSWORD_KEY, find_user, password_matches
+
+    store = Store(path)
+    try:
+        with store.read() as db:
+            user = find_user(db, upn)
+        return user is not None and password_matches(user.get(PASSWORD_KEY), password)
+    finally:
+        store.close()

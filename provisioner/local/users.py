@@ -4,6 +4,9 @@ What a user body may hold, and the errors for it, is `user_checks`."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 import re
 import sqlite3
 import uuid
@@ -75,6 +78,23 @@ def _mail_taken(db: sqlite3.Connection, mail: str, except_id: str | None = None)
     return row is not None
 
 
+# A salted hash of the user's password, kept under a key no answer projects (as `_manager`): a
+# test can check a client recorded the password the tenant was given (after a crash, say).
+PASSWORD_KEY = "_passwordHash"
+
+
+def password_hash(password: str, salt: bytes | None = None) -> str:
+    salt = salt if salt is not None else os.urandom(16)
+    return salt.hex() + "$" + hashlib.sha256(salt + password.encode()).hexdigest()
+
+
+def password_matches(stored: str | None, password: str) -> bool:
+    if not stored or "$" not in stored:
+        return False
+    salt, _ = stored.split("$", 1)
+    return hmac.compare_digest(stored, password_hash(password, bytes.fromhex(salt)))
+
+
 def create_user(store: Store, body: dict) -> dict:
     """POST /users: validate like Entra, insert, return the full stored user."""
     values = check_values(body, creating=True)
@@ -102,7 +122,8 @@ def create_user(store: Store, body: dict) -> dict:
             "passwordPolicies": None,
         }
         user.update(values)
-        # Only the password's policy check and its timestamp are kept: the tenant never stores it.
+        # The password itself is never kept: a salted hash of it, as Entra keeps one (never returned).
+        user[PASSWORD_KEY] = password_hash(profile["password"])
         user["forceChangePasswordNextSignIn"] = bool(profile.get("forceChangePasswordNextSignIn", False))
         if user["mail"] and _mail_taken(db, user["mail"]):
             raise proxy_conflict()
@@ -158,6 +179,7 @@ def update_user(store: Store, key: str, body: dict) -> None:
         if profile is not None:
             if "password" in profile:
                 user["lastPasswordChangeDateTime"] = iso(store.now())
+                user[PASSWORD_KEY] = password_hash(profile["password"])
             if "forceChangePasswordNextSignIn" in profile:
                 user["forceChangePasswordNextSignIn"] = bool(profile["forceChangePasswordNextSignIn"])
         user.update(values)

@@ -108,6 +108,22 @@ def test_2000_creates_with_roles_under_throttling_latency_faults_and_lag(tenant,
         assert f"Initial password unknown for {len(unknown)} user(s)" in result.stderr
 
 
+def assert_passwords_on_record(created: list[str], password_file: Path) -> None:
+    """Every user that exists has, in the password file, the password the tenant holds (its salted
+    hash checked), or is listed as unknown: none was lost, whatever ended the run."""
+    from provisioner.local import default_state_path, has_password
+
+    rows: dict[str, list[tuple[str, str]]] = {}
+    for line in password_file.read_text(encoding="utf-8").splitlines()[1:]:
+        upn, password, status = line.rsplit(",", 2)
+        rows.setdefault(upn.lower(), []).append((password, status))
+    state = default_state_path()
+    lost = [upn for upn in created
+            if not any(status == "unknown" or (password and has_password(state, upn, password))
+                       for password, status in rows.get(upn.lower(), []))]
+    assert lost == []
+
+
 def test_a_run_killed_half_way_converges_when_run_again(tenant, monkeypatch):
     upns = write_csv(tenant / "users.csv", 1000)
     journal = tenant / "journal.jsonl"
@@ -129,6 +145,7 @@ def test_a_run_killed_half_way_converges_when_run_again(tenant, monkeypatch):
     done = sum(users[u] for u in upns)
     quiet = {**env, "PROVISIONER_LOCAL_LATENCY_MS": "0", "PROVISIONER_LOCAL_FAULT_RATE": "0"}
     assert 300 <= done < 1000
+    assert_passwords_on_record([u for u in upns if users[u]], tenant / "pw.csv")
     rerun = subprocess.run(args, env=quiet, capture_output=True, text=True,
                            timeout=120)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
@@ -157,10 +174,14 @@ def test_a_run_interrupted_with_ctrl_c_records_in_flight_items_and_converges(ten
     quiet = {**env, "PROVISIONER_LOCAL_LATENCY_MS": "0"}
     assert proc.returncode == 130, stderr[-2000:]
     assert "interrupted; re-run the same command to finish: it converges" in stderr
+    users, _ = read_back()
+    assert_passwords_on_record([u for u in upns if users[u]], tenant / "pw.csv")
     rerun = subprocess.run(args, env=quiet, capture_output=True, text=True,
                            timeout=120)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert_exactly_once(upns)
+    users, _ = read_back()
+    assert_passwords_on_record(upns, tenant / "pw.csv")
 
 
 def _run_unpaced(tenant: Path, upns_file: Path) -> object:

@@ -398,3 +398,19 @@ def test_state_is_shared_between_apps_on_one_file(client, state):
         assert other.get(f"/v1.0/users/{created['id']}").json()["id"] == created["id"]
         other.delete(f"/v1.0/users/{created['id']}")
     assert client.get(f"/v1.0/users/{created['id']}").status_code == 404
+
+
+def test_the_tenant_keeps_a_salted_hash_of_the_password_and_never_answers_it(client, state):
+    from provisioner.local import has_password
+
+    upn = "hash@contoso.onmicrosoft.com"
+    body = {"accountEnabled": True, "displayName": "Hash", "mailNickname": "hash", "userPrincipalName": upn,
+            "passwordProfile": {"password": "Xy7!abcdefgh", "forceChangePasswordNextSignIn": True}}
+    created = client.post("/v1.0/users", json=body)
+    assert created.status_code == 201
+    assert "Hash" in created.text and "Xy7!abcdefgh" not in created.text and "_password" not in created.text
+    assert has_password(state, upn, "Xy7!abcdefgh") is True
+    assert has_password(state, upn, "Xy7!abcdefgX") is False
+    changed = client.patch(f"/v1.0/users/{upn}", json={"passwordProfile": {"password": "Nw8!zyxwvuts"}})
+    assert changed.status_code == 204
+    assert (has_password(state, upn, "Nw8!zyxwvuts"), has_password(state, upn, "Xy7!abcdefgh")) == (True, False)
