@@ -22,10 +22,9 @@ from provisioner.plan.imperative import (
     NO_PIM,
     Planned,
     assign_change,
-    create_properties,
+    create_change,
     finish,
     held_roles,
-    password_source,
 )
 from provisioner.plan.index import Index, day, deleted_reason
 
@@ -76,15 +75,7 @@ def diff(desired: Manifest, state: TenantState, *, prune: bool = False) -> Plann
                 f"a deleted user {d.original_upn} ({d.id}) can no longer be restored "
                 f"(window expired {day(d.expires)}); a new user is created"
             )
-        changes.append(
-            Change(
-                Action.CREATE,
-                spec.upn,
-                properties=create_properties(spec),
-                password=password_source(spec),
-                reason="in the manifest, not in the tenant",
-            )
-        )
+        changes.append(create_change(spec, "in the manifest, not in the tenant"))
         kinds = _kinds(spec, index)
         changes += [pim_assign_change(spec.upn, None, r, "in the manifest", kinds.get(t, Holding()), state)
                     for t, r in wanted.items()]

@@ -104,6 +104,12 @@ def password_source(spec: UserSpec) -> PasswordSource:
     return PasswordSource.SUPPLIED if spec.password else PasswordSource.GENERATE
 
 
+def create_change(spec: UserSpec, reason: str) -> Change:
+    """The CREATE a spec asks for: its properties and where its password comes from."""
+    return Change(Action.CREATE, spec.upn, properties=create_properties(spec), password=password_source(spec),
+                  reason=reason)
+
+
 def assign_change(upn: str, object_id: str | None, role: RoleDefinition, reason: str) -> Change:
     return Change(Action.ASSIGN, upn, object_id, role_id=role.template_id, role_name=role.display_name, reason=reason)
 
@@ -161,15 +167,7 @@ def plan_create(specs: Iterable[UserSpec], state: TenantState, *, update_existin
                     f"a deleted user {d.original_upn} ({deleted_reason(d, state.now)}) could be restored "
                     f"instead, with its mailbox, licenses and groups: provisioner users restore {d.id}"
                 )
-        changes.append(
-            Change(
-                Action.CREATE,
-                spec.upn,
-                properties=create_properties(spec),
-                password=password_source(spec),
-                reason="not in the tenant",
-            )
-        )
+        changes.append(create_change(spec, "not in the tenant"))
         changes += [assign_change(spec.upn, None, r, "requested for the new user") for r in roles]
     problems.check()
     return finish(changes, notes, state)
