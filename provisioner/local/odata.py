@@ -7,6 +7,7 @@ import base64
 import json
 import re
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -204,6 +205,17 @@ _TOKEN = re.compile(
 )
 _COMPARE = {"eq", "ne", "gt", "ge", "lt", "le"}
 _FUNCS = {"startswith", "endswith"}
+
+
+def comparisons(node: tuple) -> Iterator[tuple]:
+    """The leaves of a parsed `$filter` (comparisons, `in`, functions), through and/or/not."""
+    if node[0] in ("and", "or"):
+        yield from comparisons(node[1])
+        yield from comparisons(node[2])
+    elif node[0] == "not":
+        yield from comparisons(node[1])
+    else:
+        yield node
 
 
 class FilterParser:

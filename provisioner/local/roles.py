@@ -7,7 +7,7 @@ import re
 import sqlite3
 from dataclasses import replace
 
-from .odata import FilterParser, Prop, Query, fetch_page, project
+from .odata import FilterParser, Prop, Query, comparisons, fetch_page, project
 from .store import Store, assignment_id, fold_id, iso
 from .users import DEFAULT_PROPS, find_user, require_user
 from .wire import GraphError, bad_request, not_found, unknown_property
@@ -161,20 +161,10 @@ _COLUMNS = "id, role_definition_id, principal_id, directory_scope_id, app_scope_
 
 def _filtered_roles(flt: str | None) -> list[str]:
     """The role ids a `$filter` names with `roleDefinitionId eq '...'`."""
-    found: list[str] = []
-
-    def walk(node) -> None:
-        if node[0] in ("and", "or"):
-            walk(node[1])
-            walk(node[2])
-        elif node[0] == "not":
-            walk(node[1])
-        elif node[:2] == ("cmp", "eq") and node[2].lower() == "roledefinitionid" and isinstance(node[3], str):
-            found.append(node[3])
-
-    if flt:
-        walk(FilterParser(flt).parse())
-    return found
+    if not flt:
+        return []
+    return [node[3] for node in comparisons(FilterParser(flt).parse())
+            if node[:2] == ("cmp", "eq") and node[2].lower() == "roledefinitionid" and isinstance(node[3], str)]
 
 
 def check_listable(db: sqlite3.Connection, q: Query, flt: str | None) -> None:

@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable
 from urllib.parse import parse_qsl
 
-from .odata import FilterParser
+from .odata import FilterParser, comparisons
 from .schema import Schema, index
 from .wire import ASGIApp, GraphError, Receive, Scope, Send, read_body, replay, send_error
 
@@ -59,19 +59,7 @@ def filter_names(text: str) -> list[str]:
         ast = FilterParser(text).parse()
     except GraphError:
         return []
-    names: list[str] = []
-
-    def walk(node) -> None:
-        if node[0] in ("and", "or"):
-            walk(node[1])
-            walk(node[2])
-        elif node[0] == "not":
-            walk(node[1])
-        else:
-            names.append(node[2] if node[0] in ("cmp", "fn") else node[1])
-
-    walk(ast)
-    return names
+    return [node[2] if node[0] in ("cmp", "fn") else node[1] for node in comparisons(ast)]
 
 
 def check(schema: Schema, method: str, segments: list[str], query: dict[str, str], body: object) -> None:
