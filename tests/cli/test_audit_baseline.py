@@ -1,6 +1,6 @@
-"""``provisioner audit``'s SCuBA baseline section end to end on the local tenant as it is: MS.AAD.7.1-7.3
-judged from the role assignments and the users, 7.4-7.9 not checkable (the tenant serves neither PIM
-nor subscribedSkus yet), the [audit.scuba] exclusions, --fail-on, every format."""
+"""``provisioner audit``'s SCuBA baseline section end to end on the local tenant: MS.AAD.7.1-7.3 judged
+from the role assignments and the users, 7.4-7.9 from PIM as a new tenant has it (they fail, as on a
+real one), the [audit.scuba] exclusions, --fail-on, every format."""
 
 from __future__ import annotations
 
