@@ -2,7 +2,7 @@
 while listing a 100,000-user tenant; creates with a role each and lookups by object id in a small and
 a large tenant (they should cost the same). In-process (httpx over the ASGI transport), no SDK.
 
-    .venv/bin/python bench/local_tenant.py [--creates 3000] [--batch-creates 20000] [--list-users 100000]
+    .venv/bin/python -m bench.local_tenant [--creates 3000] [--batch-creates 20000] [--list-users 100000]
         [--role-creates 1000] [--tenant-sizes 1000,100000] [--cases creates,batch,list,roles]
 """
 
@@ -12,16 +12,15 @@ import argparse
 import asyncio
 import multiprocessing
 import random
-import resource
 import sys
 import tempfile
 import time
-import tracemalloc
 from pathlib import Path
 
 import httpx
 from tabulate import tabulate
 
+from bench.proc import proc_peak_mb
 from provisioner.local import LOCAL_BASE_URL, init_tenant, transport
 from provisioner.local.store import Store
 from provisioner.local.users import find_user
@@ -133,18 +132,14 @@ def lookup_ms(state: Path, lookups: int = 2000) -> float:
 
 
 def _list_in_child(state: str, out: multiprocessing.Queue) -> None:
-    # A fresh process, so ru_maxrss is the listing's own peak (plus interpreter and imports).
-    tracemalloc.start()
+    # A fresh process of its own, no tracemalloc: VmHWM is the listing's own peak (plus the
+    # interpreter, the imports and the memory-mapped tenant file).
     seen, rate = asyncio.run(list_all(Path(state)))
-    _, traced_peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    seen_plain, rate_plain = asyncio.run(list_all(Path(state)))  # again without tracemalloc's overhead
-    max_rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    out.put((seen_plain, rate_plain, traced_peak, max_rss_kb))
+    out.put((seen, rate, proc_peak_mb()))
 
 
 def list_rows(tmp: Path, size: int) -> list[list[str]]:
-    """Seed a `size`-user tenant, then list it in a fresh process: rate, heap and RSS rows."""
+    """Seed a `size`-user tenant, then list it in a fresh process: rate and peak RSS rows."""
     big = tmp / "big.db"
     start = time.perf_counter()
     init_tenant(big, seed_users=size - 1, seed=1)
@@ -153,11 +148,10 @@ def list_rows(tmp: Path, size: int) -> list[list[str]]:
     out = ctx.Queue()
     child = ctx.Process(target=_list_in_child, args=(str(big), out))
     child.start()
-    seen, rate, traced_peak, max_rss_kb = out.get()
+    seen, rate, peak_mb = out.get()
     child.join()
     rows.append([f"list {seen:,} users, pages of 999", f"{rate:,.0f} users/s"])
-    rows.append(["  peak Python heap while listing (tracemalloc)", f"{traced_peak / 2**20:.1f} MiB"])
-    rows.append(["  peak RSS of the listing process (ru_maxrss)", f"{max_rss_kb / 1024:.1f} MiB"])
+    rows.append(["  peak RSS of the listing process (VmHWM)", f"{peak_mb:.1f} MB"])
     return rows
 
 
