@@ -324,6 +324,9 @@ class UserSpec:
     # How a role (by its reference as written) is to be held, when the input says (manifest
     # `{ role = "global", eligible = true, duration = "P180D" }`); unlisted: active, permanent.
     holdings: Mapping[str, Holding] = field(default_factory=dict)
+    # The direct licenses wanted (SKU references as written: part number, product name or skuId);
+    # None: the input says nothing of licenses, so the ones held are kept.
+    licenses: tuple[str, ...] | None = None
 
 
 # The roles a manifest decides when it does not say (the five classic admin roles).

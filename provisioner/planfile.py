@@ -40,9 +40,11 @@ KEYS: dict[str, tuple[str, ...]] = {
     "update": ("objectId", "updates"),
     "manager": ("objectId", "updates", "managerId"),  # no managerId: the manager is removed
     "revoke-sessions": ("objectId",),
+    "reset-password": ("objectId", "properties", "password"),
     "restore": ("objectId", "newUserPrincipalName", "autoReconcileProxyConflict"),
     "assign": ("objectId", "roleDefinitionId", "roleName", *PIM_KEYS),
     "revoke": ("objectId", "roleDefinitionId", "roleName", "assignmentId", "eligible", "throughPim"),
+    "license": ("objectId", "updates"),  # no objectId: the user is created by the same plan
     "delete": ("objectId",),
     "purge": ("objectId",),
 }
@@ -51,13 +53,18 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "update": ("objectId", "updates"),
     "manager": ("objectId", "updates"),
     "revoke-sessions": ("objectId",),
+    "reset-password": ("objectId", "properties", "password"),
     "restore": ("objectId",),
     "assign": ("roleDefinitionId", "roleName"),  # no objectId: the user is created by the same plan
     "revoke": ("objectId", "roleDefinitionId", "roleName", "assignmentId"),
+    "license": ("updates",),
     "delete": ("objectId",),
     "purge": ("objectId",),
 }
 PASSWORD_SOURCES = ("generate", "supplied")
+# A saved reset never carries a password: it is generated when the plan is applied, or random and
+# shown to nobody (offboarding). A supplied one could not be supplied again at apply time.
+RESET_SOURCES = ("generate", "random")
 _SHAPES = {
     "objectId": (GUID, "an object id (a GUID like 00000000-0000-0000-0000-000000000000)"),
     "managerId": (GUID, "the manager's object id (a GUID like 00000000-0000-0000-0000-000000000000)"),
@@ -162,7 +169,43 @@ def change_fields(
         fields["updates"] = _updates(d, where, update_properties)
     if action == "manager":
         fields["updates"] = _updates(d, where, ("manager",))
+    if action == "reset-password":
+        fields["properties"], fields["password"] = _reset(d, where)
+    if action == "license":
+        fields["updates"] = _license_updates(d, where)
     return fields
+
+
+def _reset(d: Mapping[str, Any], where: str) -> tuple[dict[str, Any], str]:
+    props = d["properties"]
+    if not isinstance(props, Mapping) or set(props) != {"forceChangePasswordNextSignIn"} or not isinstance(
+            props["forceChangePasswordNextSignIn"], bool):
+        raise PlanFormatError(f"{where}: properties must be {{\"forceChangePasswordNextSignIn\": true or false}}")
+    if d["password"] not in RESET_SOURCES:
+        raise PlanFormatError(f"{where}: password must be \"generate\" or \"random\" (never a password itself)")
+    return dict(props), d["password"]
+
+
+def _license_updates(d: Mapping[str, Any], where: str) -> dict[str, tuple[Any, Any]]:
+    """skuId -> [disabled plan ids held before or null (not held), after or null (removed)]."""
+    updates = d["updates"]
+    if not isinstance(updates, Mapping) or not updates:
+        raise PlanFormatError(f"{where}: updates must be a JSON object of skuId: [disabled plans before, after]")
+    out: dict[str, tuple[Any, Any]] = {}
+    for sku, pair in updates.items():
+        if not GUID.fullmatch(sku):
+            raise PlanFormatError(f"{where}: updates key {sku!r} must be a license's skuId (a GUID like "
+                                  "06ebc4ee-1bb5-47dd-8120-11324bc54e06)")
+        if not isinstance(pair, list) or len(pair) != 2 or pair == [None, None]:
+            raise PlanFormatError(f"{where}: updates.{sku} must be a pair [before, after] of disabled plan "
+                                  "lists, null for not held (before) or removed (after)")
+        for value in pair:
+            if value is not None and not (isinstance(value, list) and all(
+                    isinstance(p, str) and GUID.fullmatch(p) for p in value)):
+                raise PlanFormatError(f"{where}: updates.{sku} must hold lists of service plan ids (GUIDs) or "
+                                      f"null, not {json.dumps(value)}")
+        out[sku] = (pair[0], pair[1])
+    return out
 
 
 def _properties(d: Mapping[str, Any], where: str, upn: str, allowed: Collection[str]) -> dict[str, Any]:

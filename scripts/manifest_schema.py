@@ -35,6 +35,11 @@ def schema() -> dict:
             users[key] = {"type": "array", "items": {"anyOf": [text, role_table]},
                           "description": "Exactly these of the managed roles; without the key the roles held are "
                                          "kept, roles = [] removes them."}
+        elif key == "licenses":
+            users[key] = {"type": "array", "items": text, "uniqueItems": True,
+                          "description": "Exactly these direct licenses (part number like SPE_E5, product name or "
+                                         "skuId); without the key the licenses held are kept, licenses = [] removes "
+                                         "the direct ones. Licenses a group gives are never removed."}
         else:
             users[key] = text
     return {

@@ -114,6 +114,9 @@ def _read_password_stdin() -> str:
 @click.option("--disabled", is_flag=True, help="Create the account disabled (sign-in blocked).")
 @click.option("--role", "roles", multiple=True, metavar="ROLE", shell_complete=complete_role,
               help="Assign ROLE once the user exists (repeatable).")
+@click.option("--license", "licenses", multiple=True, metavar="SKU",
+              help="Assign the license SKU (part number like SPE_E5, product name or skuId) once the user exists; "
+                   "needs --usage-location (repeatable).")
 @click.option("--password-stdin", is_flag=True, help="Read the initial password from stdin instead of generating one.")
 @click.option("--update-existing", is_flag=True,
               help="Update a user that already exists where the given values differ (default: refuse and show them).")
@@ -124,7 +127,8 @@ def _read_password_stdin() -> str:
 @click.pass_obj
 def create(app: App, upn: str | None, display_name: str | None, given_name: str | None, surname: str | None,
            job_title: str | None, department: str | None, usage_location: str | None, disabled: bool,
-           roles: tuple[str, ...], password_stdin: bool, update_existing: bool, password_out: Path | None,
+           roles: tuple[str, ...], licenses: tuple[str, ...], password_stdin: bool, update_existing: bool,
+           password_out: Path | None,
            from_file: Path | None,
            skip_invalid: Path | None, **change: Any) -> None:
     """Create users; the initial password is generated (or read with --password-stdin).
@@ -132,14 +136,16 @@ def create(app: App, upn: str | None, display_name: str | None, given_name: str 
     \b
     Examples:
       provisioner users create adele@contoso.onmicrosoft.com --display-name "Adele Vance" --role billing
+      provisioner users create adele@contoso.onmicrosoft.com --display-name Adele --usage-location US --license SPE_E5
       provisioner users create --from new-hires.csv --password-out passwords.csv --yes
     """
     from provisioner.model import UserSpec
 
     opts = app.options(**change)
     if from_file is not None:
-        if upn:
-            raise click.UsageError("give either a UPN or --from FILE, not both")
+        if upn or licenses:
+            raise click.UsageError("give either a UPN (and --license) or --from FILE (with a licenses column), "
+                                   "not both")
         specs = rows = read_rows(from_file, "create", skip_invalid)
         refs, supplied = rows.refs, rows.passwords
     else:
@@ -165,7 +171,7 @@ def create(app: App, upn: str | None, display_name: str | None, given_name: str 
             if problem:
                 raise click.UsageError(f"--password-stdin: {problem}")
         specs = [UserSpec(upn=upn, attributes={k: v for k, v in attributes.items() if v is not None},
-                          roles=roles, password=password)]
+                          roles=roles, password=password, licenses=tuple(dict.fromkeys(licenses)) or None)]
         refs, supplied = [upn], {upn.lower(): password} if password else {}
     check_password_out(len(refs) - len(supplied), password_out, opts)
 

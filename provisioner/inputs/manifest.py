@@ -41,6 +41,8 @@ USER_FIELDS = {
                               lambda v: isinstance(v, list) and all(_role_entry(x) for x in v)),
                       wrong='must be a list of roles, like ["user", { role = "global", eligible = true, '
                             'duration = "P180D" }]'),
+    "licenses": tc.Field(_NAMES, wrong='must be a list of licenses (part number, product name or skuId), like '
+                                       '["SPE_E5", "Office 365 E3"]'),
 }
 ROLE_KEYS = ("role", "eligible", "duration", "until", "justification")
 _ISO_DURATION = re.compile(r"P(?:\d+D)?(?:T(?:\d+H)?(?:\d+M)?)?")
@@ -88,6 +90,8 @@ def read_manifest(path: str | Path) -> Manifest:
         accountEnabled = true
         roles = ["user"]                           # exactly these of the managed roles; without
                                                    # the key, the roles it holds are kept (roles = [] removes them)
+        licenses = ["SPE_E5"]                      # exactly these direct licenses; without the key,
+                                                   # the ones held are kept (group-given ones always are)
 
     Raises ``InputError`` naming each bad entry and key with the fix.
     """
@@ -189,5 +193,6 @@ def _user(index: int, entry: Any, domains: tuple[str, ...], seen: dict[str, int]
                                            end=f"{r['until']}T00:00:00Z" if r.get("until") else None,
                                            justification=r.get("justification"))
                 for r in entry.get("roles", ()) if isinstance(r, dict)}
+    licenses = tuple(dict.fromkeys(x.strip() for x in entry["licenses"])) if "licenses" in entry else None
     return UserSpec(upn=upn, attributes=attributes, roles=roles, row=index, roles_given="roles" in entry,
-                    holdings=holdings)
+                    holdings=holdings, licenses=licenses)

@@ -31,7 +31,7 @@ _HEADING_PROPERTY = re.compile(r"\[([A-Za-z]+)\]")
 # Columns the tool reads, by Graph name. ``password`` and ``passwordProfile`` are the same column.
 ATTRIBUTE_COLUMNS = tuple(k for k in USER_WRITABLE if k != "accountEnabled")
 KNOWN_COLUMNS = ("userPrincipalName", "objectId", *ATTRIBUTE_COLUMNS, "accountEnabled", "password", "roles",
-                 "manager", "newUserPrincipalName")  # the last two: users update --from
+                 "licenses", "manager", "newUserPrincipalName")  # the last two: users update --from
 # Other names for them: the Entra templates' attribute names (in brackets) and Graph's ``id``.
 _ALIASES = {
     "passwordprofile": "password",

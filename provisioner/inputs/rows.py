@@ -22,8 +22,9 @@ from provisioner.passwords import check_policy
 ACTIONS = ("create", "delete", "restore", "purge", "assign", "revoke")
 # The attributes a row can set, in the order a held row stores them.
 _KEYS = (*ATTRIBUTE_COLUMNS, "accountEnabled")
-# A held row: (reference, attribute values in _KEYS order with None for unset, roles, password, row).
-_Held = tuple[str, tuple[Any, ...], tuple[str, ...], str | None, int | None]
+# A held row: (reference, attribute values in _KEYS order with None for unset, roles, password, row,
+# licenses or None).
+_Held = tuple[str, tuple[Any, ...], tuple[str, ...], str | None, int | None, tuple[str, ...] | None]
 
 
 class UserRows:
@@ -52,7 +53,8 @@ class UserRows:
         attributes = spec.attributes
         # Lists (businessPhones) are held as tuples, which can be shared.
         values = tuple(self._share(_frozen(attributes[k])) if k in attributes else None for k in _KEYS)
-        self._held.append((spec.upn, values, self._share(spec.roles), spec.password, spec.row))
+        licenses = None if spec.licenses is None else self._share(spec.licenses)
+        self._held.append((spec.upn, values, self._share(spec.roles), spec.password, spec.row, licenses))
         self.refs.append(spec.upn)
         if spec.password:
             self.passwords[spec.upn.lower()] = spec.password
@@ -67,10 +69,11 @@ class UserRows:
         return {held[0].lower(): held[4] for held in self._held if held[4] is not None}
 
     def __iter__(self) -> Iterator[UserSpec]:
-        for upn, values, roles, password, row in self._held:
+        for upn, values, roles, password, row, licenses in self._held:
             attributes = {k: list(v) if isinstance(v, tuple) else v
                           for k, v in zip(_KEYS, values, strict=True) if v is not None}
-            yield UserSpec(upn=upn, attributes=attributes, roles=roles, password=password, row=row)
+            yield UserSpec(upn=upn, attributes=attributes, roles=roles, password=password, row=row,
+                           licenses=licenses)
 
 
 def read_users(path: str | Path, *, for_action: str, skip_invalid: bool = False,
@@ -219,10 +222,14 @@ def _parse_row(row: int, record: Record, for_action: str) -> tuple[UserSpec | No
     if for_action in ("create", "assign", "revoke"):
         roles, role_problems = _roles(row, heading("roles"), values.get("roles"), for_action != "create")
         problems += role_problems
+    licenses: tuple[str, ...] | None = None
+    if for_action == "create" and values.get("licenses") not in (None, "", []):
+        licenses, found = license_cell(row, heading("licenses"), values["licenses"])
+        problems += found
 
     if problems:
         return None, problems
-    return UserSpec(upn=ref, attributes=attributes, roles=roles, password=password, row=row), []
+    return UserSpec(upn=ref, attributes=attributes, roles=roles, password=password, row=row, licenses=licenses), []
 
 
 def _roles(row: int, column: str, value: Any, required: bool) -> tuple[tuple[str, ...], list[RowError]]:
@@ -230,14 +237,24 @@ def _roles(row: int, column: str, value: Any, required: bool) -> tuple[tuple[str
         if required:
             return (), [RowError(row, column, "missing; list the roles separated by ';', like global;user")]
         return (), []
+    return _names(row, column, value, "roles", "role names")
+
+
+def license_cell(row: int, column: str, value: Any) -> tuple[tuple[str, ...], list[RowError]]:
+    """A ``licenses`` cell: SKUs by part number, product name or skuId, separated by ``;`` (a JSON
+    list too). The names are resolved against the tenant's SKUs when the plan is made."""
+    return _names(row, column, value, "licenses", "SKU names, like SPE_E5")
+
+
+def _names(row: int, column: str, value: Any, what: str, like: str) -> tuple[tuple[str, ...], list[RowError]]:
     if isinstance(value, str):
         parts = [p.strip() for p in value.split(";")]
     elif isinstance(value, list) and all(isinstance(p, str) for p in value):
         parts = [p.strip() for p in value]
     else:
-        return (), [RowError(row, column, "must be text (roles separated by ';') or a list of role names")]
+        return (), [RowError(row, column, f"must be text ({what} separated by ';') or a list of {like}")]
     if any(not p for p in parts):
-        return (), [RowError(row, column, f"{shown(value)} has an empty entry; separate roles with a single ';'")]
+        return (), [RowError(row, column, f"{shown(value)} has an empty entry; separate {what} with a single ';'")]
     if problem := next(filter(None, map(control_problem, parts)), None):
         return (), [RowError(row, column, problem)]
     return tuple(dict.fromkeys(parts)), []

@@ -3,7 +3,9 @@ as Entra checks them (L§1.2) before anything is read from the tenant.
 
 In a file, one row per user: a blank cell leaves the property alone, ``-`` clears it. The same
 ``-`` clears a property given as an option. A ``manager`` cell names the manager (UPN or object
-id), ``-`` removes it; a ``newUserPrincipalName`` cell renames the user.
+id), ``-`` removes it; a ``newUserPrincipalName`` cell renames the user. A ``licenses`` cell lists
+the direct licenses the user ends up with (``;``-separated SKUs: the missing ones are added, the
+other direct ones removed; licenses a group gives are kept); ``-`` removes every direct license.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from provisioner.errors import InputError, RowError
 from provisioner.ids import is_guid
 from provisioner.inputs.fields import country_problem, shown, text_problem, upn_problem
 from provisioner.inputs.records import ATTRIBUTE_COLUMNS, HeadingProblem, ReadOptions, records
+from provisioner.inputs.rows import license_cell
 from provisioner.inputs.text import FileProblem
 from provisioner.plan.lifecycle import UserEdit
 
@@ -115,9 +118,17 @@ def _edit(row: int, cells: dict[str, tuple[str, Any]]) -> tuple[UserEdit | None,
             problems.append(RowError(row, heading, problem if isinstance(cell, str) else "must be text"))
         else:
             manager = cell
+    licenses: tuple[str, ...] | None = None
+    heading, cell = cells.get("licenses", ("licenses", ""))
+    if cell == CLEAR:
+        licenses = ()
+    elif cell not in ("", None, []):
+        licenses, found = license_cell(row, heading, cell)
+        problems += found
     heading, new_upn = cells.get("newUserPrincipalName", ("newUserPrincipalName", ""))
     if new_upn and (not isinstance(new_upn, str) or (problem := upn_problem(new_upn))):
         problems.append(RowError(row, heading, problem if isinstance(new_upn, str) else "must be text"))
     if problems:
         return None, problems
-    return UserEdit(ref, values, manager=manager, clear_manager=clear, new_upn=new_upn or None, row=row), []
+    return UserEdit(ref, values, manager=manager, clear_manager=clear, new_upn=new_upn or None, row=row,
+                    licenses=licenses), []

@@ -97,13 +97,100 @@ def plan_licenses(edits: Iterable[LicenseEdit], state: TenantState, skus: Iterab
                                 "--usage-location CC (a two-letter country code)")
         if updates:
             changes.append(Change(Action.LICENSE, upn, oid, updates=updates, properties=labels, reason=edit.reason))
+    problems += seat_problems(needed, freed, by_id)
+    refuse(problems)
+    return finish(changes, notes, state)
+
+
+def seat_problems(needed: Counter[str], freed: Counter[str], by_id: Mapping[str, Sku]) -> list[str]:
+    """One line per SKU the plan needs more free seats of than the tenant has (L§6.1)."""
+    problems = []
     for sku, n in sorted(needed.items()):
         s = by_id[sku]
         if n - freed[sku] > s.free:
             name = PRODUCT_NAMES.get(s.part_number)
             problems.append(f"{s.part_number}{f' ({name})' if name else ''}: {n - freed[sku]} seat(s) needed, "
                             f"{s.free} free ({s.enabled} enabled, {s.consumed} consumed); free seats first or buy more")
+    return problems
+
+
+def refuse(problems: list[str]) -> None:
     if problems:
         lines = [f"refused ({len(problems)} problem{'s' if len(problems) > 1 else ''}); nothing was written:"]
         raise Refused("\n".join(lines + [f"  - {p}" for p in problems]))
-    return finish(changes, notes, state)
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """The direct licenses one user of a create, update or sync should end up with (skuIds): the
+    missing ones are added, and with ``exact`` the direct ones not listed are removed."""
+
+    ref: str  # UPN or object id, as the input names the user
+    skus: tuple[str, ...]
+    exact: bool = True
+    reason: str = "requested"
+
+
+def add_wanted(planned: Planned, wanted: Iterable[Wanted], state: TenantState, skus: Iterable[Sku],
+               held: Mapping[str, Mapping[str, Held]]) -> Planned:
+    """``planned`` (a create, update or sync plan) with the LICENSE changes that give each user the
+    direct licenses it wants; ``held`` is keyed by lower-cased object id, then skuId.
+
+    A license a group gives counts as held (nothing to add, and it is never removed). A user the
+    plan creates is licensed after its create (no object id yet); one the plan restores gets its
+    licenses back with the restore (L§6.9), so it is left to the next run. The usage location a
+    license needs may come from the plan itself (the create's properties, or an UPDATE setting
+    it, which runs first). Refused before any write, every problem listed: no usage location,
+    more seats needed than are free.
+    """
+    index = Index(state)
+    by_id = {s.id: s for s in skus}
+    plan = planned.plan
+    created = {c.upn.lower(): c for c in plan.changes if c.action is Action.CREATE}
+    restored = {c.object_id.lower() for c in plan.changes if c.action is Action.RESTORE and c.object_id}
+    located = {(c.object_id or "").lower(): c.updates["usageLocation"][1] for c in plan.changes
+               if c.action is Action.UPDATE and "usageLocation" in c.updates}
+    changes: list[Change] = []
+    notes: list[str] = []
+    problems: list[str] = []
+    needed: Counter[str] = Counter()
+    freed: Counter[str] = Counter()
+    seen: set[str] = set()
+    for w in wanted:
+        user = index.active(w.ref)
+        new = created.get(w.ref.lower()) if user is None else None
+        if user is None and new is None:
+            continue  # the plan said what became of it (deleted, unknown, restored)
+        upn = user.user_principal_name if user is not None else new.upn  # type: ignore[union-attr]
+        oid = user.id if user is not None else None
+        if (oid or upn).lower() in seen:
+            continue
+        seen.add((oid or upn).lower())
+        if oid is not None and oid.lower() in restored:
+            notes.append(f"{upn} is restored with the licenses it had; the next run converges them")
+            continue
+        has = held.get(oid.lower(), {}) if oid else {}
+        add = [s for s in dict.fromkeys(w.skus) if s not in has]
+        remove = sorted(s for s, h in has.items() if w.exact and h.direct and s not in w.skus)
+        if not add and not remove:
+            continue
+        location = (located.get(oid.lower()) if oid and oid.lower() in located
+                    else user.usage_location if user is not None else new.properties.get("usageLocation"))  # type: ignore[union-attr]
+        if add and not location:
+            problems.append(f"{upn} has no usage location, which a license needs; set usageLocation (a two-letter "
+                            "country code, like US) for it too")
+        updates: dict[str, tuple[list[str] | None, list[str] | None]] = {}
+        labels: dict[str, str] = {}
+        for sku in add:
+            updates[sku], labels[sku] = (None, []), by_id[sku].part_number
+            needed[sku] += 1
+        for sku in remove:
+            updates[sku] = (list(has[sku].disabled), None)
+            labels[sku] = by_id[sku].part_number if sku in by_id else sku
+            freed[sku] += 1
+        changes.append(Change(Action.LICENSE, upn, oid, updates=updates, properties=labels, reason=w.reason))
+    problems += seat_problems(needed, freed, by_id)
+    refuse(problems)
+    if not changes:
+        return Planned(plan, planned.notes + tuple(notes))
+    return finish((*plan.changes, *changes), (*planned.notes, *notes), state)

@@ -32,6 +32,7 @@ class UserEdit:
     new_upn: str | None = None
     revoke_sessions: bool = False
     row: int | None = None
+    licenses: tuple[str, ...] | None = None  # the direct licenses wanted (SKU references); None: kept
 
     @property
     def reason(self) -> str:

@@ -20,7 +20,7 @@ def check_labels(plan: Plan, state: TenantState) -> list[str]:
 
     Checked: the object id names an active user (a deleted one for RESTORE and PURGE) whose user
     principal name (original one when deleted) is the change's ``upn``, without regard to case;
-    an ASSIGN without an object id goes to a user the plan creates; the role id names a role
+    an ASSIGN or LICENSE without an object id goes to a user the plan creates; the role id names a role
     whose display name is ``role_name`` (from the role catalog when the state holds no roles); a
     REVOKE's assignment exists, tenant-wide, for that user and that role; a CREATE's name is free.
     """
@@ -59,7 +59,7 @@ def _user_problem(c: Change, index: Index, created: set[str], restored: dict[str
             return f"{taken.user_principal_name} already exists (object id {taken.id})"
         return None
     if c.object_id is None:
-        if c.action is Action.ASSIGN and label in created:
+        if c.action in (Action.ASSIGN, Action.LICENSE) and label in created:
             return None
         return f"no object id, and {c.upn} is not created by this plan"
     oid = c.object_id.lower()

@@ -1,17 +1,22 @@
 """Use cases for licenses: list the tenant's SKUs, and add or remove users' direct licenses
-within the seats the tenant has (L§6).
+within the seats the tenant has (L§6); and the licenses a create, an update or a sync lists
+(``with_licenses``), planned after the rest of the plan.
 
 Two batched round trips: the users named with the tenant's SKUs, then each user's licenses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from provisioner.graph import skus_request, user_licenses_request
+from provisioner.directory import Directory
+from provisioner.errors import NotFound
+from provisioner.graph import Request, Response, skus_request, user_licenses_request
 from provisioner.licenses import Sku, resolve_sku
-from provisioner.plan.licenses import Held, LicenseEdit, plan_licenses
+from provisioner.model import TenantState
+from provisioner.plan import Planned
+from provisioner.plan.licenses import Held, LicenseEdit, Wanted, add_wanted, plan_licenses, refuse
 from provisioner.services.reads import Reader
 from provisioner.services.target import Applied, Approve, Review, RunOptions, Target, carry_out, changing
 
@@ -76,3 +81,44 @@ async def change_licenses(target: Target, requests: Iterable[SkuRequest], review
         held = {oid: held_licenses(answers[f"lic:{oid}"].checked().body) for oid in ids}
         planned = plan_licenses(edits, r.state, skus, held)
         return await carry_out(target, r.state, planned, review, run)
+
+
+# Past this many users, one paged listing of everyone's licenses beats a read per user.
+LIST_LICENSES_ABOVE = 50
+
+
+async def with_licenses(d: Directory, planned: Planned, state: TenantState,
+                        wanted: Sequence[tuple[str, Sequence[str] | None, str]],
+                        read: Mapping[str, Response] | None = None) -> Planned:
+    """``planned`` with the LICENSE changes that give each user (reference, SKUs as an admin names
+    them or None: keep what it holds, reason) exactly those direct licenses. One round trip (the
+    tenant's SKUs with the licenses of the users that exist), none when no input lists licenses
+    or when the SKUs came with an earlier read (``read["skus"]``) and every user is new."""
+    wanted = [w for w in wanted if w[1] is not None]
+    if not wanted:
+        return planned
+    by_id = {u.id.lower(): u for u in state.users.values()}
+    ids = sorted({u.id.lower() for ref, _, _ in wanted if (u := state.user(ref) or by_id.get(ref.lower()))})
+    reads = [] if read and "skus" in read else [skus_request("skus")]
+    if len(ids) > LIST_LICENSES_ABOVE:
+        reads.append(Request("lic:all", "GET", "/users?$select=id,assignedLicenses,licenseAssignmentStates&$top=999"))
+    else:
+        reads += [user_licenses_request(f"lic:{oid}", oid) for oid in ids]
+    answers = {**(read or {}), **(await d.read(reads) if reads else {})}
+    skus = [Sku.from_graph(s) for s in answers["skus"].checked().values()]
+    if "lic:all" in answers:
+        held = {str(b.get("id", "")).lower(): held_licenses(b) for b in await d.collect(answers["lic:all"])}
+    else:
+        held = {oid: held_licenses(answers[f"lic:{oid}"].checked().body) for oid in ids}
+    problems: list[str] = []
+    resolved: list[Wanted] = []
+    for ref, names, reason in wanted:
+        found = []
+        for name in names or ():
+            try:
+                found.append(resolve_sku(name, skus).id)
+            except NotFound as e:
+                problems.append(f"{ref} ({reason}): {e}")
+        resolved.append(Wanted(ref, tuple(dict.fromkeys(found)), reason=reason))
+    refuse(problems)
+    return add_wanted(planned, resolved, state, skus, held)

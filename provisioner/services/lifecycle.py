@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from provisioner.graph import Kind, domains_request, manager_request
 from provisioner.model import User
 from provisioner.plan.lifecycle import UserEdit, plan_update
+from provisioner.services.licenses import with_licenses
 from provisioner.services.reads import GA_REQUEST, Reader
 from provisioner.services.target import Applied, Approve, Review, RunOptions, Target, carry_out, changing
 
@@ -41,6 +42,8 @@ async def update_users(target: Target, edits: Iterable[UserEdit], review: Review
         answers = await r.send(then + (r.unknown_holders() if disabling else []))
         _take_managers(r, answers, managed)
         planned = plan_update(edits, r.state, verified_domains=domains)
+        planned = await with_licenses(target.directory, planned, r.state,
+                                      [(e.ref, e.licenses, e.reason) for e in edits])
         return await carry_out(target, r.state, planned, review, run)
 
 

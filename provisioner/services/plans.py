@@ -14,6 +14,7 @@ from provisioner.changes import Plan
 from provisioner.errors import Refused
 from provisioner.model import Manifest, TenantState
 from provisioner.plan import Planned
+from provisioner.services.licenses import with_licenses
 from provisioner.services.reads import DEFINITIONS_REQUEST, DELETED_REQUEST, GA_REQUEST, Reader, full_state
 from provisioner.services.target import Applied, Approve, Passwords, Review, RunOptions, Target, carry_out, changing
 
@@ -24,6 +25,8 @@ async def plan_sync(target: Target, manifest: Manifest, *, prune: bool = False) 
     """Read the whole tenant and plan the changes that make it match ``manifest``."""
     state = await full_state(target.directory)
     planned = planning.diff(manifest, state, prune=prune)
+    planned = await with_licenses(target.directory, planned, state,
+                                  [(s.upn, s.licenses, "in the manifest") for s in manifest.users])
     return state, Planned(replace(planned.plan, tenant=target.profile.name), planned.notes)
 
 

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from provisioner.errors import NotFound
-from provisioner.graph import Kind, Response, assignments_request, domains_request, odata_string
+from provisioner.graph import Kind, Response, assignments_request, domains_request, odata_string, skus_request
 from provisioner.ids import is_guid
 from provisioner.model import USER_SELECT, DeletedUser, User, UserSpec
 from provisioner.plan import plan_create, plan_delete, plan_purge, plan_restore
+from provisioner.services.licenses import with_licenses
 from provisioner.services.reads import DEFINITIONS_REQUEST, DELETED_REQUEST, Reader, pim_reads, users_and_roles
 from provisioner.services.target import Applied, Approve, Passwords, Review, RunOptions, Target, carry_out, changing
 
@@ -116,6 +117,8 @@ async def _create(target: Target, specs: list[UserSpec], review: Review, run: Ru
     role_refs = {ref for s in specs for ref in s.roles}
     # The tenant's domains travel with the users: a UPN in an unverified domain is a row's problem.
     also = [domains_request("domains")] + ([] if r.catalog_knows(role_refs) else [DEFINITIONS_REQUEST])
+    licensing = any(s.licenses for s in specs)
+    also += [skus_request("skus")] if licensing else []  # with the users: a new joiner costs no extra read
     answers = await r.users([s.upn for s in specs], also=also)
     await r.take_definitions(answers)
     domains, unread = await _verified_domains(r, answers["domains"])
@@ -125,6 +128,9 @@ async def _create(target: Target, specs: list[UserSpec], review: Review, run: Ru
     planned = plan_create(specs, r.state, update_existing=update_existing, verified_domains=domains)
     if unread:
         planned = replace(planned, notes=(*planned.notes, unread))
+    if licensing:
+        wanted = [(s.upn, s.licenses, f"row {s.row}" if s.row is not None else "requested") for s in specs]
+        planned = await with_licenses(target.directory, planned, r.state, wanted, answers)
     passwords = passwords or Passwords({s.upn: s.password for s in specs if s.password})
     return await carry_out(target, r.state, planned, review, run, passwords=passwords)
 
