@@ -177,8 +177,8 @@ def add_wanted(planned: Planned, wanted: Iterable[Wanted], state: TenantState, s
         location = (located.get(oid.lower()) if oid and oid.lower() in located
                     else user.usage_location if user is not None else new.properties.get("usageLocation"))  # type: ignore[union-attr]
         if add and not location:
-            problems.append(f"{upn} has no usage location, which a license needs; set usageLocation (a two-letter "
-                            "country code, like US) for it too")
+            problems.append(f"{upn} has no usage location, which a license needs; give one with it (usageLocation "
+                            "in a file or manifest, --usage-location on the command line: two letters, like US)")
         updates: dict[str, tuple[list[str] | None, list[str] | None]] = {}
         labels: dict[str, str] = {}
         for sku in add:
