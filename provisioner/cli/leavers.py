@@ -86,16 +86,23 @@ def reset_password(app: App, refs: tuple[str, ...], password_stdin: bool, no_for
 @click.argument("refs", nargs=-1, metavar="USER...")
 @click.option("--remove-licenses", is_flag=True, help="Also remove the licenses assigned to the user directly.")
 @click.option("--delete", is_flag=True, help="Also delete the user (soft delete: restorable for 30 days).")
+@click.option("--reassign-reports", is_flag=True,
+              help="Re-point the user's direct reports to the user's own manager (none: their manager is removed).")
 @from_option
 @skip_invalid_option
 @change_options
 @force_option
 @click.pass_obj
-def offboard(app: App, refs: tuple[str, ...], remove_licenses: bool, delete: bool, from_file: Path | None,
-             skip_invalid: Path | None, **change: Any) -> None:
+def offboard(app: App, refs: tuple[str, ...], remove_licenses: bool, delete: bool, reassign_reports: bool,
+             from_file: Path | None, skip_invalid: Path | None, **change: Any) -> None:
     """Offboard leavers in one plan: disable, revoke sessions, reset the password to a random
     value nobody sees, revoke every admin role, remove the manager, then (if asked) remove direct
     licenses and delete the user.
+
+    With --reassign-reports the leaver's direct reports get the leaver's manager as theirs (each a
+    manager change in the plan; past a manager who leaves in the same run, up the chain). A leaver
+    without a manager leaves its reports without one: their manager is removed, so nobody keeps a
+    departed manager, and the plan says so. Synced reports are left to on-premises AD (a note).
 
     Every step is shown first and guarded: the last Global Administrator, protected accounts and
     synced users (offboard those on-premises) are refused before the first write. Re-running the
@@ -105,6 +112,7 @@ def offboard(app: App, refs: tuple[str, ...], remove_licenses: bool, delete: boo
     Examples:
       provisioner users offboard adele@contoso.onmicrosoft.com --remove-licenses --dry-run
       provisioner users offboard --from leavers.csv --remove-licenses --delete --yes
+      provisioner users offboard adele@contoso.onmicrosoft.com --reassign-reports --yes
     """
     opts = app.options(**change)
     targets = _targets(refs, from_file, skip_invalid)
@@ -113,6 +121,7 @@ def offboard(app: App, refs: tuple[str, ...], remove_licenses: bool, delete: boo
         from provisioner import services
 
         return await services.offboard_users(target, targets, CliReview(opts), run_options(opts),
-                                             remove_licenses=remove_licenses, delete=delete)
+                                             remove_licenses=remove_licenses, delete=delete,
+                                             reassign_reports=reassign_reports)
 
     finish(app.run(work))

@@ -3,8 +3,9 @@ deterministic.
 
 A reset is one PASSWORD change (where the password comes from, never the password) and one
 SESSIONS change. Offboarding is, per user and in this order: disable, revoke sessions, reset the
-password to a random value nobody is shown, revoke every admin role, remove the manager, remove
-the direct licenses (if asked) and soft delete (if asked). What is already so is a note, so a
+password to a random value nobody is shown, revoke every admin role, re-point its direct reports
+to its own manager (if asked), remove its manager, remove the direct licenses (if asked) and soft
+delete (if asked). What is already so is a note, so a
 re-run converges; the guardrails (last Global Administrator, protected accounts, synced users)
 judge the whole plan before the first write.
 """
@@ -52,15 +53,46 @@ def plan_reset(refs: Iterable[str], state: TenantState, *, source: PasswordSourc
 
 @dataclass(frozen=True)
 class Leaver:
-    """What offboarding found about one user besides the state: its manager's UPN (None: none) and
-    its direct licenses (skuId -> label), read by the use case."""
+    """What offboarding found about one user besides the state: its manager's UPN and object id
+    (None: none), its direct licenses (skuId -> label) and its direct reports, read by the use case."""
 
     manager: str | None = None
     licenses: Mapping[str, str] | None = None
+    manager_id: str | None = None
+    reports: tuple[User, ...] = ()
+
+
+def _reassign(leaver: User, found: Mapping[str, Leaver], leaving: set[str], notes: list[str]) -> list[Change]:
+    """Each direct report of the leaver re-pointed to the leaver's manager (L§7.3 step 5): up the
+    chain past managers who leave in the same plan; none left, the reports' manager is removed, so
+    nobody keeps a departed manager. Synced reports are left to on-premises (a note)."""
+    upn = leaver.user_principal_name
+    new_upn, new_id = None, None
+    here, seen = found.get(leaver.id.lower(), Leaver()), {leaver.id.lower()}
+    while here.manager_id is not None and here.manager_id.lower() not in seen:
+        if here.manager_id.lower() not in leaving:
+            new_upn, new_id = here.manager, here.manager_id
+            break
+        seen.add(here.manager_id.lower())
+        here = found.get(here.manager_id.lower(), Leaver())
+    reports = [r for r in found.get(leaver.id.lower(), Leaver()).reports if r.id.lower() not in leaving]
+    if reports and new_id is None:
+        notes.append(f"{upn} has no manager who stays: its direct reports are left without a manager; give them one "
+                     "with: provisioner users update USER --manager UPN")
+    changes = []
+    why = f"offboarding {upn}, their manager"
+    for report in sorted(reports, key=lambda r: r.user_principal_name.lower()):
+        if report.synced:
+            notes.append(f"{report.user_principal_name} reports to {upn} but is synced from on-premises Active "
+                         "Directory; re-point its manager there")
+            continue
+        changes.append(Change(Action.MANAGER, report.user_principal_name, report.id,
+                              updates={"manager": (upn, new_upn)}, manager_id=new_id, reason=why))
+    return changes
 
 
 def plan_offboard(refs: Sequence[str], state: TenantState, found: Mapping[str, Leaver], *,
-                  remove_licenses: bool = False, delete: bool = False) -> Planned:
+                  remove_licenses: bool = False, delete: bool = False, reassign_reports: bool = False) -> Planned:
     """Plan the offboarding of each user named (``found`` is keyed by lower-cased object id)."""
     index = Index(state)
     changes: list[Change] = []
@@ -78,6 +110,7 @@ def plan_offboard(refs: Sequence[str], state: TenantState, found: Mapping[str, L
         raise Refused("\n".join(lines + [
             f"  - {upn} is synced from on-premises Active Directory (onPremisesSyncEnabled); offboard it there "
             "(disable it, reset its password, delete it) and let Entra Connect sync it" for upn in synced]))
+    leaving = {u.id.lower() for u in leavers}
     for user in leavers:
         upn, oid, why = user.user_principal_name, user.id, "offboarding"
         extra = found.get(oid.lower(), Leaver())
@@ -95,6 +128,8 @@ def plan_offboard(refs: Sequence[str], state: TenantState, found: Mapping[str, L
             changes.append(Change(Action.REVOKE, upn, oid, role_id=a.role_definition_id,
                                   role_name=names.get(a.role_definition_id.lower(), a.role_definition_id),
                                   assignment_id=a.id, reason=why))
+        if reassign_reports:
+            changes += _reassign(user, found, leaving, notes)
         if extra.manager is not None:
             changes.append(Change(Action.MANAGER, upn, oid, updates={"manager": (extra.manager, None)}, reason=why))
         if remove_licenses and extra.licenses:

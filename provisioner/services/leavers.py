@@ -3,8 +3,9 @@ guarded plan (L§7.3).
 
 A reset reads the users named (one batched round trip). Offboarding reads the users with the
 Global Administrator assignments (and the deleted users when a name matched no active one), then
-their role assignments, managers and, when licenses go too, their direct licenses and the
-tenant's SKUs: two round trips.
+their role assignments, managers, direct reports (when they are re-pointed) and, when licenses go
+too, their direct licenses and the tenant's SKUs: two round trips (more pages of direct reports
+only for a manager of more than a page of them).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from provisioner.changes import PasswordSource
-from provisioner.graph import Kind, manager_request, skus_request, user_licenses_request
+from provisioner.graph import Kind, Request, manager_request, skus_request, user_licenses_request
+from provisioner.model import User
 from provisioner.plan.leavers import Leaver, plan_offboard, plan_reset
 from provisioner.services.licenses import held_licenses
 from provisioner.services.reads import DELETED_REQUEST, GA_REQUEST, Reader
@@ -26,6 +28,8 @@ from provisioner.services.target import (
     carry_out,
     changing,
 )
+
+REPORT_SELECT = "id,userPrincipalName,onPremisesSyncEnabled"
 
 
 async def reset_passwords(target: Target, refs: Sequence[str], review: Review | None = None,
@@ -57,10 +61,11 @@ async def reset_passwords(target: Target, refs: Sequence[str], review: Review | 
 
 async def offboard_users(target: Target, refs: Sequence[str], review: Review | None = None,
                          run: RunOptions | None = None, *, remove_licenses: bool = False,
-                         delete: bool = False) -> Applied:
+                         delete: bool = False, reassign_reports: bool = False) -> Applied:
     """Offboard users in the order of L§7.3: disable, revoke sessions, reset the password to a
-    random value nobody sees, revoke every admin role, remove the manager, remove direct licenses
-    (``remove_licenses``), soft delete (``delete``). Re-running converges."""
+    random value nobody sees, revoke every admin role, re-point their direct reports to their
+    manager (``reassign_reports``; none: the reports' manager is removed), remove the manager,
+    remove direct licenses (``remove_licenses``), soft delete (``delete``). Re-running converges."""
     review, run = review or Approve(), run or RunOptions()
     async with changing(target, review, run):
         r = Reader(target.directory)
@@ -73,6 +78,9 @@ async def offboard_users(target: Target, refs: Sequence[str], review: Review | N
             then.append(DELETED_REQUEST)  # an earlier run may have deleted it: that is converged
         ids = sorted({u.id.lower() for u in named})
         then += [manager_request(f"mgr:{oid}", oid) for oid in ids]
+        if reassign_reports:
+            then += [Request(f"rep:{oid}", "GET", f"/users/{oid}/directReports?$select={REPORT_SELECT}")
+                     for oid in ids]
         if remove_licenses and ids:
             then += [user_licenses_request(f"lic:{oid}", oid) for oid in ids] + [skus_request("skus")]
         answers = await r.assignments_of(ids, also=then)
@@ -86,11 +94,17 @@ async def offboard_users(target: Target, refs: Sequence[str], review: Review | N
         found: dict[str, Leaver] = {}
         for oid in ids:
             mgr = answers[f"mgr:{oid}"]
-            manager = None if mgr.kind is Kind.NOT_FOUND else str(mgr.checked().body.get("userPrincipalName") or "")
+            boss = {} if mgr.kind is Kind.NOT_FOUND else mgr.checked().body
+            manager = str(boss.get("userPrincipalName") or "")
+            reports: tuple[User, ...] = ()
+            if f"rep:{oid}" in answers:  # only users: an orgContact report has no manager we set
+                reports = tuple(User.from_graph(d) for d in await r.collect(answers[f"rep:{oid}"].checked())
+                                if d.get("@odata.type", "#microsoft.graph.user") == "#microsoft.graph.user")
             licenses = None
             if f"lic:{oid}" in answers:
                 held = held_licenses(answers[f"lic:{oid}"].checked().body)
                 licenses = {sku: skus.get(sku, sku) for sku, h in held.items() if h.direct}
-            found[oid] = Leaver(manager=manager or None, licenses=licenses)
-        planned = plan_offboard(refs, r.state, found, remove_licenses=remove_licenses, delete=delete)
+            found[oid] = Leaver(manager=manager or None, licenses=licenses, manager_id=boss.get("id"), reports=reports)
+        planned = plan_offboard(refs, r.state, found, remove_licenses=remove_licenses, delete=delete,
+                                reassign_reports=reassign_reports)
         return await carry_out(target, r.state, planned, review, run)
