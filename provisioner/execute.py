@@ -29,6 +29,8 @@ from provisioner.journal import Outcome, OutcomeSink
 
 # With a 10 % fault rate, twelve unknown outcomes in a row happen about once in 10^12 items.
 MAX_UNCERTAIN_ATTEMPTS = 12
+# What assignLicense answers (400) while a usageLocation just set has not replicated (L§6.5).
+USAGE_LOCATION_LAG = "invalid usage location"
 # Warnings reach stderr without any logging set up (Python's last-resort handler): the admin sees
 # why a run pauses, never a failure.
 log = logging.getLogger("provisioner.execute")
@@ -105,6 +107,7 @@ class Report:
     created: dict[str, str] = field(default_factory=dict)  # lower UPN -> object id, this run
     deleted: set[str] = field(default_factory=set)  # lower object ids deleted this run
     assigned: set[str] = field(default_factory=set)  # role assignment ids made this run
+    located: set[str] = field(default_factory=set)  # lower object ids whose usageLocation was set this run
 
 
 @dataclass
@@ -368,7 +371,16 @@ class Executor:
                 return self._done(item, report, resp, object_id=None)
         if kind is Kind.NOT_FOUND and self._just_written(c, report):
             return self._lagging(item, resp, report)
+        if c.action is Action.LICENSE and kind is Kind.INVALID and self._just_located(c, resp, report):
+            return self._lagging(item, resp, report)
         return self._fail(item, report, resp)
+
+    def _just_located(self, c: Change, resp: Response, report: Report) -> bool:
+        """Whether an assignLicense refused for an invalid usage location can be replication lag
+        (L§6.5, L§6.8): the location was set (or the user created) moments ago in this run."""
+        oid = self._object_id(c, report).lower()
+        return USAGE_LOCATION_LAG in resp.error().message.lower() and (
+            oid in report.located or c.upn.lower() in report.created)
 
     def _just_written(self, c: Change, report: Report) -> bool:
         """Whether a "not found" can be replication lag (graph-quirks §5): the object was written in
@@ -451,6 +463,8 @@ class Executor:
             report.deleted.add(self._object_id(c, report).lower())
         if c.action is Action.ASSIGN and made:
             report.assigned.add(made)
+        if c.action is Action.UPDATE and (c.updates.get("usageLocation") or (None, None))[1]:
+            report.located.add(self._object_id(c, report).lower())
         if c.action is Action.PASSWORD and c.password is not PasswordSource.HIDDEN and self.passwords is not None:
             self.passwords.created(c, self._object_id(c, report), self._secrets.get(c.upn.lower()))
         if c.action is Action.CREATE and object_id and self.passwords is not None:

@@ -35,6 +35,9 @@ _DELETED_ITEM = re.compile(r"^/v1\.0/directory/deletedItems/([^/]+?)(/restore)?/
 _ASSIGNMENT = re.compile(r"^/v1\.0/roleManagement/directory/roleAssignments/([^/]+)/?$", re.IGNORECASE)
 _ROLE_ASSIGNMENTS = "/v1.0/rolemanagement/directory/roleassignments"
 _LAG_METHODS = frozenset({"GET", "PATCH", "DELETE"})
+_ASSIGN_LICENSE = re.compile(r"^/v1\.0/users/([^/]+)/assignLicense/?$", re.IGNORECASE)
+# assignLicense's answer while a usageLocation just set has not replicated (L§6.5, L§6.8).
+_NO_LOCATION = "License assignment cannot be done for user with invalid usage location."
 
 
 def _user_key(m: re.Match) -> str:
@@ -91,7 +94,7 @@ class RealismMiddleware:
         await self._forward(scope, receive, send, extra)
 
     async def _forward(self, scope: Scope, receive: Receive, send: Send, extra: list) -> None:
-        if self.realism.replication_lag_s > 0 and scope["method"] in ("POST", "DELETE"):
+        if self.realism.replication_lag_s > 0 and scope["method"] in ("POST", "DELETE", "PATCH"):
             await self._tracking(scope, receive, send, extra)
             return
         await self.app(scope, receive, adding_headers(send, extra))
@@ -160,6 +163,10 @@ class RealismMiddleware:
         if stale is not None:
             await self._not_found(scope, send, stale, extra)
             return None
+        licensing = _ASSIGN_LICENSE.match(path) if method == "POST" else None
+        if licensing and self._is_fresh("location:" + unquote(licensing.group(1))):
+            await send_error(send, scope, 400, "Request_BadRequest", _NO_LOCATION, extra)
+            return None
         if method == "POST" and path.rstrip("/").lower() == _ROLE_ASSIGNMENTS:
             body = await read_body(receive)
             try:
@@ -184,6 +191,19 @@ class RealismMiddleware:
         restored = _RESTORE.match(path) if method == "POST" else None
         assigned = method == "POST" and path.rstrip("/").lower() == _ROLE_ASSIGNMENTS
         deleted = _USER_ITEM.match(path) if method == "DELETE" else None
+        patched = _USER_ITEM.match(path) if method == "PATCH" else None
+        if patched:  # a usageLocation set: assignLicense does not see it for a while (L§6.8)
+            body = await read_body(receive)
+            answer = Captured()
+            await self.app(scope, replay(body), answer)
+            try:
+                located = answer.status == 204 and "usageLocation" in json.loads(body or b"{}")
+            except (ValueError, TypeError):
+                located = False
+            if located:
+                self._remember("location", _user_key(patched))
+            await answer.relay(send, extra)
+            return
         if not (created or restored or assigned or deleted):
             await self.app(scope, receive, adding_headers(send, extra))
             return

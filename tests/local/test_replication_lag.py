@@ -58,3 +58,34 @@ def test_lag_on_assignments_deleted_items_and_restores(state):
         "deleted get, later": 200, "restore, later": 200, "user get, just restored": 404, "user get, later": 200,
         "delete again": 204, "purge, later": 204,
     }
+
+
+def test_lag_on_assign_license_after_a_usage_location_change(state):
+    """L§6.8: right after a PATCH of usageLocation, assignLicense answers 400 'invalid usage
+    location' until the lag has passed; a PATCH without usageLocation does not start the lag."""
+    from provisioner.local.tenant import init_tenant
+
+    init_tenant(state, skus={"SPE_E5": 2})
+    body = {"addLicenses": [{"skuId": "06ebc4ee-1bb5-47dd-8120-11324bc54e06", "disabledPlans": []}],
+            "removeLicenses": []}
+
+    async def scenario() -> list[tuple[int, str]]:
+        seen = []
+        transport = httpx.ASGITransport(app=create_app(state, Realism(replication_lag_s=LAG)))
+        async with httpx.AsyncClient(transport=transport, base_url=LOCAL_BASE_URL, headers=AUTH) as c:
+            uid = (await c.post(LOCAL_BASE_URL + "/users", json=new_user("ann"))).json()["id"]
+            await asyncio.sleep(LAG + 0.05)
+            for patch in ({"jobTitle": "Clerk"}, {"usageLocation": "GB"}, None):
+                if patch is not None:
+                    assert (await c.patch(LOCAL_BASE_URL + f"/users/{uid}", json=patch)).status_code == 204
+                else:
+                    await asyncio.sleep(LAG + 0.05)
+                resp = await c.post(LOCAL_BASE_URL + f"/users/{uid}/assignLicense", json=body)
+                seen.append((resp.status_code, resp.json().get("error", {}).get("message", "")))
+        return seen
+
+    assert asyncio.run(scenario()) == [
+        (400, "License assignment cannot be done for user with invalid usage location."),  # none set yet
+        (400, "License assignment cannot be done for user with invalid usage location."),  # set, not replicated
+        (200, ""),
+    ]
