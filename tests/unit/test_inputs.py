@@ -228,7 +228,7 @@ def test_manifest_entry_problems_all_at_once_in_key_order(tmp_path):
         "[[users]] entry 1 (a@contoso.com), key nickname: unknown key; use userPrincipalName, displayName, "
         "accountEnabled, givenName, surname, jobTitle, department, usageLocation, companyName, employeeId, "
         "employeeType, officeLocation, streetAddress, city, state, postalCode, country, businessPhones, mobilePhone, "
-        "preferredLanguage, employeeHireDate, roles",
+        "preferredLanguage, employeeHireDate, roles, licenses",
         '[[users]] entry 1 (a@contoso.com), key jobTitle: must be non-empty text in quotes, like "Engineer"',
         "[[users]] entry 1 (a@contoso.com), key usageLocation: must be a two-letter country code (ISO 3166), like US",
     ]
