@@ -237,8 +237,8 @@ _case("unknown column, strict", "strict.csv", f"userPrincipalName,displayName,Ni
       "row 1, column Nickname: unknown column (--strict-columns); accepted: userPrincipalName, objectId, "
       "displayName, givenName, surname, jobTitle, department, usageLocation, companyName, employeeId, "
       "employeeType, officeLocation, streetAddress, city, state, postalCode, country, businessPhones, mobilePhone, "
-      "preferredLanguage, employeeHireDate, accountEnabled, password, roles, licenses, manager, newUserPrincipalName, or the "
-      "Entra admin center template's", "--strict-columns")
+      "preferredLanguage, employeeHireDate, accountEnabled, password, roles, licenses, manager, "
+      "newUserPrincipalName, or the Entra admin center template's", "--strict-columns")
 _case("ESC in a role", "roles.csv", f"userPrincipalName,displayName,roles\n{U},A,global;\x1b[2Juser\n",
       "row 2, column roles: has ESC at character 1; remove it")
 _case("huge UPN", "upn.csv", f"{HEAD}{'a' * 100_000}@{DOMAIN},A\n",
