@@ -130,9 +130,7 @@ def _rule_problem(c: Change, index: Index) -> str | None:
         return f"policy {policy.id} has no rule {c.rule_id}"
     if str(rule.get("@odata.type", "")).lstrip("#") != RULE_TYPES[c.rule_id or ""].lstrip("#"):
         return f"rule {c.rule_id} is a {rule.get('@odata.type')}, not a {RULE_TYPES[c.rule_id or '']}"
-    updates, properties = rebuilt(c, rule, index)
-    if dict(c.updates) != updates:
-        return "what it says it changes does not match the rule as it is now"
-    if dict(c.properties) != properties:
-        return "what it would send is more than what it says it changes"
+    if (dict(c.updates), dict(c.properties)) != rebuilt(c, rule, index):
+        return ("what it would send is not what it shows (the rule as it is, with only its recipients or "
+                "approvers added)")
     return None
