@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from provisioner.model import USER_WRITABLE
-from provisioner.planfile import FORMAT, DigestMismatch, change_fields, check_plan, digest
+from provisioner.planfile import FORMAT, POLICY_RULE, DigestMismatch, change_fields, check_plan, digest
 
 
 class Action(StrEnum):
@@ -19,6 +19,9 @@ class Action(StrEnum):
     SESSIONS = "revoke-sessions"  # sign the user out everywhere (after a disable in the same plan)
     PASSWORD = "reset-password"  # PATCH passwordProfile; the secret itself never enters a plan
     RESTORE = "restore"
+    # A rule of a role's PIM policy (PATCH; graph-pim-baseline P§A4.3): before assignments, so the
+    # alerts a plan sets up already go out for the eligible assignments it makes.
+    POLICY_RULE = "policy-rule"
     ASSIGN = "assign"
     REVOKE = "revoke"
     MANAGER = "manager"  # set, change or remove a user's manager (its own request: PUT/DELETE manager/$ref)
@@ -56,7 +59,10 @@ class Change:
     id, None to remove) to MANAGER, ``new_upn`` and ``auto_reconcile`` to RESTORE. A PASSWORD reset
     carries its ``password`` source and ``properties`` {forceChangePasswordNextSignIn: bool}; a
     LICENSE change's ``updates`` map each skuId to (disabled plan ids held before or None, after or
-    None: removed), its ``properties`` the SKU and plan ids to their names (labels).
+    None: removed), its ``properties`` the SKU and plan ids to their names (labels). A POLICY_RULE
+    change is about a role (``role_id``, ``role_name``), not a user (``upn`` is ""): ``policy_id``
+    and ``rule_id`` name the rule, ``updates`` what changes in words people approve (old, new), and
+    ``properties`` what the PATCH sends (``provisioner.planfile.RULE_PROPERTIES``).
     """
 
     action: Action
@@ -79,15 +85,18 @@ class Change:
     end: str | None = None
     duration: str | None = None
     justification: str | None = None
+    policy_id: str | None = None  # POLICY_RULE: the role's PIM policy
+    rule_id: str | None = None  # POLICY_RULE: one of planfile.RULE_TYPES
 
     def __post_init__(self) -> None:
         # A field of another action is a bug in the caller, not something to carry silently.
         misplaced = [
             name
             for name, value, owners in (
-                ("properties", self.properties, (Action.CREATE, Action.PASSWORD, Action.LICENSE)),
+                ("properties", self.properties, (Action.CREATE, Action.PASSWORD, Action.LICENSE,
+                                                 Action.POLICY_RULE)),
                 ("password", self.password, (Action.CREATE, Action.PASSWORD)),
-                ("updates", self.updates, (Action.UPDATE, Action.MANAGER, Action.LICENSE)),
+                ("updates", self.updates, (Action.UPDATE, Action.MANAGER, Action.LICENSE, Action.POLICY_RULE)),
                 ("new_upn", self.new_upn, (Action.RESTORE,)),
                 ("auto_reconcile", self.auto_reconcile, (Action.RESTORE,)),
                 ("manager_id", self.manager_id, (Action.MANAGER,)),
@@ -96,6 +105,8 @@ class Change:
                 ("end", self.end, (Action.ASSIGN,)),
                 ("duration", self.duration, (Action.ASSIGN,)),
                 ("justification", self.justification, (Action.ASSIGN,)),
+                ("policy_id", self.policy_id, (Action.POLICY_RULE,)),
+                ("rule_id", self.rule_id, (Action.POLICY_RULE,)),
             )
             if value and self.action not in owners
         ]
@@ -110,10 +121,17 @@ class Change:
 
     @property
     def sort_key(self) -> tuple[int, str, str]:
+        if self.action is Action.POLICY_RULE:
+            return (ACTION_ORDER[self.action], self.role_name or "", self.rule_id or "")
         return (ACTION_ORDER[self.action], self.upn.lower(), self.role_name or "")
 
     def to_json(self) -> dict[str, Any]:
         """The change as a plan file holds it (plan format 2); only the keys its action uses."""
+        if self.action is Action.POLICY_RULE:
+            return {"action": POLICY_RULE, "roleDefinitionId": self.role_id, "roleName": self.role_name,
+                    "policyId": self.policy_id, "ruleId": self.rule_id,
+                    "updates": {k: [old, new] for k, (old, new) in self.updates.items()},
+                    "properties": dict(self.properties), "reason": self.reason}
         d: dict[str, Any] = {"action": self.action.value, "userPrincipalName": self.upn}
         for key, value in (
             ("objectId", self.object_id),

@@ -26,6 +26,7 @@ from provisioner.errors import ProvisionerError
 from provisioner.forbidden import Refusals
 from provisioner.graph import Kind, Request, Response, backoff
 from provisioner.journal import Outcome, OutcomeSink
+from provisioner.planfile import RULE_TYPES
 
 # With a 10 % fault rate, twelve unknown outcomes in a row happen about once in 10^12 items.
 MAX_UNCERTAIN_ATTEMPTS = 12
@@ -316,6 +317,9 @@ class Executor:
             return graph.revoke_role_request(rid, c.assignment_id or "")
         if c.action is Action.DELETE:
             return graph.delete_user_request(rid, self._object_id(c, report))
+        if c.action is Action.POLICY_RULE:  # a PATCH: sent again, it converges
+            return graph.policy_rule_request(rid, c.policy_id or "", c.rule_id or "", RULE_TYPES[c.rule_id or ""],
+                                             c.properties)
         return graph.purge_user_request(rid, self._object_id(c, report))
 
     @staticmethod

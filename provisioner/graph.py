@@ -296,6 +296,14 @@ def schedule_request(rid: str, action: str, principal_id: str, role_id: str, *, 
     return Request(rid, "POST", f"{PIM}/{PIM_SETS[eligible]}", body)
 
 
+def policy_rule_request(rid: str, policy_id: str, rule_id: str, odata_type: str,
+                        properties: Mapping[str, Any]) -> Request:
+    """PATCH one rule of a role's PIM policy (P§A4.3): 204. The body names the rule's derived
+    ``@odata.type``; only the properties sent change ("supply only the values ... to be updated")."""
+    body = {"@odata.type": odata_type, "id": rule_id, **properties}
+    return Request(rid, "PATCH", f"/policies/roleManagementPolicies/{policy_id}/rules/{rule_id}", body)
+
+
 def instances_request(rid: str, principal_id: str, *, eligible: bool) -> Request:
     """One principal's PIM schedule instances, eligible or active (400 without P2, P§A3)."""
     return Request(rid, "GET", f"{PIM}/{INSTANCES[eligible]}?$filter="

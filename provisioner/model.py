@@ -347,6 +347,15 @@ class Manifest:
     managed_roles: tuple[str, ...] = DEFAULT_MANAGED_ROLES
 
 
+@dataclass(frozen=True)
+class RolePolicy:
+    """A directory role's PIM policy (graph-pim-baseline P§A4): its id and its rules by rule id, as
+    Graph lists them."""
+
+    id: str
+    rules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
 @dataclass
 class TenantState:
     """What was read from the tenant to make a plan: only as much as the plan needs.
@@ -366,6 +375,7 @@ class TenantState:
     # Governance), None when not asked.
     eligible: list[RoleAssignment] = field(default_factory=list)
     pim: bool | None = None
+    policies: dict[str, RolePolicy] = field(default_factory=dict)  # lower role template id -> PIM policy, where read
 
     def user(self, upn: str) -> User | None:
         return self.users.get(upn.lower())

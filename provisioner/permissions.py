@@ -342,6 +342,9 @@ WRITE_NEEDS: dict[Action, WriteNeed] = {
     Action.MANAGER: WriteNeed(WRITE_USERS, _USER_ADMINS),
     Action.SESSIONS: WriteNeed(REVOKE_SESSIONS, (HELPDESK_ADMIN, USER_ADMIN, *_TOP), True),
     Action.PASSWORD: WriteNeed(RESET_PASSWORDS, _RESET_ANY, True),
+    # A PIM policy rule (P§A4.3, A5): delegated only; Privileged Role Administrator at least.
+    Action.POLICY_RULE: WriteNeed(("RoleManagementPolicy.ReadWrite.Directory", "RoleManagement.ReadWrite.Directory"),
+                                  _ROLE_ADMINS),
     Action.LICENSE: WriteNeed(ASSIGN_LICENSES, ("4d6ac14f-3453-41d0-bef9-a3e0c569773a", USER_ADMIN, GLOBAL_ADMIN)),
 }
 

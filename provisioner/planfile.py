@@ -122,6 +122,8 @@ def change_fields(
     action = d.get("action")
     if action not in KEYS:
         raise PlanFormatError(f"change {n}: action must be one of {', '.join(KEYS)}, not {action!r}")
+    if action == POLICY_RULE:
+        return policy_rule_fields(d, n)
     where = f"change {n} ({action} {d.get('userPrincipalName')})"
     _no_unknown(d, COMMON + KEYS[action], where)
     for key in REQUIRED[action]:
@@ -254,3 +256,106 @@ def _no_unknown(d: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> N
     unknown = [k for k in d if k not in allowed]
     if unknown:
         raise PlanFormatError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(allowed)}")
+
+
+# --- policy-rule: one rule of a directory role's PIM policy (graph-pim-baseline P§A4.3-A4.5) -------
+# PATCH /policies/roleManagementPolicies/{policyId}/rules/{ruleId}: both ids go into the URL.
+POLICY_RULE = "policy-rule"
+_GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+POLICY_ID = re.compile(rf"^(DirectoryRole|Directory)_{_GUID}_{_GUID}$")  # P§A4.1
+NOTIFICATION_RULE = "#microsoft.graph.unifiedRoleManagementPolicyNotificationRule"
+APPROVAL_RULE = "#microsoft.graph.unifiedRoleManagementPolicyApprovalRule"
+# The rules a plan may change (the ones SCuBA MS.AAD.7.6-7.9 check), with the @odata.type a PATCH
+# must name (P§A4.4).
+RULE_TYPES = {
+    "Approval_EndUser_Assignment": APPROVAL_RULE,
+    "Notification_Admin_Admin_Assignment": NOTIFICATION_RULE,
+    "Notification_Admin_Admin_Eligibility": NOTIFICATION_RULE,
+    "Notification_Admin_EndUser_Assignment": NOTIFICATION_RULE,
+}
+# What each kind of rule change holds: ``updates`` (old -> new, what people read and approve) and
+# ``properties`` (what the PATCH sends besides @odata.type and id).
+RULE_UPDATES = {NOTIFICATION_RULE: ("notificationRecipients",), APPROVAL_RULE: ("isApprovalRequired", "approvers")}
+RULE_PROPERTIES = {NOTIFICATION_RULE: ("notificationRecipients",), APPROVAL_RULE: ("setting",)}
+# The approval setting's shape on v1.0 (P§A4.5); a plan carries nothing else.
+SETTING_KEYS = ("@odata.type", "isApprovalRequired", "isApprovalRequiredForExtension",
+                "isRequestorJustificationRequired", "approvalMode", "approvalStages")
+STAGE_KEYS = ("@odata.type", "approvalStageTimeOutInDays", "isApproverJustificationRequired",
+              "escalationTimeInMinutes", "isEscalationEnabled", "primaryApprovers", "escalationApprovers")
+APPROVER_KEYS = ("@odata.type", "userId", "groupId", "description", "isBackup")
+_ODATA_TYPE = re.compile(r"^#?microsoft\.graph\.[A-Za-z]{1,64}$")
+RULE_KEYS = ("roleDefinitionId", "roleName", "policyId", "ruleId", "updates", "properties")
+KEYS[POLICY_RULE] = RULE_KEYS
+REQUIRED[POLICY_RULE] = RULE_KEYS
+
+
+def policy_rule_fields(d: Mapping[str, Any], n: int) -> dict[str, Any]:
+    """A policy-rule change's fields: it is about a role's PIM policy, not a user (no userPrincipalName)."""
+    where = f"change {n} (policy-rule {d.get('roleName')} {d.get('ruleId')})"
+    _no_unknown(d, ("action", "reason", *RULE_KEYS), where)
+    for key in RULE_KEYS:
+        if key not in d:
+            raise PlanFormatError(f"{where}: {key} is missing")
+    role_id, policy_id, rule_id = (_string(d, k, where) for k in ("roleDefinitionId", "policyId", "ruleId"))
+    if not GUID.match(role_id):
+        raise PlanFormatError(f"{where}: roleDefinitionId must be {_SHAPES['roleDefinitionId'][1]}, not {role_id!r}")
+    if not POLICY_ID.match(policy_id):
+        raise PlanFormatError(f"{where}: policyId must be a PIM policy id like DirectoryRole_<GUID>_<GUID>, "
+                              f"not {policy_id!r}")
+    if rule_id not in RULE_TYPES:
+        raise PlanFormatError(f"{where}: ruleId must be one of {', '.join(RULE_TYPES)}, not {rule_id!r}")
+    kind = RULE_TYPES[rule_id]
+    updates = _updates(d, where, RULE_UPDATES[kind])
+    props = d["properties"]
+    if not isinstance(props, Mapping) or set(props) != set(RULE_PROPERTIES[kind]):
+        raise PlanFormatError(f"{where}: properties must be a JSON object with exactly "
+                              f"{', '.join(RULE_PROPERTIES[kind])}")
+    if kind == NOTIFICATION_RULE:
+        recipients = props["notificationRecipients"]
+        if not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients):
+            raise PlanFormatError(f"{where}: properties.notificationRecipients must be a list of e-mail addresses")
+    else:
+        _setting(props["setting"], f"{where}: properties.setting")
+    return {"action": POLICY_RULE, "upn": "", "reason": _string(d, "reason", where, default=""), "role_id": role_id,
+            "role_name": _string(d, "roleName", where), "policy_id": policy_id, "rule_id": rule_id,
+            "updates": updates, "properties": dict(props)}
+
+
+def _setting(setting: Any, where: str) -> None:
+    """An approval setting of the v1.0 shape: known keys, scalars, approvers with GUID ids."""
+    if not isinstance(setting, Mapping):
+        raise PlanFormatError(f"{where} must be a JSON object")
+    _no_unknown(setting, SETTING_KEYS, where)
+    stages = setting.get("approvalStages", [])
+    if not isinstance(stages, list):
+        raise PlanFormatError(f"{where}.approvalStages must be a list")
+    for key in SETTING_KEYS[:-1]:
+        _scalar(setting.get(key), f"{where}.{key}")
+    for s, stage in enumerate(stages):
+        at = f"{where}.approvalStages[{s}]"
+        if not isinstance(stage, Mapping):
+            raise PlanFormatError(f"{at} must be a JSON object")
+        _no_unknown(stage, STAGE_KEYS, at)
+        for key in STAGE_KEYS[:-2]:
+            value = stage.get(key)
+            if not (value is None or isinstance(value, str | bool | int)):
+                raise PlanFormatError(f"{at}.{key} must be a string, a number, true, false or null")
+        for key in STAGE_KEYS[-2:]:
+            approvers = stage.get(key, [])
+            if not isinstance(approvers, list):
+                raise PlanFormatError(f"{at}.{key} must be a list")
+            for a, approver in enumerate(approvers):
+                _approver(approver, f"{at}.{key}[{a}]")
+
+
+def _approver(approver: Any, where: str) -> None:
+    if not isinstance(approver, Mapping):
+        raise PlanFormatError(f"{where} must be a JSON object")
+    _no_unknown(approver, APPROVER_KEYS, where)
+    if not isinstance(approver.get("@odata.type"), str) or not _ODATA_TYPE.match(approver["@odata.type"]):
+        raise PlanFormatError(f"{where}: @odata.type must be a Graph type like #microsoft.graph.singleUser")
+    for key in ("userId", "groupId"):
+        if key in approver and not (isinstance(approver[key], str) and GUID.match(approver[key])):
+            raise PlanFormatError(f"{where}: {key} must be an object id (a GUID)")
+    for key in ("description", "isBackup"):
+        _scalar(approver.get(key), f"{where}.{key}")

@@ -29,6 +29,7 @@ MARKERS = {
     Action.PASSWORD: "~",
     Action.LICENSE: "~",
     Action.RESTORE: "^",
+    Action.POLICY_RULE: "~",
     Action.DELETE: "-",
     Action.REVOKE: "-",
     Action.PURGE: "-",
@@ -42,6 +43,7 @@ _MEANING = {
     Action.PASSWORD: "reset password",
     Action.LICENSE: "change licenses",
     Action.RESTORE: "restore",
+    Action.POLICY_RULE: "change PIM role setting",
     Action.DELETE: "delete",
     Action.REVOKE: "revoke role",
     Action.PURGE: "purge",
@@ -66,6 +68,7 @@ def summary(plan: Plan) -> str:
         (counts[Action.SESSIONS], lambda n: f"{n} user{'s' if n != 1 else ''} to sign out"),
         (counts[Action.PASSWORD], lambda n: f"{n} password{'s' if n != 1 else ''} to reset"),
         (counts[Action.RESTORE], lambda n: f"{n} to restore"),
+        (counts[Action.POLICY_RULE], lambda n: f"{n} PIM role setting{'s' if n != 1 else ''} to change"),
         (counts[Action.ASSIGN], lambda n: assignments(n, "add")),
         (counts[Action.REVOKE], lambda n: assignments(n, "remove")),
         (counts[Action.MANAGER], lambda n: f"{n} manager{'s' if n != 1 else ''} to change"),
@@ -103,7 +106,25 @@ def _settings(c: Change) -> list[tuple[str, Any]]:
     return []
 
 
+# A PIM rule's settings in words (graph-pim-baseline P§A4.4 "Portal meaning").
+RULE_WORDS = {
+    ("Notification_Admin_Admin_Assignment", "notificationRecipients"): "alert on active assignment, recipients",
+    ("Notification_Admin_Admin_Eligibility", "notificationRecipients"): "alert on eligible assignment, recipients",
+    ("Notification_Admin_EndUser_Assignment", "notificationRecipients"): "alert on activation, recipients",
+    ("Approval_EndUser_Assignment", "isApprovalRequired"): "activation requires approval",
+    ("Approval_EndUser_Assignment", "approvers"): "activation approvers",
+}
+
+
+def rule_lines(c: Change) -> list[str]:
+    """``<Role>: <setting in words> = old -> new``, one per setting a policy-rule change makes."""
+    return [f"{c.role_name}: {RULE_WORDS.get((c.rule_id or '', k), k)} = {_value(k, old)} -> {_value(k, new)}"
+            for k, (old, new) in c.updates.items()]
+
+
 def _comment(c: Change) -> str:
+    if c.action is Action.POLICY_RULE:
+        return f"# the PIM rule {c.rule_id} of role {c.role_name} will change" + (f" ({c.reason})" if c.reason else "")
     subject = f"user {c.upn}"
     role = c.role_name or c.role_id or "?"
     what = {
@@ -132,6 +153,9 @@ def _manager_verb(c: Change) -> str:
 
 def _block(c: Change) -> list[str]:
     marker = MARKERS[c.action]
+    if c.action is Action.POLICY_RULE:
+        first, *rest = rule_lines(c)
+        return [f"{marker} {first}", *(f"{marker} {line}" for line in rest)]
     if c.action in (Action.ASSIGN, Action.REVOKE):
         head = f"{marker} role {c.role_name or c.role_id} -> {c.upn}"
     else:
@@ -212,6 +236,7 @@ _TABLES: tuple[tuple[Action, str, tuple[str, ...]], ...] = (
     (Action.SESSIONS, "Users to sign out (sessions revoked)", ("User", "Object id", "Reason")),
     (Action.PASSWORD, "Passwords to reset", ("User", "Settings", "Reason")),
     (Action.RESTORE, "Users to restore", ("User", "Object id", "Options", "Reason")),
+    (Action.POLICY_RULE, "PIM role settings to change", ("Role", "Rule", "Changes", "Reason")),
     (Action.ASSIGN, "Role assignments to add", ("User", "Role", "Reason")),
     (Action.REVOKE, "Role assignments to remove", ("User", "Role", "Reason")),
     (Action.MANAGER, "Managers to change", ("User", "Changes", "Reason")),
@@ -222,6 +247,9 @@ _TABLES: tuple[tuple[Action, str, tuple[str, ...]], ...] = (
 
 
 def _row(c: Change) -> list[str]:
+    if c.action is Action.POLICY_RULE:
+        changes = "<br>".join(_cell(line.split(": ", 1)[1]) for line in rule_lines(c))
+        return [_cell(c.role_name or ""), f"`{_cell(c.rule_id or '')}`", changes, _cell(c.reason)]
     user = f"`{_cell(c.upn)}`"
     attrs = "<br>".join(f"{k}: {_cell(_value(k, v) if k == 'passwordProfile' else v)}" for k, v in _settings(c))
     if c.action in (Action.CREATE, Action.PASSWORD):

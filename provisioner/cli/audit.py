@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ from provisioner.errors import ExitCode
 
 if TYPE_CHECKING:
     from provisioner.audit import AuditReport
+    from provisioner.plan.fixes import FixPlan
     from provisioner.services import Target
 
 @click.command()
@@ -30,15 +32,28 @@ if TYPE_CHECKING:
               "policy of the SCuBA baseline is not met.")
 @click.option("--baseline/--no-baseline", default=True, show_default=True,
               help="Judge the tenant against the CISA SCuBA baseline (MS.AAD.7); --no-baseline: findings only.")
+@click.option("--fix-plan", "fix_plan", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+              help="Save a plan that fixes the baseline where no choice of people is needed (for 'provisioner "
+              "apply FILE'); writes nothing to the tenant.")
+@click.option("--notify", multiple=True, metavar="EMAIL",
+              help="With --fix-plan: who gets the PIM assignment and activation alerts (MS.AAD.7.7-7.9). Repeatable.")
+@click.option("--approver", metavar="USER", help="With --fix-plan: who approves Global Administrator activations "
+              "(MS.AAD.7.6), by user principal name or object id.")
 @click.pass_obj
 def audit(app: App, all_roles: bool, expiring_within: str, manifest: Path | None, output: str,
-          fail_on: str | None, baseline: bool) -> None:
+          fail_on: str | None, baseline: bool, fix_plan: Path | None, notify: tuple[str, ...],
+          approver: str | None) -> None:
     """Audit the tenant read-only: who holds admin roles, what is wrong, what expires soon.
 
     Sends no write request. Findings each carry a severity (error, warning, info), the evidence
     and the fix. The baseline section judges the tenant against CISA SCuBA MS.AAD.7.1-7.9 as
     ScubaGear does (not checked where Graph does not give the data: PIM needs Entra ID P2).
     With --manifest, the report also shows what a sync of that manifest would change.
+
+    With --fix-plan FILE, it saves a plan instead of the report: highly privileged roles held
+    eligible through PIM (break-glass accounts in safety.protected_accounts stay active), approval
+    for Global Administrator activation (--approver), alert recipients (--notify). Review it, then
+    run it with `provisioner apply FILE`.
 
     \b
     Exit codes: 0 report written; 5 findings at the --fail-on level; 1 the audit failed.
@@ -48,10 +63,16 @@ def audit(app: App, all_roles: bool, expiring_within: str, manifest: Path | None
         provisioner audit
         provisioner audit --all-roles --output html > audit.html
         provisioner audit --manifest users.toml --output markdown --fail-on warning
+        provisioner audit --fix-plan fix.json --notify secops@contoso.com --approver alice@contoso.com
     """
     from provisioner import audit as auditing
     from provisioner.inputs import read_manifest
 
+    if fix_plan is not None:
+        _fix(app, fix_plan, notify, approver, manifest=manifest, output=output, fail_on=fail_on, baseline=baseline)
+        return
+    if notify or approver:
+        raise click.UsageError("--notify and --approver go with --fix-plan FILE")
     within = duration_option(expiring_within, "--expiring-within")
     desired = read_manifest(manifest) if manifest is not None else None
 
@@ -73,3 +94,37 @@ def audit(app: App, all_roles: bool, expiring_within: str, manifest: Path | None
                 f"{fail_on}): {', '.join(failed)}.")
         if reached or failed:
             click.get_current_context().exit(ExitCode.FINDINGS)
+
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _fix(app: App, path: Path, notify: tuple[str, ...], approver: str | None, *, manifest: Path | None, output: str,
+         fail_on: str | None, baseline: bool) -> None:
+    """``audit --fix-plan FILE``: the plan shown and saved (as ``sync --out`` saves one), then what it does
+    per policy; nothing is written to the tenant."""
+    from provisioner.audit.fixes import fix_lines
+    from provisioner.cli.app import show_plan
+    from provisioner.plan import Planned
+    from provisioner.sync import save_plan
+
+    for given, name in ((manifest, "--manifest"), (fail_on, "--fail-on"), (output != "table", "--output"),
+                        (not baseline, "--no-baseline")):
+        if given:
+            raise click.UsageError(f"--fix-plan saves a plan, not a report: leave out {name}")
+    for address in notify:
+        if not EMAIL.match(address):
+            raise click.UsageError(f"--notify {address!r}: not an e-mail address; give one like secops@contoso.com")
+
+    async def work(target: Target) -> FixPlan:
+        from provisioner import services
+
+        return await services.fix_plan(target, recipients=notify, approver=approver)
+
+    fixed = app.run(work)
+    show_plan(Planned(fixed.plan), "text")
+    click.echo("")
+    for line in fix_lines(fixed):
+        click.echo(line)
+    save_plan(fixed.plan, path)
+    err(f"Plan saved to {path}; nothing was written. Review it, then apply it with: provisioner apply {path}")

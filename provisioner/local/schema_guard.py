@@ -31,9 +31,10 @@ def remove_recorder(recorder: Recorder) -> None:
 
 
 def shape(value: object) -> object:
-    """A body with every value dropped: objects keep their names, lists their first object's shape."""
+    """A body with every value dropped: objects keep their names, lists their first object's shape. An
+    `@odata.type` keeps its value: a type name, which says what the other names are checked against."""
     if isinstance(value, dict):
-        return {k: shape(v) for k, v in value.items()}
+        return {k: v if k == "@odata.type" and isinstance(v, str) else shape(v) for k, v in value.items()}
     if isinstance(value, list):
         first = next((v for v in value if isinstance(v, dict)), None)
         return [shape(first)] if first is not None else []

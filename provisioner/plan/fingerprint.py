@@ -8,7 +8,7 @@ import hashlib
 import json
 from typing import Any
 
-from provisioner.changes import Plan
+from provisioner.changes import Action, Plan
 from provisioner.model import RoleAssignment, TenantState, User
 from provisioner.plan.index import Index
 from provisioner.roles.catalog import GLOBAL_ADMIN_ID
@@ -28,13 +28,20 @@ def fingerprint(state: TenantState, plan: Plan) -> str:
 
     Covers, for every user the plan names (by UPN, by object id, and any new UPN of a restore):
     the active user's properties or its absence, the matching deleted users, their role
-    assignments; and every Global Administrator assignment, which the guardrails read. The clock
+    assignments; and every Global Administrator assignment, which the guardrails read; for every
+    policy-rule change, the role's policy id and the rule as it is. The clock
     is left out, so the same tenant gives the same digest later.
     """
     index = Index(state)
     upns: set[str] = set()
     ids: set[str] = set()
+    rules: dict[str, Any] = {}
     for c in plan.changes:
+        if c.action is Action.POLICY_RULE:
+            # The rule as it is, and which policy is the role's: the change was made from them.
+            policy = state.policies.get(index.template(c.role_id or ""))
+            rules[f"{c.role_id}/{c.rule_id}"] = [policy.id, policy.rules.get(c.rule_id or "")] if policy else None
+            continue
         upns.add(c.upn.lower())
         if c.object_id:
             ids.add(c.object_id.lower())
@@ -62,6 +69,8 @@ def fingerprint(state: TenantState, plan: Plan) -> str:
     ga_users = [_user_digest(index.by_id.get(p.lower())) or p for p in sorted(ga_principals)]
     payload = {"upns": upn_ids, "users": users, "deleted": deleted, "assignments": assignments,
                "globalAdmins": ga_users}
+    if rules:  # only a plan with policy-rule changes: other plans' fingerprints stay as they were
+        payload["policyRules"] = rules
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 

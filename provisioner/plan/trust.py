@@ -9,6 +9,8 @@ from __future__ import annotations
 from provisioner.changes import Action, Change, Plan
 from provisioner.model import TenantState
 from provisioner.plan.index import Index
+from provisioner.plan.pim_rules import rebuilt
+from provisioner.planfile import RULE_TYPES
 
 # Actions whose object id must name an active user (or one this plan restores first).
 _ON_ACTIVE = (Action.UPDATE, Action.DELETE, Action.ASSIGN, Action.REVOKE)
@@ -22,7 +24,9 @@ def check_labels(plan: Plan, state: TenantState) -> list[str]:
     principal name (original one when deleted) is the change's ``upn``, without regard to case;
     an ASSIGN or LICENSE without an object id goes to a user the plan creates; the role id names a role
     whose display name is ``role_name`` (from the role catalog when the state holds no roles); a
-    REVOKE's assignment exists, tenant-wide, for that user and that role; a CREATE's name is free.
+    REVOKE's assignment exists, tenant-wide, for that user and that role; a CREATE's name is free;
+    a POLICY_RULE's policy id is its role's PIM policy, which has that rule, of that type, and the
+    change is exactly what the fix planner makes of the rule as it is now (``pim_rules.rebuilt``).
     """
     index = Index(state)
     created = {c.upn.lower() for c in plan.changes if c.action is Action.CREATE}
@@ -33,6 +37,11 @@ def check_labels(plan: Plan, state: TenantState) -> list[str]:
             restored[c.object_id.lower()] = {n.lower() for n in (c.upn, c.new_upn) if n}
     problems: list[str] = []
     for c in plan.changes:
+        if c.action is Action.POLICY_RULE:
+            found = _role_problem(c, index) or _rule_problem(c, index)
+            if found is not None:
+                problems.append(f"change the {c.rule_id} rule of {c.role_name}: {found}")
+            continue
         found = _user_problem(c, index, created, restored)
         if found is None and c.action in (Action.ASSIGN, Action.REVOKE):
             found = _role_problem(c, index)
@@ -107,4 +116,21 @@ def _assignment_problem(c: Change, index: Index) -> str | None:
     if index.template(a.role_definition_id) != index.template(c.role_id or ""):
         role = index.role_display_name(a.role_definition_id) or a.role_definition_id
         return f"role assignment {c.assignment_id} is for {role}, not {c.role_name}"
+    return None
+
+
+def _rule_problem(c: Change, index: Index) -> str | None:
+    policy = index.state.policies.get(index.template(c.role_id or ""))
+    if policy is None:
+        return f"the PIM policy of {c.role_name} was not found in this tenant"
+    if policy.id != c.policy_id:
+        return f"policy {c.policy_id} is not the PIM policy of {c.role_name} (that is {policy.id})"
+    rule = policy.rules.get(c.rule_id or "")
+    if rule is None:
+        return f"policy {policy.id} has no rule {c.rule_id}"
+    if str(rule.get("@odata.type", "")).lstrip("#") != RULE_TYPES[c.rule_id or ""].lstrip("#"):
+        return f"rule {c.rule_id} is a {rule.get('@odata.type')}, not a {RULE_TYPES[c.rule_id or '']}"
+    if (dict(c.updates), dict(c.properties)) != rebuilt(c, rule, index):
+        return ("what it would send is not what it shows (the rule as it is, with only its recipients or "
+                "approvers added)")
     return None

@@ -21,6 +21,7 @@ says so (:class:`provisioner.errors.Refused`), shows the plan to its ``review`` 
 
 from provisioner.services.audit import audit
 from provisioner.services.doctor import Check, doctor
+from provisioner.services.fixes import fix_plan
 from provisioner.services.leavers import offboard_users, reset_passwords
 from provisioner.services.lifecycle import set_enabled, update_users
 from provisioner.services.plans import apply_plan, check_plan, plan_sync, sync
@@ -51,7 +52,7 @@ from provisioner.services.users import (
 __all__ = [
     "Applied", "Approve", "Check", "DeletedList", "DryRun", "Passwords", "Restored", "Review", "RoleMembers",
     "RoleSummary", "RunOptions", "Target", "UserDetails", "apply_plan", "assign_roles", "audit", "check_plan",
-    "create_users", "delete_users", "deleted_users", "doctor", "list_roles", "list_users", "offboard_users",
+    "create_users", "delete_users", "deleted_users", "doctor", "fix_plan", "list_roles", "list_users", "offboard_users",
     "open_target", "plan_sync", "purge_users", "reset_passwords", "restore_users", "revoke_roles", "role_members",
     "set_enabled", "show_user", "sync", "update_users",
 ]

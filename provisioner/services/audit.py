@@ -31,7 +31,7 @@ from provisioner.graph import (
     role_policies_request,
     subscribed_skus_request,
 )
-from provisioner.model import Manifest, TenantState
+from provisioner.model import Manifest, RolePolicy, TenantState
 from provisioner.roles.rules import template_of
 from provisioner.services.reads import full_state
 from provisioner.services.target import Target
@@ -50,6 +50,7 @@ WHAT = {
     "cloud_only": "the privileged users' onPremisesImmutableId",
 }
 BY_TEMPLATE = {t: name for name, t in scuba.HIGHLY_PRIVILEGED.items()}
+POLICIES_REQUEST = role_policies_request("policies")  # every role's PIM policy with its rules (P§A4.1)
 
 
 async def audit(target: Target, *, expiring_within: timedelta, all_roles: bool = False,
@@ -74,7 +75,8 @@ async def audit(target: Target, *, expiring_within: timedelta, all_roles: bool =
 
 
 async def baseline(d: Directory, state: TenantState, answers: Mapping[str, Response], config: Scuba) -> scuba.Baseline:
-    """The baseline's data shaped as ScubaGear exports it, then evaluated."""
+    """The baseline's data shaped as ScubaGear exports it, then evaluated; ``state.policies`` gets the
+    roles' PIM policies read (what a fix plan changes)."""
     read: dict[str, list[dict[str, Any]]] = {}
     unreadable: dict[str, str] = {}
     license_refused = False
@@ -88,6 +90,7 @@ async def baseline(d: Directory, state: TenantState, answers: Mapping[str, Respo
             unreadable[key] = f"Microsoft Graph did not give {WHAT[key]} ({status} {code})".replace(" )", ")")
             if key == "service_plans":
                 unreadable[key] += ", so Entra ID P2 is unknown"
+    state.policies = role_policies(read.get("rules", []))
     plans = [pascal_plan(p) for sku in read.get("service_plans", ()) for p in sku.get("servicePlans") or ()
              if p.get("provisioningStatus") == "Success"]
     p2 = any(p["ServicePlanName"] == scuba.P2_PLAN for p in plans)
@@ -114,6 +117,17 @@ async def baseline(d: Directory, state: TenantState, answers: Mapping[str, Respo
         notes.append(f"{len(skipped)} holder(s) of highly privileged roles are not users (groups or applications); "
                      "their members are not counted.")
     return replace(result, notes=tuple(notes))
+
+
+def role_policies(assignments: list[dict[str, Any]]) -> dict[str, RolePolicy]:
+    """Each role's PIM policy, by lower-cased role (template) id, from roleManagementPolicyAssignments
+    listed with $expand=policy($expand=rules)."""
+    found = {}
+    for a in assignments:
+        policy = a.get("policy") or {}
+        found[(a.get("roleDefinitionId") or "").lower()] = RolePolicy(
+            str(a.get("policyId") or policy.get("id") or ""), {r.get("id"): r for r in policy.get("rules") or ()})
+    return found
 
 
 def pascal_plan(plan: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from provisioner import plan as planning
-from provisioner.changes import Plan
+from provisioner.changes import Action, Plan
 from provisioner.errors import Refused
 from provisioner.model import Manifest, TenantState
 from provisioner.plan import Planned
+from provisioner.plan.pim_rules import added_approvers
+from provisioner.services.audit import POLICIES_REQUEST, role_policies
 from provisioner.services.licenses import with_licenses
 from provisioner.services.reads import DEFINITIONS_REQUEST, DELETED_REQUEST, GA_REQUEST, Reader, full_state
 from provisioner.services.target import Applied, Approve, Passwords, Review, RunOptions, Target, carry_out, changing
@@ -41,12 +43,19 @@ async def sync(target: Target, manifest: Manifest, review: Review | None = None,
 
 async def read_for(target: Target, plan: Plan) -> TenantState:
     """What the plan's fingerprint covers, in two round trips: the users it names (by UPN and by id),
-    the deleted users, the Global Administrator assignments and the role definitions; then those
-    users' assignments and the Global Administrators' accounts."""
+    the deleted users, the Global Administrator assignments and the role definitions (and the roles'
+    PIM policies for a policy-rule change); then those users' assignments and the Global
+    Administrators' accounts."""
     r = Reader(target.directory)
-    names = {c.upn for c in plan.changes} | {c.new_upn for c in plan.changes if c.new_upn}
+    names = {c.upn for c in plan.changes if c.upn} | {c.new_upn for c in plan.changes if c.new_upn}
     ids = {c.object_id for c in plan.changes if c.object_id}
-    answers = await r.users(sorted(names | ids), also=[GA_REQUEST, DELETED_REQUEST, DEFINITIONS_REQUEST])
+    # A PIM policy-rule change: the roles' policies, and the approvers its labels name.
+    rules = [c for c in plan.changes if c.action is Action.POLICY_RULE]
+    ids |= {i for c in rules for i in added_approvers(c)}
+    also = [GA_REQUEST, DELETED_REQUEST, DEFINITIONS_REQUEST, *([POLICIES_REQUEST] if rules else [])]
+    answers = await r.users(sorted(names | ids), also=also)
+    if rules:
+        r.state.policies = role_policies(await r.collect(answers["policies"]))
     await r.global_admins(answers)
     await r.deleted(answers)
     await r.take_definitions(answers)
