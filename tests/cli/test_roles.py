@@ -100,7 +100,8 @@ def test_assign_a_held_role_is_a_no_op_said_so(tenant: Tenant) -> None:
     journal = tenant.journal_lines()
     result = tenant.ok("roles", "assign", ALICE, "billing", "--yes")
     assert result.stdout == ""
-    assert result.stderr == TARGET + (f"{ALICE} already holds Billing Administrator (active permanent, outside PIM);"
+    # `users create --role` granted it through PIM (the tenant has P2): active permanent, not outside PIM.
+    assert result.stderr == TARGET + (f"{ALICE} already holds Billing Administrator (active permanent);"
                                       " nothing to assign\n"
                                       "No changes. The tenant already matches.\n")
     assert tenant.journal_lines() == journal
