@@ -22,7 +22,7 @@ STALE = "the tenant changed since this plan was made; run sync again"
 
 async def plan_sync(target: Target, manifest: Manifest, *, prune: bool = False) -> tuple[TenantState, Planned]:
     """Read the whole tenant and plan the changes that make it match ``manifest``."""
-    state = await full_state(target.directory)
+    state = await full_state(target.directory, policies={ref for spec in manifest.users for ref in spec.roles})
     planned = planning.diff(manifest, state, prune=prune)
     return state, Planned(replace(planned.plan, tenant=target.profile.name), planned.notes)
 

@@ -290,6 +290,9 @@ def policy_reads(roles: Iterable[RoleDefinition]) -> list[Request]:
     return list(requests.values())
 
 
+ALL_POLICIES = Request("pol:all", "GET", "/policies/roleManagementPolicyAssignments?$filter="
+                       + quote("scopeId eq '/' and scopeType eq 'DirectoryRole'", safe="")
+                       + "&$expand=policy($expand=rules)")
 EXPIRY_RULES = {"Expiration_Admin_Eligibility": True, "Expiration_Admin_Assignment": False}
 
 
@@ -306,22 +309,35 @@ def expiry_rules(items: Iterable[Mapping]) -> dict[tuple[str, bool], ExpiryRule]
     return found
 
 
-async def full_state(d: Directory) -> TenantState:
+async def full_state(d: Directory, *, policies: Iterable[str] = ()) -> TenantState:
     """Every user, deleted user, role and assignment (what sync and the audit compare against):
-    four listings, read concurrently."""
+    four listings, read concurrently; with ``policies`` (role references) those roles' PIM expiry
+    rules too, in the same round trip (every role's when one is not in the catalog)."""
     users: dict[str, User] = {}
 
     async def all_users() -> None:
         async for user in d.iter_users():
             users[user.user_principal_name.lower()] = user
 
-    _, roles, assignments, deleted, pim = await asyncio.gather(
-        all_users(), d.role_definitions(), d.role_assignments(), d.deleted_users(), all_instances(d)
+    async def expiry() -> dict[str, Response]:
+        refs = sorted(set(policies))
+        if not refs:
+            return {}
+        r = Reader(d)
+        requests = policy_reads(await r.resolve(refs)) if r.catalog_knows(refs) else [ALL_POLICIES]
+        return await d.read(requests)
+
+    _, roles, assignments, deleted, pim, rules = await asyncio.gather(
+        all_users(), d.role_definitions(), d.role_assignments(), d.deleted_users(), all_instances(d), expiry()
     )
     by_id = {a.id: a for a in assignments}
     by_id.update({a.id: a for a in pim.assignments if a.id in by_id})  # how each active one is held
-    return TenantState(now=d.now(), users=users, deleted=deleted, roles=roles, assignments=list(by_id.values()),
-                       eligible=pim.eligible, pim=pim.pim)
+    state = TenantState(now=d.now(), users=users, deleted=deleted, roles=roles, assignments=list(by_id.values()),
+                        eligible=pim.eligible, pim=pim.pim)
+    r = Reader(d)
+    await r.take_policies(rules)
+    state.expiry = r.state.expiry
+    return state
 
 
 async def all_instances(d: Directory) -> TenantState:
