@@ -19,14 +19,10 @@ class RoleSummary:
     definition: RoleDefinition
     classic: ClassicRole | None
     privileged: bool
-    active: int  # active assignments (direct or through PIM)
-    # Eligible assignments (PIM); 0 on a tenant without PIM, None when Graph would not list them.
+    holders: int  # active assignments (direct or through PIM): those who can act now
+    # Eligible assignments (PIM; they act once activated): 0 on a tenant without PIM, None when Graph
+    # would not list them (a permission the token lacks).
     eligible: int | None = 0
-
-    @property
-    def holders(self) -> int:
-        """Every assignment, active or eligible."""
-        return self.active + (self.eligible or 0)
 
 
 async def list_roles(target: Target, *, all_roles: bool = False) -> list[RoleSummary]:

@@ -124,3 +124,25 @@ def test_users_create_with_a_role_grants_it_through_pim(tenant: Tenant) -> None:
     assert [r["assignment"] for r in tenant.json("roles", "members", "billing")] == ["active permanent"]
     record = tenant.journal_lines()[-1]
     assert (record["action"], record["roleName"], record["status"]) == ("assign", "Billing Administrator", "ok")
+
+
+def test_roles_list_splits_holders_into_active_and_eligible(tenant: Tenant) -> None:
+    tenant.create("alice")
+    tenant.ok("roles", "assign", ALICE, "global", "--eligible", "--duration", "P30D", "--yes")
+    tenant.ok("roles", "assign", ALICE, "billing", "--duration", "P30D", "--yes")
+    rows = {r["alias"]: (r["holders"], r["eligibleHolders"]) for r in tenant.json("roles", "list")}
+    assert rows == {"global": (1, 1), "billing": (1, 0), "password": (0, 0), "service": (0, 0), "user": (0, 0)}
+    lines = tenant.ok("roles", "list", "-o", "csv").stdout.splitlines()
+    assert lines[0] == ("alias,classicName,displayName,templateId,isPrivileged,holders,eligibleHolders,"
+                        "description")
+    table = tenant.ok("roles", "list").stdout.splitlines()
+    assert table[0].split()[-2:] == ["Active", "Eligible"]
+    assert table[2].split()[-3:] == ["yes", "1", "1"]
+
+
+def test_roles_list_without_p2_has_no_eligible_holders(tenant: Tenant) -> None:
+    from provisioner.local.pim import licence_at
+
+    licence_at(tenant.state, False)
+    rows = tenant.json("roles", "list")
+    assert [(r["holders"], r["eligibleHolders"]) for r in rows] == [(1, 0), (0, 0), (0, 0), (0, 0), (0, 0)]

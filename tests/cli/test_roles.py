@@ -27,8 +27,9 @@ def test_list_table(tenant: Tenant) -> None:
     result = tenant.ok("roles", "list")
     lines = result.stdout.splitlines()
     assert lines[0].split()[:3] == ["Alias", "Classic", "name"]
+    assert lines[0].split()[-2:] == ["Active", "Eligible"]
     assert lines[2].split() == ["global", "Global", "administrator", "Global", "Administrator",
-                                "62e90394-69f5-4237-9190-012177145e10", "yes", "1"]
+                                "62e90394-69f5-4237-9190-012177145e10", "yes", "1", "0"]
     assert len(lines) == 7
     assert result.stderr == TARGET
 
