@@ -146,3 +146,32 @@ def test_roles_list_without_p2_has_no_eligible_holders(tenant: Tenant) -> None:
     licence_at(tenant.state, False)
     rows = tenant.json("roles", "list")
     assert [(r["holders"], r["eligibleHolders"]) for r in rows] == [(1, 0), (0, 0), (0, 0), (0, 0), (0, 0)]
+
+
+def test_a_plan_leaving_only_soon_ending_global_admins_is_warned_not_refused(tenant: Tenant) -> None:
+    """Item 3 of the PIM issue: zero active Global Administrators is refused (exit 4); leaving only ones
+    whose assignments end within the audit's window (7 days) is a warning in the review, and the plan runs."""
+    from cli_tenant import ADMIN
+
+    tenant.create("alice")
+    tenant.ok("roles", "assign", ALICE, "global", "--duration", "P3D", "--yes")
+    uid = tenant.users()[ALICE]["id"]
+    [ends] = [i["endDateTime"] for i in _instances(tenant, False) if i["principalId"] == uid]
+    result = tenant.ok("roles", "revoke", ADMIN, "global", "--yes")
+    assert result.stderr.splitlines()[:2] == [
+        TARGET.strip(),
+        "warning: after this plan every active Global Administrator assignment ends within 7 days "
+        f"({ALICE} on {ends[:10]}); an eligible one can act only once activated. Give one a permanent or "
+        "longer assignment first: provisioner roles assign USER global"]
+    assert "Applied 1 of 1" in result.stderr
+    assert tenant.members("global") == [ALICE]
+
+
+def test_no_warning_when_a_remaining_global_admin_lasts(tenant: Tenant) -> None:
+    from cli_tenant import ADMIN
+
+    tenant.create("alice")
+    tenant.ok("roles", "assign", ALICE, "global", "--duration", "P30D", "--yes")
+    result = tenant.ok("roles", "revoke", ADMIN, "global", "--yes")
+    assert "warning" not in result.stderr
+    assert result.stderr.startswith(TARGET + "Applied 1 of 1")
