@@ -236,15 +236,13 @@ async def users_and_roles(r: Reader, refs: Sequence[str], *, global_admins: bool
                            deleted_if_missing: bool = False, role_refs: Iterable[str] = (),
                            pim: bool = False, policies: bool = False) -> None:
     """The named users and their role assignments, in two round trips: the users (with the Global
-    Administrator assignments and their PIM instances when the plan could remove one, the role
-    definitions when a role is not in the catalog, and with ``policies`` the PIM policies of the roles
-    named), then their assignments (with the Global Administrators' accounts and, when a name matched
-    no active user, the deleted users; a role's policy here when its definition had to be read)."""
+    Administrator assignments and their PIM instances when the plan could remove one, and the role
+    definitions when a role is not in the catalog), then their assignments (with the Global
+    Administrators' accounts, with ``policies`` the PIM policies of the roles named and, when a name
+    matched no active user, the deleted users)."""
     role_refs = list(role_refs)
-    known = r.catalog_knows(role_refs)
-    first = ([GA_REQUEST, GA_INSTANCES] if global_admins else []) + ([] if known else [DEFINITIONS_REQUEST])
-    if policies and known:
-        first += policy_reads(await r.resolve(role_refs))
+    first = ([GA_REQUEST, GA_INSTANCES] if global_admins else []) + (
+        [] if r.catalog_knows(role_refs) else [DEFINITIONS_REQUEST])
     answers = await r.users(refs, also=first)
     await r.global_admins(answers)
     await r.take_definitions(answers)
@@ -254,7 +252,7 @@ async def users_and_roles(r: Reader, refs: Sequence[str], *, global_admins: bool
     missing = len({u.id for u in named}) < len({ref.lower() for ref in refs})
     if deleted_if_missing and missing:
         then.append(DELETED_REQUEST)
-    if policies and not known:
+    if policies:  # with the assignments: the users' read stays a single request when it can be one
         then += policy_reads(resolvable(r, role_refs))
     answers = {**answers, **await r.assignments_of([u.id for u in named], also=then, pim=pim)}
     # After the named users' instances: the Global Administrators' say how each GA assignment is held.
