@@ -356,6 +356,16 @@ class RolePolicy:
     rules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ExpiryRule:
+    """How long an admin may grant a role through PIM: its policy's ``Expiration_Admin_Eligibility`` or
+    ``Expiration_Admin_Assignment`` rule (graph-pim-baseline P§A4.4). ``maximum`` is ISO 8601 (``P90D``)."""
+
+    rule_id: str
+    required: bool
+    maximum: str | None = None
+
+
 @dataclass
 class TenantState:
     """What was read from the tenant to make a plan: only as much as the plan needs.
@@ -376,6 +386,9 @@ class TenantState:
     eligible: list[RoleAssignment] = field(default_factory=list)
     pim: bool | None = None
     policies: dict[str, RolePolicy] = field(default_factory=dict)  # lower role template id -> PIM policy, where read
+    # PIM's expiry rules of the roles a plan may grant, by (role template id lower, eligible); a role
+    # whose policy was not read has none (Graph still checks at write time).
+    expiry: dict[tuple[str, bool], ExpiryRule] = field(default_factory=dict)
 
     def user(self, upn: str) -> User | None:
         return self.users.get(upn.lower())

@@ -24,7 +24,8 @@ ROLE_COLUMNS = [
     ("displayName", "Entra role"),
     ("templateId", "Template id"),
     ("isPrivileged", "Privileged"),
-    ("holders", "Holders"),
+    ("holders", "Active"),
+    ("eligibleHolders", "Eligible"),
 ]
 MEMBER_COLUMNS = [
     ("userPrincipalName", "UPN"),
@@ -46,7 +47,8 @@ def roles() -> None:
 @output_option
 @click.pass_obj
 def list_roles(app: App, show_all: bool, output: str) -> None:
-    """The five classic admin roles (and with --all every built-in role) with their holders.
+    """The five classic admin roles (and with --all every built-in role) with their holders: active
+    (they can act now) and eligible (PIM: they act once they activate the role).
 
     \b
     Aliases: global, billing, password (Helpdesk Administrator, the classic Password
@@ -66,6 +68,7 @@ def list_roles(app: App, show_all: bool, output: str) -> None:
         "templateId": r.definition.template_id,
         "isPrivileged": r.privileged,
         "holders": r.holders,
+        "eligibleHolders": r.eligible,
         "description": r.definition.description,
     } for r in app.run(work)]
     click.echo(render(rows, ROLE_COLUMNS, output), nl=False)

@@ -17,6 +17,7 @@ from provisioner.model import (
     User,
     UserSpec,
 )
+from provisioner.plan import expiry
 from provisioner.plan.imperative import (
     DEFAULT_JUSTIFICATION,
     NO_PIM,
@@ -162,6 +163,7 @@ def pim_assign_change(upn: str, object_id: str | None, role: RoleDefinition, rea
                                                                         " (a plain role name in the manifest)"))
     if not (holding.eligible or holding.time_bound or state.pim):
         return assign_change(upn, object_id, role, reason)
+    expiry.check(role, holding, state, expiry.MANIFEST)
     justification = holding.justification or (None if holding.eligible else DEFAULT_JUSTIFICATION)
     return Change(Action.ASSIGN, upn, object_id, role_id=role.template_id, role_name=role.display_name,
                   reason=reason, eligible=holding.eligible, through_pim=True, end=holding.end,

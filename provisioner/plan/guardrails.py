@@ -8,11 +8,25 @@ the id is preferred. The one exception is a CREATE, which has no id yet: its UPN
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from provisioner.changes import Action, Change, Plan
 from provisioner.errors import Refused
-from provisioner.model import Policy, TenantState, User
+from provisioner.model import Policy, TenantState, User, parse_datetime
+from provisioner.plan.expiry import iso_span
 from provisioner.plan.index import Index, day
-from provisioner.roles.rules import WrittenIds, disables, removes_last_global_admin
+from provisioner.roles.catalog import GLOBAL_ADMIN_ID
+from provisioner.roles.rules import (
+    RemovesGlobalAdmin,
+    WrittenIds,
+    disables,
+    global_admin_holders,
+    removes_last_global_admin,
+    template_of,
+)
+
+# The audit's default --expiring-within: an active Global Administrator ending sooner is "expiring".
+EXPIRING_WITHIN = timedelta(days=7)
 
 _SYNCED = (
     "{upn} is synced from on-premises Active Directory (onPremisesSyncEnabled); delete it there, in "
@@ -136,3 +150,47 @@ def _describe(c: Change, index: Index, written: WrittenIds) -> str:
     if c.action is Action.UPDATE:
         return f"disable {name}"
     return f"{c.action.value} {name}"
+
+
+def warnings(plan: Plan, state: TenantState, within: timedelta = EXPIRING_WITHIN) -> list[str]:
+    """What the review should hear but that does not block the plan: a plan removing a Global
+    Administrator that leaves only active ones whose assignments end within ``within`` (the others
+    eligible or gone). None of them could act after that end; an eligible one can act only once it
+    activates, which needs an active administrator when approval is on. The refusal of zero active
+    Global Administrators is ``guardrails``'; an end not known (a plan applied from a file reads none)
+    counts as permanent."""
+    removes = RemovesGlobalAdmin(state)
+    if not any(removes(c) for c in plan.changes):
+        return []
+    now = state.now
+    written = WrittenIds(state)
+    gone = {written(c)[0] for c in plan.changes if removes(c)}
+    templates = template_of(state)
+    holders = {oid.lower() for oid in global_admin_holders(state)}
+    ends: dict[str, datetime | None] = {}  # remaining holder -> the latest end of its GA assignments
+    for a in state.assignments:
+        oid = a.principal_id.lower()
+        is_ga = templates.get(a.role_definition_id.lower(), a.role_definition_id.lower()) == GLOBAL_ADMIN_ID
+        if is_ga and a.directory_scope_id == "/" and oid in holders and oid not in gone:
+            ends[oid] = _later(ends.get(oid, now), parse_datetime(a.end))
+    enabled = {u.id.lower() for u in state.users.values() if u.account_enabled}
+    for c in plan.changes:
+        oid, template = written(c)
+        if c.action is Action.ASSIGN and template == GLOBAL_ADMIN_ID and not c.eligible and oid in enabled \
+                and oid not in gone:
+            span = iso_span(c.duration) if c.duration else None
+            end = parse_datetime(c.end) if c.end else (now + span if span is not None else None)
+            ends[oid] = _later(ends.get(oid, now), end)
+    if not ends or any(end is None or end - now > within for end in ends.values()):
+        return []
+    index = Index(state)
+    listed = ", ".join(f"{index.by_id[oid].user_principal_name if oid in index.by_id else oid} on {day(end)}"
+                       for oid, end in sorted(ends.items(), key=lambda kv: (kv[1], kv[0])) if end is not None)
+    return [f"warning: after this plan every active Global Administrator assignment ends within "
+            f"{within.days} days ({listed}); an eligible one can act only once activated. Give one a permanent "
+            "or longer assignment first: provisioner roles assign USER global"]
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    """The later of two ends, None (no end) being the latest."""
+    return None if a is None or b is None else max(a, b)

@@ -24,6 +24,7 @@ from provisioner.model import (
     UserSpec,
 )
 from provisioner.passwords import mail_nickname
+from provisioner.plan import expiry
 from provisioner.plan.fingerprint import fingerprint
 from provisioner.plan.index import Index, day, deleted_reason
 from provisioner.roles.rules import template_of
@@ -136,6 +137,7 @@ def plan_create(specs: Iterable[UserSpec], state: TenantState, *, update_existin
         seen.add(key)
         try:
             roles = [index.role(r) for r in spec.roles]
+            aliases = {r.template_id: ref for r, ref in zip(roles, spec.roles, strict=True)}
         except ProvisionerError as e:
             problems.add(spec.upn, e, row=spec.row, column="roles")
             continue
@@ -153,7 +155,10 @@ def plan_create(specs: Iterable[UserSpec], state: TenantState, *, update_existin
             if differs:
                 changes.append(Change(Action.UPDATE, user.user_principal_name, user.id, updates=differs,
                                       reason="exists, with other values (--update-existing)"))
-            changes += _assignments(user, roles, index, notes)
+            try:
+                changes += _assignments(user, roles, index, notes, aliases)
+            except ProvisionerError as e:
+                problems.add(spec.upn, e, row=spec.row, column="roles")
             continue
         domain = spec.upn.rsplit("@", 1)[-1].lower()
         if verified_domains is not None and domain not in verified_domains:
@@ -167,20 +172,28 @@ def plan_create(specs: Iterable[UserSpec], state: TenantState, *, update_existin
                     f"a deleted user {d.original_upn} ({deleted_reason(d, state.now)}) could be restored "
                     f"instead, with its mailbox, licenses and groups: provisioner users restore {d.id}"
                 )
+        try:
+            grants = [grant_change(spec.upn, None, r, state, Holding(), "requested for the new user",
+                                   expiry.USERS_CREATE, aliases[r.template_id]) for r in roles]
+        except ProvisionerError as e:
+            problems.add(spec.upn, e, row=spec.row, column="roles")
+            continue
         changes.append(create_change(spec, "not in the tenant"))
-        changes += [assign_change(spec.upn, None, r, "requested for the new user") for r in roles]
+        changes += grants
     problems.check()
     return finish(changes, notes, state)
 
 
-def _assignments(user: User, roles: Sequence[RoleDefinition], index: Index, notes: list[str]) -> list[Change]:
+def _assignments(user: User, roles: Sequence[RoleDefinition], index: Index, notes: list[str],
+                 aliases: Mapping[str, str]) -> list[Change]:
     changes: list[Change] = []
     held = index.held.get(user.id, {})
     for role in roles:
         if role.template_id.lower() in held:
             notes.append(f"{user.user_principal_name} already holds {role.display_name}; nothing to assign")
         else:
-            changes.append(assign_change(user.user_principal_name, user.id, role, "not held yet"))
+            changes.append(grant_change(user.user_principal_name, user.id, role, index.state, Holding(),
+                                        "not held yet", expiry.USERS_CREATE, aliases[role.template_id]))
     return changes
 
 
@@ -317,12 +330,23 @@ def _assign(upn: str, user: User, role: RoleDefinition, state: TenantState, hold
         how = f" ({current.describe()})" if state.pim else ""
         notes.append(f"{upn} already {kind} {role.display_name}{how}; nothing to assign")
         return []
-    justification = holding.justification
-    if state.pim and not holding.eligible:
-        justification = justification or DEFAULT_JUSTIFICATION
-    return [Change(Action.ASSIGN, upn, user.id, role_id=role.template_id, role_name=role.display_name,
-                   reason="not held yet", eligible=holding.eligible, through_pim=bool(state.pim),
-                   end=holding.end, duration=holding.duration, justification=justification)]
+    return [grant_change(upn, user.id, role, state, holding, "not held yet", expiry.ROLES_ASSIGN)]
+
+
+def grant_change(upn: str, object_id: str | None, role: RoleDefinition, state: TenantState, holding: Holding,
+                 reason: str, fix: str, alias: str = "") -> Change:
+    """A grant of ``role`` as ``holding`` says: through PIM when the tenant has it, so that even an
+    active one is not "outside PIM" (P§A2.4), and refused first when the role's expiry rule forbids it."""
+    if not state.pim:
+        return Change(Action.ASSIGN, upn, object_id, role_id=role.template_id, role_name=role.display_name,
+                      reason=reason, eligible=holding.eligible, end=holding.end, duration=holding.duration,
+                      justification=holding.justification)
+    expiry.check(role, holding, state, fix, upn=upn, alias=alias)
+    # PIM requires a justification on active assignments by default (Enablement_Admin_Assignment).
+    justification = holding.justification or (None if holding.eligible else DEFAULT_JUSTIFICATION)
+    return Change(Action.ASSIGN, upn, object_id, role_id=role.template_id, role_name=role.display_name,
+                  reason=reason, eligible=holding.eligible, through_pim=True, end=holding.end,
+                  duration=holding.duration, justification=justification)
 
 
 def _revoke(upn: str, user: User, role: RoleDefinition, state: TenantState, holding: Holding,

@@ -25,7 +25,7 @@ STALE = "the tenant changed since this plan was made; run sync again"
 
 async def plan_sync(target: Target, manifest: Manifest, *, prune: bool = False) -> tuple[TenantState, Planned]:
     """Read the whole tenant and plan the changes that make it match ``manifest``."""
-    state = await full_state(target.directory)
+    state = await full_state(target.directory, policies={ref for spec in manifest.users for ref in spec.roles})
     planned = planning.diff(manifest, state, prune=prune)
     planned = await with_licenses(target.directory, planned, state,
                                   [(s.upn, s.licenses, "in the manifest") for s in manifest.users])

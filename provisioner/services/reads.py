@@ -18,6 +18,7 @@ from provisioner.graph import (
     INSTANCES,
     MAX_IN_VALUES,
     NO_PIM_LICENCE,
+    PIM,
     Kind,
     Request,
     Response,
@@ -30,7 +31,7 @@ from provisioner.graph import (
     users_by_upn_request,
 )
 from provisioner.ids import is_guid
-from provisioner.model import DeletedUser, RoleAssignment, RoleDefinition, TenantState, User
+from provisioner.model import DeletedUser, ExpiryRule, RoleAssignment, RoleDefinition, TenantState, User
 from provisioner.roles.catalog import GLOBAL_ADMIN_ID, classic_definitions, classic_for, resolve_role
 
 # Past this many users, one paged listing of the tenant is cheaper than looking each one up.
@@ -133,6 +134,14 @@ class Reader:
             else:  # the same ids as the role assignments: add how each is held
                 self.add_assignments(found)
 
+    async def take_policies(self, answers: Mapping[str, Response]) -> None:
+        """Take in the expiry rules of the role policies read as ``pol:`` (see :func:`policy_reads`).
+        A policy Graph does not give (no permission, no licence) is left out: Graph still checks the
+        rule when the grant is written, and refuses it with RoleAssignmentRequestPolicyValidationFailed."""
+        for rid, resp in sorted(answers.items()):
+            if rid.startswith("pol:") and resp.ok:
+                self.state.expiry.update(expiry_rules(await self.collect(resp)))
+
     async def global_admins(self, answers: Mapping[str, Response]) -> None:
         """Take in the Global Administrator assignments read as ``ga`` (see :data:`GA_REQUEST`)."""
         if "ga" in answers:
@@ -212,18 +221,28 @@ def pim_reads(principal_id: str) -> list[Request]:
 
 
 GA_REQUEST = assignments_request("ga", role_id=GLOBAL_ADMIN_ID)
+# Whether the tenant has PIM (400 AadPremiumLicenseRequired without P2 or Governance, P§A3), asked with
+# what is worth knowing anyway: who is eligible for Global Administrator (a few).
+PIM_PROBE = Request("el:ga", "GET", f"{PIM}/{INSTANCES[True]}?$filter="
+                                    + quote(f"roleDefinitionId eq '{GLOBAL_ADMIN_ID}'"))
+# How each Global Administrator assignment is held (its end): read with GA_REQUEST, same ids.
+GA_INSTANCES = Request("ac:ga", "GET", f"{PIM}/{INSTANCES[False]}?$filter="
+                                       + quote(f"roleDefinitionId eq '{GLOBAL_ADMIN_ID}'"))
 DELETED_REQUEST = deleted_users_request("deleted")
 DEFINITIONS_REQUEST = role_definitions_request("definitions")
 
 
 async def users_and_roles(r: Reader, refs: Sequence[str], *, global_admins: bool,
                            deleted_if_missing: bool = False, role_refs: Iterable[str] = (),
-                           pim: bool = False) -> None:
+                           pim: bool = False, policies: bool = False) -> None:
     """The named users and their role assignments, in two round trips: the users (with the Global
-    Administrator assignments when the plan could remove one, and the role definitions when a role
-    is not in the catalog), then their assignments (with the Global Administrators' accounts and,
-    when a name matched no active user, the deleted users)."""
-    first = ([GA_REQUEST] if global_admins else []) + ([] if r.catalog_knows(role_refs) else [DEFINITIONS_REQUEST])
+    Administrator assignments and their PIM instances when the plan could remove one, and the role
+    definitions when a role is not in the catalog), then their assignments (with the Global
+    Administrators' accounts, with ``policies`` the PIM policies of the roles named and, when a name
+    matched no active user, the deleted users)."""
+    role_refs = list(role_refs)
+    first = ([GA_REQUEST, GA_INSTANCES] if global_admins else []) + (
+        [] if r.catalog_knows(role_refs) else [DEFINITIONS_REQUEST])
     answers = await r.users(refs, also=first)
     await r.global_admins(answers)
     await r.take_definitions(answers)
@@ -233,28 +252,90 @@ async def users_and_roles(r: Reader, refs: Sequence[str], *, global_admins: bool
     missing = len({u.id for u in named}) < len({ref.lower() for ref in refs})
     if deleted_if_missing and missing:
         then.append(DELETED_REQUEST)
-    answers = await r.assignments_of([u.id for u in named], also=then, pim=pim)
+    if policies:  # with the assignments: the users' read stays a single request when it can be one
+        then += policy_reads(resolvable(r, role_refs))
+    answers = {**answers, **await r.assignments_of([u.id for u in named], also=then, pim=pim)}
+    # After the named users' instances: the Global Administrators' say how each GA assignment is held.
+    # (Not given for want of a permission: the ends stay unknown, which only the warnings use.)
+    await r.take_instances({k: v for k, v in answers.items()
+                            if k == GA_INSTANCES.id and (v.ok or v.error().code == NO_PIM_LICENCE)})
+    await r.take_policies(answers)
     if "deleted" in answers:
         await r.deleted(answers)
     await r.name_held_roles()
 
 
-async def full_state(d: Directory) -> TenantState:
+def resolvable(r: Reader, refs: Iterable[str]) -> list[RoleDefinition]:
+    """The roles of ``refs`` that resolve (an unknown one is the planner's problem to report)."""
+    found = []
+    for ref in refs:
+        try:
+            found.append(resolve_role(ref, r.state.roles))
+        except NotFound:
+            continue
+    return found
+
+
+def policy_reads(roles: Iterable[RoleDefinition]) -> list[Request]:
+    """Each role's PIM policy with its rules (P§A4.1: the scope filter is required), for ``take_policies``."""
+    requests = {}
+    for role in roles:
+        flt = quote(f"scopeId eq '/' and scopeType eq 'DirectoryRole' and roleDefinitionId eq "
+                    f"'{role.template_id.lower()}'", safe="")
+        rid = f"pol:{role.template_id.lower()}"
+        requests[rid] = Request(rid, "GET", f"/policies/roleManagementPolicyAssignments?$filter={flt}"
+                                            "&$expand=policy($expand=rules)")
+    return list(requests.values())
+
+
+ALL_POLICIES = Request("pol:all", "GET", "/policies/roleManagementPolicyAssignments?$filter="
+                       + quote("scopeId eq '/' and scopeType eq 'DirectoryRole'", safe="")
+                       + "&$expand=policy($expand=rules)")
+EXPIRY_RULES = {"Expiration_Admin_Eligibility": True, "Expiration_Admin_Assignment": False}
+
+
+def expiry_rules(items: Iterable[Mapping]) -> dict[tuple[str, bool], ExpiryRule]:
+    """(role template id, eligible) -> its admin expiry rule, from policy assignments with their rules."""
+    found: dict[tuple[str, bool], ExpiryRule] = {}
+    for item in items:
+        role = str(item.get("roleDefinitionId") or "").lower()
+        for rule in (item.get("policy") or {}).get("rules") or ():
+            eligible = EXPIRY_RULES.get(str(rule.get("id")))
+            if role and eligible is not None:
+                found[(role, eligible)] = ExpiryRule(str(rule["id"]), rule.get("isExpirationRequired") is True,
+                                                     rule.get("maximumDuration"))
+    return found
+
+
+async def full_state(d: Directory, *, policies: Iterable[str] = ()) -> TenantState:
     """Every user, deleted user, role and assignment (what sync and the audit compare against):
-    four listings, read concurrently."""
+    four listings, read concurrently; with ``policies`` (role references) those roles' PIM expiry
+    rules too, in the same round trip (every role's when one is not in the catalog)."""
     users: dict[str, User] = {}
 
     async def all_users() -> None:
         async for user in d.iter_users():
             users[user.user_principal_name.lower()] = user
 
-    _, roles, assignments, deleted, pim = await asyncio.gather(
-        all_users(), d.role_definitions(), d.role_assignments(), d.deleted_users(), all_instances(d)
+    async def expiry() -> dict[str, Response]:
+        refs = sorted(set(policies))
+        if not refs:
+            return {}
+        r = Reader(d)
+        requests = policy_reads(await r.resolve(refs)) if r.catalog_knows(refs) else [ALL_POLICIES]
+        return await d.read(requests)
+
+    _, roles, assignments, deleted, pim, rules = await asyncio.gather(
+        all_users(), d.role_definitions(), d.role_assignments(), d.deleted_users(), all_instances(d), expiry()
     )
     by_id = {a.id: a for a in assignments}
     by_id.update({a.id: a for a in pim.assignments if a.id in by_id})  # how each active one is held
-    return TenantState(now=d.now(), users=users, deleted=deleted, roles=roles, assignments=list(by_id.values()),
-                       eligible=pim.eligible, pim=pim.pim)
+    state = TenantState(now=d.now(), users=users, deleted=deleted, roles=roles, assignments=list(by_id.values()),
+                        eligible=pim.eligible, pim=pim.pim)
+    r = Reader(d)
+    await r.take_policies(rules)
+    state.expiry = r.state.expiry
+    return state
 
 
 async def all_instances(d: Directory) -> TenantState:
@@ -275,3 +356,12 @@ async def role_instances(d: Directory, role_id: str) -> list[RoleAssignment]:
     r = Reader(d)
     await r.take_instances(await d.read(requests))
     return [*r.state.assignments, *r.state.eligible]
+
+
+async def eligible_instances(d: Directory) -> list[RoleAssignment] | None:
+    """Every eligible assignment of the tenant (PIM): [] without P2 (Graph's 400 AadPremiumLicenseRequired
+    says there can be none), None when Graph would not list them (e.g. no permission)."""
+    resp = (await d.read([Request("el:all", "GET", f"{PIM}/{INSTANCES[True]}")]))["el:all"]
+    if not resp.ok:
+        return [] if resp.error().code == NO_PIM_LICENCE else None
+    return [RoleAssignment.from_instance(i, eligible=True) for i in await d.collect(resp)]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from provisioner.model import Holding, RoleAssignment, RoleDefinition, User, UserSpec
 from provisioner.plan import plan_assign_rows, plan_revoke_rows
 from provisioner.roles.catalog import CLASSIC_ROLES, ClassicRole, classic_for, is_privileged
-from provisioner.services.reads import Reader, role_instances, users_and_roles
+from provisioner.services.reads import Reader, eligible_instances, role_instances, users_and_roles
 from provisioner.services.target import Applied, Approve, Review, RunOptions, Target, carry_out, changing
 
 
@@ -19,30 +19,39 @@ class RoleSummary:
     definition: RoleDefinition
     classic: ClassicRole | None
     privileged: bool
-    holders: int
+    holders: int  # active assignments (direct or through PIM): those who can act now
+    # Eligible assignments (PIM; they act once activated): 0 on a tenant without PIM, None when Graph
+    # would not list them (a permission the token lacks).
+    eligible: int | None = 0
 
 
 async def list_roles(target: Target, *, all_roles: bool = False) -> list[RoleSummary]:
-    """The five classic roles (with ``all_roles`` every built-in role too) and how many hold each.
-    The assignments and, when every role is wanted, the definitions are read concurrently."""
+    """The five classic roles (with ``all_roles`` every built-in role too) and how many hold each,
+    actively and as eligible. The assignments, the eligible instances and, when every role is wanted,
+    the definitions are read concurrently."""
     d = target.directory
     r = Reader(d)
-    if all_roles:
-        _, assignments = await asyncio.gather(r.definitions(), d.role_assignments())
-    else:
-        assignments = await d.role_assignments()
-    counts = Counter(a.role_definition_id.lower() for a in assignments)
+    reads = [d.role_assignments(), eligible_instances(d)] + ([r.definitions()] if all_roles else [])
+    assignments, eligible, *_ = await asyncio.gather(*reads)
+    active = _counts(a.role_definition_id for a in assignments)
+    eligibles = _counts(a.role_definition_id for a in eligible or ())
     by_template = {role.template_id.lower(): role for role in r.state.roles}
     ordered = [by_template[c.template_id] for c in CLASSIC_ROLES if c.template_id in by_template]
     if all_roles:
         rest = [role for role in r.state.roles if classic_for(role.template_id) is None]
         ordered += sorted(rest, key=lambda role: role.display_name.lower())
-    return [
-        RoleSummary(role, classic_for(role.template_id), is_privileged(role),
-                    counts.get(role.id.lower(), 0) + (counts.get(role.template_id.lower(), 0)
-                                                      if role.id.lower() != role.template_id.lower() else 0))
-        for role in ordered
-    ]
+    return [RoleSummary(role, classic_for(role.template_id), is_privileged(role), _held(active, role),
+                        None if eligible is None else _held(eligibles, role)) for role in ordered]
+
+
+def _counts(definition_ids: Iterable[str]) -> Counter[str]:
+    return Counter(i.lower() for i in definition_ids)
+
+
+def _held(counts: Counter[str], role: RoleDefinition) -> int:
+    """Assignments naming the role by its id or, for a custom role, by its template id."""
+    same = role.id.lower() == role.template_id.lower()
+    return counts.get(role.id.lower(), 0) + (0 if same else counts.get(role.template_id.lower(), 0))
 
 
 @dataclass(frozen=True)
@@ -91,7 +100,8 @@ async def _role_changes(target: Target, specs: list[UserSpec], review: Review | 
         r = Reader(target.directory)
         # A revoke can remove a Global Administrator: read who holds it alongside the users. The
         # PIM instances (read with the assignments) say how each role is held and whether PIM is there.
+        # An assignment also reads its roles' PIM policies (their expiry rules), in the same round trip.
         await users_and_roles(r, [s.upn for s in specs], global_admins=not assign,
-                              role_refs={ref for s in specs for ref in s.roles}, pim=True)
+                              role_refs=sorted({ref for s in specs for ref in s.roles}), pim=True, policies=assign)
         planned = (plan_assign_rows if assign else plan_revoke_rows)(specs, r.state, holding)
         return await carry_out(target, r.state, planned, review, run)

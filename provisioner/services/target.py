@@ -21,6 +21,7 @@ from provisioner.execute import Budget, Executor, Recheck, Report
 from provisioner.journal import CsvResults, JsonArray, JsonLines, OutcomeSink, recent_writes
 from provisioner.model import Policy, TenantState
 from provisioner.plan import Planned, guardrails
+from provisioner.plan.guardrails import warnings as guardrail_warnings
 from provisioner.roles.rules import RemovesGlobalAdmin
 
 
@@ -173,6 +174,7 @@ async def carry_out(target: Target, state: TenantState, planned: Planned, review
         if not review.writes:  # a dry run still shows what was asked, then why it is refused
             review.show(planned)
         raise
+    review.notes(guardrail_warnings(planned.plan, state))  # seen before the plan, never blocking it
     if not review.approve(planned) or not planned.plan.changes:
         return Applied(planned, None, passwords)
     removes = RemovesGlobalAdmin(state)

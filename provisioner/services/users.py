@@ -8,12 +8,21 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from provisioner.errors import NotFound
-from provisioner.graph import Kind, Response, assignments_request, domains_request, odata_string, skus_request
+from provisioner.graph import NO_PIM_LICENCE, Kind, Response, assignments_request, domains_request, odata_string, skus_request
 from provisioner.ids import is_guid
 from provisioner.model import USER_SELECT, DeletedUser, User, UserSpec
 from provisioner.plan import plan_create, plan_delete, plan_purge, plan_restore
 from provisioner.services.licenses import with_licenses
-from provisioner.services.reads import DEFINITIONS_REQUEST, DELETED_REQUEST, Reader, pim_reads, users_and_roles
+from provisioner.services.reads import (
+    DEFINITIONS_REQUEST,
+    DELETED_REQUEST,
+    PIM_PROBE,
+    Reader,
+    pim_reads,
+    policy_reads,
+    resolvable,
+    users_and_roles,
+)
 from provisioner.services.target import Applied, Approve, Passwords, Review, RunOptions, Target, carry_out, changing
 
 
@@ -119,12 +128,21 @@ async def _create(target: Target, specs: list[UserSpec], review: Review, run: Ru
     also = [domains_request("domains")] + ([] if r.catalog_knows(role_refs) else [DEFINITIONS_REQUEST])
     licensing = any(s.licenses for s in specs)
     also += [skus_request("skus")] if licensing else []  # with the users: a new joiner costs no extra read
+    if role_refs:  # roles go through PIM when the tenant has it: whether it does, and the roles' expiry rules
+        also += [PIM_PROBE, *(policy_reads(await r.resolve(sorted(role_refs))) if r.catalog_knows(role_refs) else [])]
     answers = await r.users([s.upn for s in specs], also=also)
     await r.take_definitions(answers)
+    probe = answers.get(PIM_PROBE.id)
+    if probe is not None and (probe.ok or probe.error().code == NO_PIM_LICENCE):
+        await r.take_instances({PIM_PROBE.id: probe})
+    if role_refs and r.state.pim and not r.catalog_knows(role_refs):
+        # A role the catalog does not know: its policy is read once its definition is (one more round trip).
+        answers.update(await r.send(policy_reads(resolvable(r, sorted(role_refs)))))
+    await r.take_policies(answers)
     domains, unread = await _verified_domains(r, answers["domains"])
     existing = [u.id for s in specs if s.roles and (u := r.state.user(s.upn)) is not None]
     if existing:
-        await r.assignments_of(existing)
+        await r.assignments_of(existing, pim=True)
     planned = plan_create(specs, r.state, update_existing=update_existing, verified_domains=domains)
     if unread:
         planned = replace(planned, notes=(*planned.notes, unread))

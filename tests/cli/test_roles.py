@@ -27,8 +27,9 @@ def test_list_table(tenant: Tenant) -> None:
     result = tenant.ok("roles", "list")
     lines = result.stdout.splitlines()
     assert lines[0].split()[:3] == ["Alias", "Classic", "name"]
+    assert lines[0].split()[-2:] == ["Active", "Eligible"]
     assert lines[2].split() == ["global", "Global", "administrator", "Global", "Administrator",
-                                "62e90394-69f5-4237-9190-012177145e10", "yes", "1"]
+                                "62e90394-69f5-4237-9190-012177145e10", "yes", "1", "0"]
     assert len(lines) == 7
     assert result.stderr == TARGET
 
@@ -100,7 +101,8 @@ def test_assign_a_held_role_is_a_no_op_said_so(tenant: Tenant) -> None:
     journal = tenant.journal_lines()
     result = tenant.ok("roles", "assign", ALICE, "billing", "--yes")
     assert result.stdout == ""
-    assert result.stderr == TARGET + (f"{ALICE} already holds Billing Administrator (active permanent, outside PIM);"
+    # `users create --role` granted it through PIM (the tenant has P2): active permanent, not outside PIM.
+    assert result.stderr == TARGET + (f"{ALICE} already holds Billing Administrator (active permanent);"
                                       " nothing to assign\n"
                                       "No changes. The tenant already matches.\n")
     assert tenant.journal_lines() == journal
