@@ -8,7 +8,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from provisioner.errors import NotFound
-from provisioner.graph import NO_PIM_LICENCE, Kind, Response, assignments_request, domains_request, odata_string, skus_request
+from provisioner.graph import (
+    NO_PIM_LICENCE,
+    Kind,
+    Response,
+    assignments_request,
+    domains_request,
+    odata_string,
+    skus_request,
+)
 from provisioner.ids import is_guid
 from provisioner.model import USER_SELECT, DeletedUser, User, UserSpec
 from provisioner.plan import plan_create, plan_delete, plan_purge, plan_restore
