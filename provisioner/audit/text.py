@@ -83,15 +83,20 @@ def headline(r: AuditReport) -> str:
             f"findings: {counts}")
 
 
+WRAP = 72  # characters of a baseline detail or finding per line in the table
+
+
 def render_table(r: AuditReport) -> str:
     from tabulate import tabulate
 
-    def table(rows: list[list[str]], headers: Sequence[str]) -> str:
+    def table(rows: list[list[str]], headers: Sequence[str], *, wrap_last: int | None = None) -> str:
         if not rows:
             return "(none)"
         # Cells hold tenant data (names, titles, role names): no control character reaches the terminal.
         rows = [[terminal_text(cell) for cell in row] for row in rows]
-        return tabulate(rows, headers=list(headers), tablefmt="simple", disable_numparse=True)
+        # The baseline's details run to hundreds of characters: wrapped in their column, not the terminal.
+        widths = [None] * (len(headers) - 1) + [wrap_last] if wrap_last else None
+        return tabulate(rows, headers=list(headers), tablefmt="simple", disable_numparse=True, maxcolwidths=widths)
 
     out = [terminal_text(f"Audit of {r.tenant or 'the tenant'} at {format_datetime(r.generated)}"), headline(r), ""]
     out += ["Findings", table([finding_row(f) for f in r.findings], FINDING_COLUMNS), ""]
@@ -107,9 +112,9 @@ def render_table(r: AuditReport) -> str:
     if r.baseline is not None:
         b = r.baseline
         out += [BASELINE_TITLE + ": " + baseline_summary(b), table([policy_row(p) for p in b.results],
-                                                                   BASELINE_COLUMNS), ""]
+                                                                   BASELINE_COLUMNS, wrap_last=WRAP), ""]
         if b.findings:
-            out += ["Beside the baseline", table([own_row(f) for f in b.findings], OWN_COLUMNS), ""]
+            out += ["Beside the baseline", table([own_row(f) for f in b.findings], OWN_COLUMNS, wrap_last=WRAP), ""]
         out += [terminal_text(f"Note: {n}") for n in b.notes]
     out += [terminal_text(f"Note: {n}") for n in r.notes]
     return "\n".join(out).rstrip("\n") + "\n"
