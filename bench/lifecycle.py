@@ -1,6 +1,6 @@
 """Lifecycle benchmarks: `.venv/bin/python -m bench.lifecycle [offboard|update|all] [--runs 2] ...`
 
-1. offboard  `users offboard --from leavers.csv --remove-licenses --delete --yes` for 1,000 leavers, as a
+1. offboard  `users offboard --from leavers.csv --remove-licenses --delete --force --yes` for 1,000 leavers, as a
              CLI process (a `kind = "graph"` profile with a static token) against `local serve` in a
              process of its own, with 150 ms added to every request and Graph's throttling on. The
              write budget is time-scaled (default x10: 3,000 writes per 15 s = 200/s; `--time-scale 1`
@@ -129,6 +129,16 @@ def pace(records: list[dict[str, Any]], per_second: float) -> dict[str, Any]:
     return figures
 
 
+def phases(records: list[dict[str, Any]]) -> str:
+    """Each step's writes as seconds from the first write: "action first-last (count)"."""
+    ok = [r for r in records if r["status"] == "ok"]
+    start = min(_stamp(r) for r in ok)
+    spans: dict[str, list[float]] = {}
+    for r in ok:
+        spans.setdefault(r["action"], []).append(_stamp(r) - start)
+    return ", ".join(f"{a} {min(t):.1f}-{max(t):.1f} ({len(t)})" for a, t in spans.items())
+
+
 async def _tenant_after(state: Path, n: int) -> dict[str, Any]:
     """What the tenant file says once the run is over, read over Graph (in-process, realism off)."""
     import httpx
@@ -173,7 +183,8 @@ def offboard_run(template: Path, work: Path, n: int, expected: dict[str, int], s
     try:
         (work / "config.toml").write_text(config_text(served.url, window), encoding="utf-8")
         env = {**base_env(), "PROVISIONER_CONFIG": str(work / "config.toml"), TOKEN_ENV: "bench"}
-        cmd = CLI + ["users", "offboard", "--from", "leavers.csv", "--remove-licenses", "--delete", "--yes", "-q"]
+        cmd = CLI + ["users", "offboard", "--from", "leavers.csv", "--remove-licenses", "--delete", "--force",
+                 "--yes", "-q"]
         with (work / "stderr.txt").open("w+", encoding="utf-8") as err:
             run = measure(cmd, env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=err)
             err.seek(0)
@@ -194,7 +205,7 @@ def offboard_run(template: Path, work: Path, n: int, expected: dict[str, int], s
         "applied": applied.group(0) if applied else last_line(stderr),
         "writes": writes, "writes_per_s": round(writes / run.seconds, 1),
         "budget_per_s": round(BUDGET_WRITES / window, 1), **pace(records, BUDGET_WRITES / window),
-        "not_ok": sum(1 for r in records if r["status"] != "ok"),
+        "not_ok": sum(1 for r in records if r["status"] != "ok"), "phases": phases(records),
         "journal_vs_plan": "equal" if dict(counts) == wanted else f"{dict(counts)} != {wanted}",
         **after,
     }
