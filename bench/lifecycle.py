@@ -2,9 +2,9 @@
 
 1. offboard  `users offboard --from leavers.csv --remove-licenses --delete --force --yes` for 1,000 leavers, as a
              CLI process (a `kind = "graph"` profile with a static token) against `local serve` in a
-             process of its own, with 150 ms added to every request and Graph's throttling on. The
-             write budget is time-scaled (default x10: 3,000 writes per 15 s = 200/s; `--time-scale 1`
-             is Graph's own 3,000 per 150 s) and the client's `write_window_seconds` matches it. Every
+             process of its own, with 150 ms added to every request and Graph's throttling on, at Graph's
+             own write budget (3,000 per 150 s) or a time-scaled one (`--time-scale 10`: 3,000 per
+             15 s = 200/s); the client's `write_window_seconds` matches it. Every
              leaver has a manager and direct licenses; some hold admin roles. Figures: wall time, writes
              per second overall and after the initial burst (from the journal's timestamps) against the
              budget, the journal's counts per step against the plan, and the tenant's state after.
@@ -119,13 +119,22 @@ def _stamp(record: dict[str, Any]) -> float:
 
 
 def pace(records: list[dict[str, Any]], per_second: float) -> dict[str, Any]:
-    """Writes per second from the journal's timestamps: over the whole write phase, and after the
-    first BURST writes (the bucket's initial capacity), against the budget's rate."""
+    """Writes per second from the journal's timestamps, against the budget's rate.
+
+    The initial burst is spent at the first moment the writes made reach what the budget has allowed
+    so far (the client's bucket of BURST, plus its refill since the first write): from then on
+    the budget, not the pipeline, bounds the run, and the rate after that moment is the figure the
+    target is about. A run that never reaches it was bound by latency and concurrency instead."""
     times = sorted(_stamp(r) for r in records if r["status"] == "ok")
-    figures: dict[str, Any] = {"write_phase_s": round(times[-1] - times[0], 2) if len(times) > 1 else 0.0}
-    if len(times) > BURST + 1:
-        after = (len(times) - 1 - BURST) / (times[-1] - times[BURST])
-        figures.update(after_burst_per_s=round(after, 1), after_burst_of_budget=round(after / per_second, 3))
+    start = times[0]
+    figures: dict[str, Any] = {"write_phase_s": round(times[-1] - start, 2)}
+    spent = next((k for k, t in enumerate(times) if k + 1 >= BURST + 0.98 * per_second * (t - start)), None)
+    if spent is None or times[-1] - times[spent] < 1:
+        figures["burst_spent_at"] = "never: bound by latency and concurrency, not by the budget"
+        return figures
+    after = (len(times) - 1 - spent) / (times[-1] - times[spent])
+    figures.update(burst_spent_at=f"write {spent + 1}, {times[spent] - start:.1f} s",
+                   after_burst_per_s=round(after, 1), after_burst_of_budget=round(after / per_second, 3))
     return figures
 
 
@@ -265,8 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=positive, default=2, help="runs of each scenario (default 2)")
     parser.add_argument("--leavers", type=positive, default=1000, help="users offboarded (default 1,000)")
     parser.add_argument("--rows", type=positive, default=10_000, help="rows of users update --from (default 10,000)")
-    parser.add_argument("--time-scale", type=float, default=10.0,
-                        help="divide the write budget's 150 s window by this (default 10; 1 is Graph's own)")
+    parser.add_argument("--time-scale", type=float, default=1.0,
+                        help="divide the write budget's 150 s window by this (default 1: Graph's own budget, about "
+                             "3 minutes a run; 10 makes it 3,000 per 15 s)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-lifecycle-") as tmp:
         root = Path(tmp)
