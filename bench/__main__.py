@@ -1,8 +1,9 @@
 """Run the benchmarks one after another, each in a process of its own, and print their tables.
 
     .venv/bin/python -m bench              # the usual set, about 4 minutes on 2 cores (make bench)
-    .venv/bin/python -m bench all          # also the slow bulk scenarios (serve and budget), about 4 more
-    .venv/bin/python -m bench NAME ...     # only these: startup, roundtrips, listing, audit, local_tenant, bulk
+    .venv/bin/python -m bench all          # also the slow ones (bulk serve and budget, lifecycle), about 12 more
+    .venv/bin/python -m bench NAME ...     # only these: startup, roundtrips, listing, audit, local_tenant, bulk,
+                                           # lifecycle
 
 Options of a single benchmark are given by running it directly (`python -m bench.NAME --help`).
 """
@@ -29,6 +30,7 @@ USUAL: dict[str, tuple[str, list[str]]] = {
 SLOW: dict[str, tuple[str, list[str]]] = {
     "bulk-serve": ("bench.bulk", ["serve"]),
     "bulk-budget": ("bench.bulk", ["budget"]),
+    "lifecycle": ("bench.lifecycle", ["all"]),  # 1,000 leavers at Graph's own budget: about 8 minutes
 }
 
 

@@ -53,10 +53,12 @@ def last_line(stderr: str) -> str:
 
 
 class Served:
-    """`provisioner local serve` on a free loopback port over STATE, with LATENCY_MS per request."""
+    """`provisioner local serve` on a free loopback port over STATE, with LATENCY_MS per request and
+    any other realism setting in EXTRA (PROVISIONER_LOCAL_* variables, such as throttling)."""
 
-    def __init__(self, state: Path, latency_ms: float):
-        env = {**base_env(), "PROVISIONER_LOCAL_LATENCY_MS": str(latency_ms), "PROVISIONER_LOCAL_JITTER_MS": "0"}
+    def __init__(self, state: Path, latency_ms: float, extra: dict[str, str] | None = None):
+        env = {**base_env(), "PROVISIONER_LOCAL_LATENCY_MS": str(latency_ms), "PROVISIONER_LOCAL_JITTER_MS": "0",
+               **(extra or {})}
         self.proc = subprocess.Popen(CLI + ["local", "serve", "--state", str(state), "--port", "0"], env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         assert self.proc.stderr is not None

@@ -23,7 +23,7 @@ def doctor(app: App) -> None:
 
     Says exactly which permission or admin role is missing for which command, from the token's
     `roles`, `scp` and `wids`: FAIL when Graph would refuse the command, warn when it would refuse
-    it only for users who hold admin roles.
+    it only for users who hold admin roles, or only with an option (offboard --delete).
     """
     import asyncio
 

@@ -161,7 +161,9 @@ def assign_license(store: Store, key: str, body: dict) -> dict:
                 raise bad_request("User does not have a corresponding license")
         if added and not user.get("usageLocation"):
             raise bad_request(NO_USAGE_LOCATION)
-        consumed = _consumed(db)
+        # Counting seats reads every user: only a SKU the user does not hold yet needs it (a removal,
+        # as offboarding sends, or a change of disabled plans takes no seat).
+        consumed = _consumed(db) if any(sku not in held for sku in added) else {}
         for sku in added:
             if sku not in held and consumed.get(sku, 0) >= seats[by_id[sku]]:
                 raise bad_request(f"Subscription {sku} does not have any available licenses.")

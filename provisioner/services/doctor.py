@@ -24,7 +24,7 @@ async def doctor(profile: Profile) -> AsyncIterator[Check]:
     """
     from contextlib import AsyncExitStack
 
-    from provisioner import auth, permissions
+    from provisioner import auth, command_needs, permissions
     from provisioner.bootstrap import connected
 
     async with AsyncExitStack() as stack:
@@ -55,5 +55,5 @@ async def doctor(profile: Profile) -> AsyncIterator[Check]:
     if granted is None:
         yield Check(True, "permissions: the local tenant grants every permission")
         return
-    for result in permissions.check_all(granted, delegated=delegated, wids=wids):
+    for result in command_needs.check_all(granted, delegated=delegated, wids=wids):
         yield Check(result.ok, f"{result.command}" + (f": {result.hint}" if result.hint else ""), result.warn)

@@ -95,7 +95,9 @@ def _jwt(claims: dict[str, object]) -> str:
 def test_doctor_through_served_profile(served: Tenant) -> None:
     served.extra_env["TEST_GRAPH_TOKEN"] = _jwt({
         "tid": "00000000-0000-0000-0000-000000000000", "app_displayname": "provisioner-tests",
-        "roles": ["User.ReadWrite.All", "User.DeleteRestore.All", "RoleManagement.ReadWrite.Directory"]})
+        "roles": ["User.ReadWrite.All", "User.DeleteRestore.All", "RoleManagement.ReadWrite.Directory",
+                  "Organization.Read.All"],
+        "wids": ["fe930be7-5e62-47db-91af-98c3a49a38b1"]})  # User Administrator: an app resets passwords with it
     result = served.ok("doctor")
     lines = result.stdout.splitlines()
     assert lines[1].startswith("[ok ] token: for provisioner-tests, tenant 00000000-0000-0000-0000-000000000000, "

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from provisioner import command_needs as needs
 from provisioner import permissions as perms
 from provisioner.auth import token_claims
 
@@ -13,13 +14,18 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "real-tenant.md"
 
 
 def test_every_command_is_covered() -> None:
-    assert set(perms.COMMANDS) == {
+    assert set(needs.COMMANDS) == {
         "users list",
         "users show",
         "users create",
         "users delete",
         "users restore",
         "users purge",
+        "users update",
+        "users disable",
+        "users enable",
+        "users reset-password",
+        "users offboard",
         "deleted list",
         "roles list",
         "roles members",
@@ -27,19 +33,22 @@ def test_every_command_is_covered() -> None:
         "roles revoke",
         "sync",
         "audit",
+        "licenses list",
+        "licenses assign",
+        "licenses revoke",
     }
 
 
 def test_nothing_granted_asks_for_the_least_privileged_permission_of_each_need() -> None:
-    assert perms.missing_for(set(), "users create") == ["User.ReadWrite.All"]
-    assert perms.missing_for(set(), "users delete") == [
+    assert needs.missing_for(set(), "users create") == ["User.ReadWrite.All"]
+    assert needs.missing_for(set(), "users delete") == [
         "User.Read.All",
         "User.DeleteRestore.All",
         "RoleManagement.Read.Directory",
     ]
-    assert perms.missing_for(set(), "roles assign") == ["User.Read.All", "RoleManagement.ReadWrite.Directory"]
-    assert perms.missing_for(set(), "deleted list") == ["User.Read.All"]
-    assert perms.missing_for(set(), "users purge") == [
+    assert needs.missing_for(set(), "roles assign") == ["User.Read.All", "RoleManagement.ReadWrite.Directory"]
+    assert needs.missing_for(set(), "deleted list") == ["User.Read.All"]
+    assert needs.missing_for(set(), "users purge") == [
         "User.Read.All",
         "User.DeleteRestore.All",
         "RoleManagement.Read.Directory",
@@ -48,35 +57,37 @@ def test_nothing_granted_asks_for_the_least_privileged_permission_of_each_need()
 
 def test_broader_permissions_satisfy_narrower_needs() -> None:
     directory_rw = {"Directory.ReadWrite.All"}
-    assert perms.missing_for(directory_rw, "users create") == []
-    assert perms.missing_for(directory_rw, "roles list") == []
+    assert needs.missing_for(directory_rw, "users create") == []
+    assert needs.missing_for(directory_rw, "roles list") == []
     # Directory.ReadWrite.All is not enough to write unified role assignments, nor to purge.
-    assert perms.missing_for(directory_rw, "roles assign") == ["RoleManagement.ReadWrite.Directory"]
-    assert perms.missing_for(directory_rw, "users purge") == ["User.DeleteRestore.All"]
+    assert needs.missing_for(directory_rw, "roles assign") == ["RoleManagement.ReadWrite.Directory"]
+    assert needs.missing_for(directory_rw, "users purge") == ["User.DeleteRestore.All"]
     # User.ReadWrite.All is the broader alternative for delete and restore.
-    assert perms.missing_for({"User.ReadWrite.All", "RoleManagement.Read.Directory"}, "users restore") == []
+    assert needs.missing_for({"User.ReadWrite.All", "RoleManagement.Read.Directory"}, "users restore") == []
 
 
 def test_delete_restore_permission_alone_is_not_enough_for_the_guardrails_reads() -> None:
-    assert perms.missing_for({"User.DeleteRestore.All"}, "users delete") == [
+    assert needs.missing_for({"User.DeleteRestore.All"}, "users delete") == [
         "User.Read.All",
         "RoleManagement.Read.Directory",
     ]
 
 
 def test_permission_names_compare_case_insensitively() -> None:
-    assert perms.missing_for({"user.readwrite.all"}, "users create") == []
+    assert needs.missing_for({"user.readwrite.all"}, "users create") == []
 
 
 def test_unknown_command() -> None:
     with pytest.raises(ValueError, match="unknown command 'users frobnicate'"):
-        perms.missing_for(set(), "users frobnicate")
+        needs.missing_for(set(), "users frobnicate")
 
 
 def test_check_all_for_a_typical_app_registration() -> None:
     granted = {"User.ReadWrite.All", "RoleManagement.Read.Directory"}
-    checks = {c.command: c for c in perms.check_all(granted)}
-    assert [c for c, check in checks.items() if not check.ok] == ["users purge", "roles assign", "roles revoke", "sync"]
+    checks = {c.command: c for c in needs.check_all(granted)}
+    assert [c for c, check in checks.items() if not check.ok] == [
+        "users purge", "users offboard", "roles assign", "roles revoke", "sync", "licenses list", "licenses assign",
+        "licenses revoke"]
     assign = checks["roles assign"]
     assert assign.missing == ["RoleManagement.ReadWrite.Directory"]
     assert assign.hint.startswith(
@@ -93,12 +104,12 @@ def test_check_all_for_a_typical_app_registration() -> None:
 
 
 def test_check_all_everything_granted() -> None:
-    everything = perms.all_permissions()
-    assert all(check.ok for check in perms.check_all(everything))
+    everything = needs.all_permissions()
+    assert all(check.ok for check in needs.check_all(everything))
 
 
 def test_delegated_tokens_name_the_admin_role() -> None:
-    checks = {c.command: c for c in perms.check_all({"User.ReadWrite.All"}, delegated=True)}
+    checks = {c.command: c for c in needs.check_all({"User.ReadWrite.All"}, delegated=True)}
     assert checks["users create"].ok
     assert checks["users create"].hint.startswith("The signed-in person also needs User Administrator.")
     assert checks["roles assign"].hint == (
@@ -106,9 +117,9 @@ def test_delegated_tokens_name_the_admin_role() -> None:
         "Administrator. Assigning Global Administrator needs no more than Privileged Role Administrator."
     )
     # Acting as the user: the person's role decides, no scope is missing.
-    assert all(c.ok for c in perms.check_all({"Directory.AccessAsUser.All"}, delegated=True))
+    assert all(c.ok for c in needs.check_all({"Directory.AccessAsUser.All"}, delegated=True))
     # ...but only for delegated tokens: it is not an application permission.
-    assert not perms.check_all({"Directory.AccessAsUser.All"})[0].ok
+    assert not needs.check_all({"Directory.AccessAsUser.All"})[0].ok
 
 
 def test_granted_from_app_and_delegated_token_claims() -> None:
@@ -128,10 +139,10 @@ def test_granted_from_app_and_delegated_token_claims() -> None:
 
 def test_the_doc_embeds_the_generated_table_and_names_every_permission() -> None:
     doc = DOC.read_text(encoding="utf-8")
-    assert perms.markdown_table() in doc
-    for permission in perms.all_permissions():
+    assert needs.markdown_table() in doc
+    for permission in needs.all_permissions():
         assert f"`{permission}`" in doc
-    for requirement in perms.REQUIREMENTS.values():
+    for requirement in needs.REQUIREMENTS.values():
         assert requirement.delegated_role in doc
 
 
@@ -142,22 +153,26 @@ APP_MARKER = "0997a1d0-0d1d-4acb-b408-d5ca73121e90"
 
 
 def test_app_only_without_a_privileged_role_is_warned_for_commands_that_change_users() -> None:
-    granted = {"User.ReadWrite.All", "User.DeleteRestore.All", "RoleManagement.ReadWrite.Directory"}
-    checks = {c.command: c for c in perms.check_all(granted, wids={APP_MARKER})}
-    assert [c for c, check in checks.items() if check.warn] == ["users delete", "users restore", "sync"]
-    assert all(check.ok for check in checks.values())
+    granted = {"User.ReadWrite.All", "User.DeleteRestore.All", "RoleManagement.ReadWrite.Directory",
+               "Organization.Read.All", "Domain.Read.All"}
+    checks = {c.command: c for c in needs.check_all(granted, wids={APP_MARKER})}
+    assert [c for c, check in checks.items() if check.warn] == [
+        "users delete", "users restore", "users update", "users disable", "users enable", "sync"]
+    # An app resets no password without a role on its service principal: a failure, not a warning.
+    assert [c for c, check in checks.items() if not check.ok] == ["users reset-password", "users offboard"]
     assert checks["users delete"].hint == (
         "Deleting, restoring or updating users who hold privileged admin roles needs the app's service principal "
         "to hold Privileged Authentication Administrator (or Global Administrator); it holds no directory role.")
-    held = {c.command: c for c in perms.check_all(granted, wids={perms.USER_ADMIN, APP_MARKER})}
+    held = {c.command: c for c in needs.check_all(granted, wids={perms.USER_ADMIN, APP_MARKER})}
     assert held["users restore"].hint.endswith("; it holds User Administrator.")
-    covered = perms.check_all(granted, wids={PAA, APP_MARKER})
+    covered = needs.check_all(granted, wids={PAA, APP_MARKER})
     assert not [c for c in covered if c.warn or c.hint and "privileged admin roles" in c.hint]
 
 
 def test_delegated_tokens_with_wids_check_the_signed_in_admins_role() -> None:
-    scopes = {"User.ReadWrite.All", "RoleManagement.ReadWrite.Directory", "User.DeleteRestore.All"}
-    checks = {c.command: c for c in perms.check_all(scopes, delegated=True, wids={perms.USER_ADMIN})}
+    scopes = {"User.ReadWrite.All", "RoleManagement.ReadWrite.Directory", "User.DeleteRestore.All",
+              "Organization.Read.All", "Domain.Read.All"}
+    checks = {c.command: c for c in needs.check_all(scopes, delegated=True, wids={perms.USER_ADMIN})}
     assert checks["users create"] == ("users create", True, [], checks["users create"].hint, False)
     assert not checks["roles assign"].ok
     assert checks["roles assign"].missing == []
@@ -165,7 +180,7 @@ def test_delegated_tokens_with_wids_check_the_signed_in_admins_role() -> None:
         "Sign in as Privileged Role Administrator: the signed-in admin holds User Administrator.")
     assert checks["users delete"].warn
     assert "needs the signed-in admin to hold Privileged Authentication Administrator" in checks["users delete"].hint
-    everything = perms.check_all(scopes, delegated=True, wids={perms.GLOBAL_ADMIN})
+    everything = needs.check_all(scopes, delegated=True, wids={perms.GLOBAL_ADMIN})
     assert all(c.ok and not c.warn for c in everything)
 
 
