@@ -24,6 +24,7 @@ from provisioner.permissions import (
     GLOBAL_ADMIN,
     LICENSERS,
     NOT_ROLES,
+    POLICY_RULES,
     PRIV_AUTH_ADMIN,
     PURGE,
     READ_DELETED,
@@ -73,6 +74,7 @@ class Requirement:
     acting: str = "Deleting, restoring or updating users"  # what `admins` warns about, as a sentence starts
     app_roles: tuple[str, ...] = ()  # an app's service principal must hold one of these, whatever the target
     options: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = ()  # an option's own extra needs
+    app_cannot: str = ""  # what Graph accepts from a signed-in person only (said to app-only tokens)
 
 
 class CommandCheck(NamedTuple):
@@ -155,7 +157,20 @@ REQUIREMENTS: dict[str, Requirement] = {
             (USER_ADMINS, ROLE_ADMINS),
             admins=True,
         ),
-        Requirement("audit", (READ_USERS, READ_DELETED, READ_ROLES), "Global Reader"),
+        Requirement(
+            "apply",
+            (WRITE_USERS, DELETE_RESTORE, WRITE_ROLES),
+            "User Administrator and Privileged Role Administrator",
+            "A plan needs only the permissions of the changes it holds (as sync).",
+            (USER_ADMINS, ROLE_ADMINS),
+            admins=True,
+            options=(("a plan from audit --fix-plan", (POLICY_RULES,)),),
+            app_cannot=("A plan from audit --fix-plan changes PIM role settings, which Graph accepts only from a "
+                        "signed-in person (Privileged Role Administrator), never app-only: apply it with a "
+                        "device-code or browser sign-in."),
+        ),
+        Requirement("audit", (READ_USERS, READ_DELETED, READ_ROLES), "Global Reader",
+                    "The SCuBA baseline reads PIM with the same permission; without Entra ID P2 it is not checked."),
         Requirement("licenses list", (READ_SKUS,), "Global Reader (or Directory Readers)"),
         Requirement("licenses assign", (READ_USERS, READ_SKUS, ASSIGN_LICENSES),
                     "License Administrator (or User Administrator)", person=(LICENSERS,),
@@ -241,6 +256,8 @@ def check_all(granted: set[str], *, delegated: bool = False,
         if gaps:
             warn = warn or ok
             hint = " ".join([*filter(None, [hint]), *gaps])
+        if req.app_cannot and not delegated:  # said, not warned: most plans hold no such change
+            hint = " ".join(h for h in (hint, req.app_cannot) if h)
         hint = " ".join(h for h in (hint, req.note) if h)
         checks.append(CommandCheck(command, ok, missing, hint, warn))
     return checks

@@ -103,6 +103,8 @@ READ_ROLES = (
     "Directory.ReadWrite.All",
 )
 WRITE_ROLES = ("RoleManagement.ReadWrite.Directory",)
+# A PIM policy rule's PATCH (graph-pim-baseline P§A4.3, A5): delegated only.
+POLICY_RULES = ("RoleManagementPolicy.ReadWrite.Directory", "RoleManagement.ReadWrite.Directory")
 RESET_PASSWORDS = ("User-PasswordProfile.ReadWrite.All", "User.ReadWrite.All")
 REVOKE_SESSIONS = ("User.RevokeSessions.All", "User.ReadWrite.All", "Directory.ReadWrite.All")
 ASSIGN_LICENSES = ("LicenseAssignment.ReadWrite.All", "User.ReadWrite.All", "Directory.ReadWrite.All")
@@ -193,8 +195,7 @@ WRITE_NEEDS: dict[Action, WriteNeed] = {
     Action.SESSIONS: WriteNeed(REVOKE_SESSIONS, (HELPDESK_ADMIN, USER_ADMIN, *TOP), True),
     Action.PASSWORD: WriteNeed(RESET_PASSWORDS, RESET_ANY, True),
     # A PIM policy rule (P§A4.3, A5): delegated only; Privileged Role Administrator at least.
-    Action.POLICY_RULE: WriteNeed(("RoleManagementPolicy.ReadWrite.Directory", "RoleManagement.ReadWrite.Directory"),
-                                  ROLE_ADMINS),
+    Action.POLICY_RULE: WriteNeed(POLICY_RULES, ROLE_ADMINS),
     Action.LICENSE: WriteNeed(ASSIGN_LICENSES, LICENSERS),
 }
 

@@ -175,7 +175,7 @@ def test_doctor_predicts_the_403s(served: Tenant) -> None:
     assert lines[1].endswith("; directory roles of the app's service principal: none")
     assert [line.split(":")[0] for line in lines if line.startswith("[warn]")] == [
         "[warn] users delete", "[warn] users restore", "[warn] users update", "[warn] users disable",
-        "[warn] users enable", "[warn] sync"]
+        "[warn] users enable", "[warn] sync", "[warn] apply"]
     assert ("[warn] users delete: Deleting, restoring or updating users who hold privileged admin roles needs the "
             "app's service principal to hold Privileged Authentication Administrator (or Global Administrator); "
             "it holds no directory role.") in lines

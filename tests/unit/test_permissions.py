@@ -32,6 +32,7 @@ def test_every_command_is_covered() -> None:
         "roles assign",
         "roles revoke",
         "sync",
+        "apply",
         "audit",
         "licenses list",
         "licenses assign",
@@ -86,8 +87,8 @@ def test_check_all_for_a_typical_app_registration() -> None:
     granted = {"User.ReadWrite.All", "RoleManagement.Read.Directory"}
     checks = {c.command: c for c in needs.check_all(granted)}
     assert [c for c, check in checks.items() if not check.ok] == [
-        "users purge", "users offboard", "roles assign", "roles revoke", "sync", "licenses list", "licenses assign",
-        "licenses revoke"]
+        "users purge", "users offboard", "roles assign", "roles revoke", "sync", "apply", "licenses list",
+        "licenses assign", "licenses revoke"]
     assign = checks["roles assign"]
     assert assign.missing == ["RoleManagement.ReadWrite.Directory"]
     assert assign.hint.startswith(
@@ -157,7 +158,14 @@ def test_app_only_without_a_privileged_role_is_warned_for_commands_that_change_u
                "Organization.Read.All", "Domain.Read.All"}
     checks = {c.command: c for c in needs.check_all(granted, wids={APP_MARKER})}
     assert [c for c, check in checks.items() if check.warn] == [
-        "users delete", "users restore", "users update", "users disable", "users enable", "sync"]
+        "users delete", "users restore", "users update", "users disable", "users enable", "sync", "apply"]
+    # PIM role settings (a fix plan) are changed by a signed-in person only: said to an app.
+    assert checks["apply"].hint.endswith(
+        "A plan from audit --fix-plan changes PIM role settings, which Graph accepts only from a signed-in person "
+        "(Privileged Role Administrator), never app-only: apply it with a device-code or browser sign-in. A plan "
+        "needs only the permissions of the changes it holds (as sync).")
+    assert "audit --fix-plan" not in next(c for c in needs.check_all(granted, delegated=True)
+                                          if c.command == "apply").hint
     # An app resets no password without a role on its service principal: a failure, not a warning.
     assert [c for c, check in checks.items() if not check.ok] == ["users reset-password", "users offboard"]
     assert checks["users delete"].hint == (
