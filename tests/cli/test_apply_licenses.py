@@ -184,3 +184,31 @@ def test_a_saved_password_reset_is_checked_like_an_update(licensed: Tenant) -> N
     with out.open(encoding="utf-8", newline="") as f:
         [row] = [r for r in csv.DictReader(f) if r["status"] == "created"]
     assert row["userPrincipalName"] == CARL and row["password"] not in plan.read_text(encoding="utf-8")
+
+
+def test_a_new_users_license_needs_its_seat_and_usage_location_when_applied(licensed: Tenant) -> None:
+    dan = f"dan@{DOMAIN}"
+    manifest = licensed.root / "dan.toml"
+    manifest.write_text(f'[scope]\ndomains = ["{DOMAIN}"]\n[[users]]\nuserPrincipalName = "{dan}"\n'
+                        'displayName = "Dan"\nusageLocation = "GB"\nlicenses = ["SPE_E5"]\n', encoding="utf-8")
+    plan = licensed.root / "plan.json"
+    licensed.ok("sync", str(manifest), "--out", str(plan))
+    data = json.loads(plan.read_text(encoding="utf-8"))
+    assert [c["action"] for c in data["changes"]] == ["create", "license"]
+    # The create's usage location taken out (the digest recomputed): the license would fail at Graph.
+    create = data["changes"][0]
+    create["properties"].pop("usageLocation")
+    edited = licensed.root / "edited.json"
+    edited.write_text(json.dumps({**data, "digest": digest({k: v for k, v in data.items() if k != "digest"})}),
+                      encoding="utf-8")
+    assert refused(licensed, edited) == TARGET + (
+        "Error: refused (1 problem); nothing was written:\n"
+        f"  - {dan} has no usage location, which a license needs; set one (provisioner users update {dan} "
+        "--usage-location US, two letters) and make the plan again\n")
+    # Unedited, but the only seat went to carl meanwhile.
+    licensed.ok("licenses", "assign", CARL, "SPE_E5", "--yes")
+    assert refused(licensed, plan) == TARGET + (
+        "Error: refused (1 problem); nothing was written:\n"
+        "  - SPE_E5 (Microsoft 365 E5): 1 seat(s) needed, 0 free (1 enabled, 1 consumed); free seats first or buy "
+        "more\n")
+    assert dan not in licensed.users()
