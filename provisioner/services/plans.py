@@ -91,7 +91,7 @@ async def check_plan(target: Target, plan: Plan) -> TenantState:
     tenant = target.profile.name
     if plan.tenant and tenant and plan.tenant != tenant:
         raise Refused(f"this plan was made for tenant {plan.tenant!r}, not {tenant!r}; apply it with --tenant "
-                      f"{plan.tenant}, or run sync again against this tenant")
+                      f"{plan.tenant}, or make the plan again against this tenant ({AGAIN})")
     read = await read_for(target, plan)
     state = read.state
     if not plan.fingerprint or planning.fingerprint(state, plan, read.held) != plan.fingerprint:
