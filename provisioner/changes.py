@@ -155,6 +155,8 @@ class Change:
         if self.action in (Action.CREATE, Action.PASSWORD):
             d["properties"] = dict(self.properties)
             d["password"] = str(self.password)
+        if self.action is Action.LICENSE and self.properties:  # the names shown: apply checks them
+            d["properties"] = dict(self.properties)
         if self.updates:
             d["updates"] = {k: [old, new] for k, (old, new) in self.updates.items()}
         d["reason"] = self.reason

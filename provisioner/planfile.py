@@ -44,7 +44,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "restore": ("objectId", "newUserPrincipalName", "autoReconcileProxyConflict"),
     "assign": ("objectId", "roleDefinitionId", "roleName", *PIM_KEYS),
     "revoke": ("objectId", "roleDefinitionId", "roleName", "assignmentId", "eligible", "throughPim"),
-    "license": ("objectId", "updates"),  # no objectId: the user is created by the same plan
+    # no objectId: the user is created by the same plan; properties: the names of its SKUs and plans
+    "license": ("objectId", "updates", "properties"),
     "delete": ("objectId",),
     "purge": ("objectId",),
 }
@@ -175,6 +176,8 @@ def change_fields(
         fields["properties"], fields["password"] = _reset(d, where)
     if action == "license":
         fields["updates"] = _license_updates(d, where)
+        if "properties" in d:
+            fields["properties"] = _license_names(d["properties"], fields["updates"], where)
     return fields
 
 
@@ -208,6 +211,20 @@ def _license_updates(d: Mapping[str, Any], where: str) -> dict[str, tuple[Any, A
                                       f"null, not {json.dumps(value)}")
         out[sku] = (pair[0], pair[1])
     return out
+
+
+def _license_names(props: Any, updates: Mapping[str, tuple[Any, Any]], where: str) -> dict[str, str]:
+    """skuId or service plan id -> the name shown (SPE_E5, MFA_PREMIUM): only ids the change shows,
+    each a name (``apply`` compares them with the tenant's own names)."""
+    shown = set(updates) | {p for _, new in updates.values() for p in new or ()}
+    if not isinstance(props, Mapping):
+        raise PlanFormatError(f"{where}: properties must be a JSON object of skuId or service plan id: name")
+    for key, name in props.items():
+        if key not in shown:
+            raise PlanFormatError(f"{where}: properties key {key!r} is not a skuId in updates nor a plan they disable")
+        if not isinstance(name, str) or not name.strip():
+            raise PlanFormatError(f"{where}: properties.{key} must be the name of that license or plan, like SPE_E5")
+    return dict(props)
 
 
 def _properties(d: Mapping[str, Any], where: str, upn: str, allowed: Collection[str]) -> dict[str, Any]:

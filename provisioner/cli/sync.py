@@ -118,9 +118,9 @@ def sync_command(app: App, manifest: Path, prune: bool, out: Path | None, detail
 @click.pass_obj
 def apply_command(app: App, plan_file: Path, yes: bool, output: str, data: str, quiet: bool, results: Path | None,
                   force: bool, no_wait: bool, password_out: Path | None) -> None:
-    """Apply exactly the plan saved by 'sync --out', if the tenant has not changed since.
+    """Apply exactly the plan saved by 'sync --out' or 'audit --fix-plan', if the tenant has not changed since.
 
-    A stale plan is refused (exit 4) before any write: run sync again.
+    A stale plan is refused (exit 4) before any write: make the plan again.
     """
     from provisioner.sync import load_plan
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from provisioner.changes import Action, Plan
@@ -23,14 +24,18 @@ def digest(plan: Plan) -> str:
     return plan.digest
 
 
-def fingerprint(state: TenantState, plan: Plan) -> str:
+def fingerprint(state: TenantState, plan: Plan, licenses: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """A sha256 over the parts of the tenant state the plan depends on.
 
     Covers, for every user the plan names (by UPN, by object id, and any new UPN of a restore):
-    the active user's properties or its absence, the matching deleted users, their role
-    assignments; and every Global Administrator assignment, which the guardrails read; for every
-    policy-rule change, the role's policy id and the rule as it is. The clock
-    is left out, so the same tenant gives the same digest later.
+    the active user's properties (its usage location among them) or its absence, the matching
+    deleted users, their role assignments; and every Global Administrator assignment, which the
+    guardrails read; for every policy-rule change, the role's policy id and the rule as it is; for
+    every license change of an existing user, the licenses it holds (``licenses``: lower-cased
+    object id -> skuId -> ``plan.licenses.Held``; a user missing from it holds none it is known to).
+    Free seats are left out: another user's assignment must not make a plan stale, so ``apply``
+    counts the seats again instead. The clock is left out, so the same tenant gives the same digest
+    later.
     """
     index = Index(state)
     upns: set[str] = set()
@@ -71,6 +76,9 @@ def fingerprint(state: TenantState, plan: Plan) -> str:
                "globalAdmins": ga_users}
     if rules:  # only a plan with policy-rule changes: other plans' fingerprints stay as they were
         payload["policyRules"] = rules
+    licensed = sorted({c.object_id.lower() for c in plan.changes if c.action is Action.LICENSE and c.object_id})
+    if licensed:  # likewise only a plan with license changes
+        payload["licenses"] = {oid: _held_digest((licenses or {}).get(oid)) for oid in licensed}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -84,3 +92,10 @@ def _user_digest(user: User | None) -> Any:
     g = user.to_graph()
     g.pop("createdDateTime", None)
     return g
+
+
+def _held_digest(held: Mapping[str, Any] | None) -> Any:
+    """skuId -> [disabled plan ids, assigned directly], the way the licenses of a user were read."""
+    if held is None:
+        return None
+    return {sku: [sorted(h.disabled), h.direct] for sku, h in sorted(held.items())}

@@ -6,19 +6,21 @@ at once, L§6.3); its ``updates`` map skuId -> (disabled plan ids held before or
 None), its ``properties`` map the ids to the names people read. Refused before any write, every
 problem listed: more seats needed than are free (L§6.1), a user without a usage location when none
 is given (L§6.5; given, it is set by an UPDATE earlier in the same plan), removing a license that
-only a group gives (L§6.7).
+only a group gives (L§6.7). A saved plan meets the same rules again when it is applied
+(``saved_problems``): seats another user took since are not free any more.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from provisioner.changes import Action, Change
+from provisioner.changes import Action, Change, Plan
 from provisioner.errors import Refused
 from provisioner.licenses import PRODUCT_NAMES, Sku
 from provisioner.model import TenantState
+from provisioner.plan.fingerprint import fingerprint
 from provisioner.plan.imperative import Planned, finish
 from provisioner.plan.index import Index
 from provisioner.plan.lifecycle import _user
@@ -99,7 +101,7 @@ def plan_licenses(edits: Iterable[LicenseEdit], state: TenantState, skus: Iterab
             changes.append(Change(Action.LICENSE, upn, oid, updates=updates, properties=labels, reason=edit.reason))
     problems += seat_problems(needed, freed, by_id)
     refuse(problems)
-    return finish(changes, notes, state)
+    return _finish(changes, notes, state, held)
 
 
 def seat_problems(needed: Counter[str], freed: Counter[str], by_id: Mapping[str, Sku]) -> list[str]:
@@ -193,4 +195,56 @@ def add_wanted(planned: Planned, wanted: Iterable[Wanted], state: TenantState, s
     refuse(problems)
     if not changes:
         return Planned(plan, planned.notes + tuple(notes))
-    return finish((*plan.changes, *changes), (*planned.notes, *notes), state)
+    return _finish((*plan.changes, *changes), (*planned.notes, *notes), state, held)
+
+
+def _finish(changes: Iterable[Change], notes: Iterable[str], state: TenantState,
+            held: Mapping[str, Mapping[str, Held]]) -> Planned:
+    """The plan, with a fingerprint that covers the licenses its users hold (``apply`` reads them again)."""
+    planned = finish(changes, notes, state)
+    return Planned(replace(planned.plan, fingerprint=fingerprint(state, planned.plan, held)), planned.notes)
+
+
+def saved_problems(plan: Plan, state: TenantState, skus: Iterable[Sku],
+                   held: Mapping[str, Mapping[str, Held]]) -> list[str]:
+    """The license guardrails once more, for a saved plan about to be applied (``held`` as read
+    then): the seats its additions need against the seats free now, which another user may have
+    taken since the plan was made (L§6.1); a usage location for each user it gives a license (its
+    own, an UPDATE of the same plan or its create's, L§6.5); no removal of a license only a group
+    gives (L§6.7). One line per problem. A SKU the tenant does not have is ``check_labels``' to
+    report; a user gone or changed, the fingerprint's."""
+    index = Index(state)
+    by_id = {s.id: s for s in skus}
+    created = {c.upn.lower(): c for c in plan.changes if c.action is Action.CREATE}
+    located = {(c.object_id or "").lower(): c.updates["usageLocation"][1] for c in plan.changes
+               if c.action is Action.UPDATE and "usageLocation" in c.updates}
+    problems: list[str] = []
+    needed: Counter[str] = Counter()
+    freed: Counter[str] = Counter()
+    for c in plan.changes:
+        if c.action is not Action.LICENSE:
+            continue
+        oid = (c.object_id or "").lower()
+        user = index.by_id.get(oid) if oid else None
+        has = held.get(oid, {}) if oid else {}
+        for key, (_, new) in c.updates.items():
+            sku = key.lower()  # a plan file may spell a GUID in capitals; Graph does not mind
+            current = has.get(sku)
+            if sku not in by_id:
+                continue
+            if new is not None:
+                needed[sku] += current is None  # a license a group already gives takes no second seat
+            elif current is not None and not current.direct:
+                problems.append(f"{c.upn} gets {by_id[sku].part_number} from a group: it cannot be removed from the "
+                                "user; remove the user from that group (or the license from the group) instead")
+            elif current is not None:
+                freed[sku] += 1
+        new_user = created.get(c.upn.lower()) if not oid else None
+        if not any(new is not None for _, new in c.updates.values()) or (user is None and new_user is None):
+            continue
+        location = (located[oid] if oid in located else user.usage_location if user is not None
+                    else new_user.properties.get("usageLocation") if new_user is not None else None)
+        if not location:
+            problems.append(f"{c.upn} has no usage location, which a license needs; set one (provisioner users "
+                            f"update {c.upn} --usage-location US, two letters) and make the plan again")
+    return problems + seat_problems(needed, freed, by_id)

@@ -6,7 +6,10 @@ plan that says "delete alex" but carries another user's object id is refused. Pu
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from provisioner.changes import Action, Change, Plan
+from provisioner.licenses import Sku
 from provisioner.model import TenantState
 from provisioner.plan.index import Index
 from provisioner.plan.pim_rules import rebuilt
@@ -16,7 +19,7 @@ from provisioner.planfile import RULE_TYPES
 _ON_ACTIVE = (Action.UPDATE, Action.DELETE, Action.ASSIGN, Action.REVOKE)
 
 
-def check_labels(plan: Plan, state: TenantState) -> list[str]:
+def check_labels(plan: Plan, state: TenantState, skus: Iterable[Sku] = ()) -> list[str]:
     """Every place where a change's labels and ids disagree in ``state``, one line each; empty
     when the plan is consistent.
 
@@ -27,8 +30,13 @@ def check_labels(plan: Plan, state: TenantState) -> list[str]:
     REVOKE's assignment exists, tenant-wide, for that user and that role; a CREATE's name is free;
     a POLICY_RULE's policy id is its role's PIM policy, which has that rule, of that type, and the
     change is exactly what the fix planner makes of the rule as it is now (``pim_rules.rebuilt``).
+    A RESET-PASSWORD is checked as an UPDATE is (its object id names the active user its UPN names).
+    A LICENSE's skuIds are SKUs of the tenant (``skus``, as read for apply; removing one it no longer
+    has is allowed, unnamed) whose part numbers are the names the change shows, and each plan it
+    disables is a service plan of that SKU by the name shown; one line per disagreement.
     """
     index = Index(state)
+    by_sku = {s.id: s for s in skus}
     created = {c.upn.lower() for c in plan.changes if c.action is Action.CREATE}
     # A user this plan restores may be updated or given roles by later changes of the same plan.
     restored: dict[str, set[str]] = {}
@@ -49,6 +57,8 @@ def check_labels(plan: Plan, state: TenantState) -> list[str]:
             found = _assignment_problem(c, index)
         if found is not None:
             problems.append(f"{_what(c)}: {found}")
+        if c.action is Action.LICENSE:
+            problems += [f"{_what(c)}: {p}" for p in _license_problems(c, by_sku)]
     return problems
 
 
@@ -57,7 +67,38 @@ def _what(c: Change) -> str:
         return f"assign {c.role_name} to {c.upn}"
     if c.action is Action.REVOKE:
         return f"revoke {c.role_name} from {c.upn}"
+    if c.action is Action.LICENSE:
+        return f"change the licenses of {c.upn}"
+    if c.action is Action.PASSWORD:
+        return f"reset the password of {c.upn}"
     return f"{c.action.value} {c.upn}"
+
+
+def _license_problems(c: Change, skus: Mapping[str, Sku]) -> list[str]:
+    """Where a license change's names (``properties``: skuId or plan id -> name) and ids disagree. A
+    name left out is no disagreement: the id itself is shown."""
+    found = []
+    for sku_id, (_, new) in c.updates.items():
+        label = c.properties.get(sku_id)
+        sku = skus.get(sku_id.lower())
+        if sku is None:
+            if new is not None:
+                found.append(f"license {sku_id}{f' ({label})' if label else ''} is not a license of this tenant "
+                             "(see: provisioner licenses list)")
+            elif label is not None and label != sku_id:
+                found.append(f"license {sku_id} is not a license of this tenant, not {label}")
+            continue
+        if label is not None and label.casefold() != sku.part_number.casefold():
+            found.append(f"license {sku_id} is {sku.part_number}, not {label}")
+        plans = {p.id: p.name for p in sku.plans}
+        for plan_id in new or ():
+            name, shown = plans.get(plan_id.lower()), c.properties.get(plan_id)
+            if name is None:
+                found.append(f"service plan {plan_id}{f' ({shown})' if shown else ''} is not a plan of "
+                             f"{sku.part_number}")
+            elif shown is not None and shown.casefold() != name.casefold():
+                found.append(f"service plan {plan_id} is {name}, not {shown}")
+    return found
 
 
 def _user_problem(c: Change, index: Index, created: set[str], restored: dict[str, set[str]]) -> str | None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from provisioner.directory import Directory
 from provisioner.errors import NotFound
-from provisioner.graph import Request, Response, skus_request, user_licenses_request
+from provisioner.graph import Kind, Request, Response, skus_request, user_licenses_request
 from provisioner.licenses import Sku, resolve_sku
 from provisioner.model import TenantState
 from provisioner.plan import Planned
@@ -87,6 +87,34 @@ async def change_licenses(target: Target, requests: Iterable[SkuRequest], review
 LIST_LICENSES_ABOVE = 50
 
 
+def license_reads(ids: Sequence[str], *, skus: bool = True) -> list[Request]:
+    """The tenant's SKUs (with ``skus``) and the licenses of the users of these object ids, to send
+    with other independent reads; see :func:`take_licenses`."""
+    reads = [skus_request("skus")] if skus else []
+    if len(ids) > LIST_LICENSES_ABOVE:
+        return [*reads, Request("lic:all", "GET",
+                                "/users?$select=id,assignedLicenses,licenseAssignmentStates&$top=999")]
+    return reads + [user_licenses_request(f"lic:{oid.lower()}", oid) for oid in ids]
+
+
+async def take_licenses(d: Directory, answers: Mapping[str, Response], ids: Sequence[str], *,
+                        missing_ok: bool = False) -> tuple[list[Sku], dict[str, dict[str, Held]]]:
+    """The SKUs and the licenses held (lower-cased object id -> skuId -> Held) that
+    :func:`license_reads` asked for; with ``missing_ok`` a user not found is left out (a saved plan's
+    user deleted since: its fingerprint says so), else it is an error."""
+    skus = [Sku.from_graph(s) for s in answers["skus"].checked().values()]
+    if "lic:all" in answers:
+        wanted = {oid.lower() for oid in ids}
+        listed = await d.collect(answers["lic:all"])
+        return skus, {oid: held_licenses(b) for b in listed if (oid := str(b.get("id", "")).lower()) in wanted}
+    held = {}
+    for oid in (i.lower() for i in ids):
+        resp = answers[f"lic:{oid}"]
+        if not (missing_ok and resp.kind is Kind.NOT_FOUND):
+            held[oid] = held_licenses(resp.checked().body)
+    return skus, held
+
+
 async def with_licenses(d: Directory, planned: Planned, state: TenantState,
                         wanted: Sequence[tuple[str, Sequence[str] | None, str]],
                         read: Mapping[str, Response] | None = None) -> Planned:
@@ -99,17 +127,9 @@ async def with_licenses(d: Directory, planned: Planned, state: TenantState,
         return planned
     by_id = {u.id.lower(): u for u in state.users.values()}
     ids = sorted({u.id.lower() for ref, _, _ in wanted if (u := state.user(ref) or by_id.get(ref.lower()))})
-    reads = [] if read and "skus" in read else [skus_request("skus")]
-    if len(ids) > LIST_LICENSES_ABOVE:
-        reads.append(Request("lic:all", "GET", "/users?$select=id,assignedLicenses,licenseAssignmentStates&$top=999"))
-    else:
-        reads += [user_licenses_request(f"lic:{oid}", oid) for oid in ids]
+    reads = license_reads(ids, skus=not (read and "skus" in read))
     answers = {**(read or {}), **(await d.read(reads) if reads else {})}
-    skus = [Sku.from_graph(s) for s in answers["skus"].checked().values()]
-    if "lic:all" in answers:
-        held = {str(b.get("id", "")).lower(): held_licenses(b) for b in await d.collect(answers["lic:all"])}
-    else:
-        held = {oid: held_licenses(answers[f"lic:{oid}"].checked().body) for oid in ids}
+    skus, held = await take_licenses(d, answers, ids)
     problems: list[str] = []
     resolved: list[Wanted] = []
     for ref, names, reason in wanted:

@@ -1,26 +1,30 @@
 """Declarative use cases: plan a sync of a manifest, and apply a saved plan.
 
 A saved plan is data someone may have edited: ``apply_plan`` reads only what the plan's fingerprint
-covers, refuses a plan made for another tenant or from a state that has changed, and re-derives
-every label from the ids before the first write.
+covers, refuses a plan made for another tenant or from a state that has changed, re-derives every
+label from the ids and, for license changes, counts the seats again before the first write.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from provisioner import plan as planning
 from provisioner.changes import Action, Plan
 from provisioner.errors import Refused
+from provisioner.licenses import Sku
 from provisioner.model import Manifest, TenantState
 from provisioner.plan import Planned
+from provisioner.plan.licenses import Held, refuse, saved_problems
 from provisioner.plan.pim_rules import added_approvers
 from provisioner.services.audit import POLICIES_REQUEST, role_policies
-from provisioner.services.licenses import with_licenses
+from provisioner.services.licenses import license_reads, take_licenses, with_licenses
 from provisioner.services.reads import DEFINITIONS_REQUEST, DELETED_REQUEST, GA_REQUEST, Reader, full_state
 from provisioner.services.target import Applied, Approve, Passwords, Review, RunOptions, Target, carry_out, changing
 
-STALE = "the tenant changed since this plan was made; run sync again"
+# Plans come from sync --out and from audit --fix-plan: either is made again the same way.
+AGAIN = "provisioner sync MANIFEST --out PLAN.json, or provisioner audit --fix-plan PLAN.json"
+STALE = f"the tenant changed since this plan was made; make the plan again ({AGAIN})"
 
 
 async def plan_sync(target: Target, manifest: Manifest, *, prune: bool = False) -> tuple[TenantState, Planned]:
@@ -41,10 +45,21 @@ async def sync(target: Target, manifest: Manifest, review: Review | None = None,
         return await carry_out(target, state, planned, review, run, passwords=passwords or Passwords())
 
 
-async def read_for(target: Target, plan: Plan) -> TenantState:
+@dataclass
+class ReadForPlan:
+    """What ``apply`` read to check a plan: the tenant state and, for a plan with license changes,
+    the tenant's SKUs and the licenses its users hold (lower-cased object id -> skuId -> Held)."""
+
+    state: TenantState
+    skus: list[Sku] = field(default_factory=list)
+    held: dict[str, dict[str, Held]] = field(default_factory=dict)
+
+
+async def read_for(target: Target, plan: Plan) -> ReadForPlan:
     """What the plan's fingerprint covers, in two round trips: the users it names (by UPN and by id),
     the deleted users, the Global Administrator assignments and the role definitions (and the roles'
-    PIM policies for a policy-rule change); then those users' assignments and the Global
+    PIM policies for a policy-rule change; the tenant's SKUs and the licensed users' licenses for a
+    license change: their object ids are in the plan); then those users' assignments and the Global
     Administrators' accounts."""
     r = Reader(target.directory)
     names = {c.upn for c in plan.changes if c.upn} | {c.new_upn for c in plan.changes if c.new_upn}
@@ -52,15 +67,21 @@ async def read_for(target: Target, plan: Plan) -> TenantState:
     # A PIM policy-rule change: the roles' policies, and the approvers its labels name.
     rules = [c for c in plan.changes if c.action is Action.POLICY_RULE]
     ids |= {i for c in rules for i in added_approvers(c)}
-    also = [GA_REQUEST, DELETED_REQUEST, DEFINITIONS_REQUEST, *([POLICIES_REQUEST] if rules else [])]
+    licenses = [c for c in plan.changes if c.action is Action.LICENSE]
+    licensed = sorted({c.object_id.lower() for c in licenses if c.object_id})
+    also = [GA_REQUEST, DELETED_REQUEST, DEFINITIONS_REQUEST, *([POLICIES_REQUEST] if rules else []),
+            *(license_reads(licensed) if licenses else [])]
     answers = await r.users(sorted(names | ids), also=also)
     if rules:
         r.state.policies = role_policies(await r.collect(answers["policies"]))
+    read = ReadForPlan(r.state)
+    if licenses:
+        read.skus, read.held = await take_licenses(target.directory, answers, licensed, missing_ok=True)
     await r.global_admins(answers)
     await r.deleted(answers)
     await r.take_definitions(answers)
     await r.assignments_of(r.ids(), also=r.unknown_holders())
-    return r.state
+    return read
 
 
 async def check_plan(target: Target, plan: Plan) -> TenantState:
@@ -70,16 +91,20 @@ async def check_plan(target: Target, plan: Plan) -> TenantState:
     tenant = target.profile.name
     if plan.tenant and tenant and plan.tenant != tenant:
         raise Refused(f"this plan was made for tenant {plan.tenant!r}, not {tenant!r}; apply it with --tenant "
-                      f"{plan.tenant}, or run sync again against this tenant")
-    state = await read_for(target, plan)
-    if not plan.fingerprint or planning.fingerprint(state, plan) != plan.fingerprint:
+                      f"{plan.tenant}, or make the plan again against this tenant ({AGAIN})")
+    read = await read_for(target, plan)
+    state = read.state
+    if not plan.fingerprint or planning.fingerprint(state, plan, read.held) != plan.fingerprint:
         raise Refused(STALE)
-    problems = planning.check_labels(plan, state)
+    problems = planning.check_labels(plan, state, read.skus)
     if problems:
         head = (f"this plan's names and ids disagree ({len(problems)} problem{'s' if len(problems) > 1 else ''}): "
                 "it was edited after it was made; nothing was written. Make the plan again: provisioner sync "
                 "MANIFEST --out PLAN.json")
         raise Refused("\n".join([head, *(f"  - {p}" for p in problems)]))
+    # The seats: the fingerprint leaves them out (another user's license must not make the plan
+    # stale), so they are counted again here, with the usage locations, before the first write.
+    refuse(saved_problems(plan, state, read.skus, read.held))
     return state
 
 

@@ -312,5 +312,7 @@ def test_a_rule_changed_since_the_plan_was_made_refuses_it(tenant):
     before = rules(tenant, USER_ADMIN)
     result = tenant.run("apply", str(tenant.root / "plan.json"), "--yes")
     assert result.exit_code == ExitCode.REFUSED
-    assert "the tenant changed since this plan was made" in result.stderr.splitlines()[-1]
+    assert result.stderr.splitlines()[-1] == (
+        "Error: the tenant changed since this plan was made; make the plan again (provisioner sync MANIFEST --out "
+        "PLAN.json, or provisioner audit --fix-plan PLAN.json)")
     assert rules(tenant, USER_ADMIN) == before

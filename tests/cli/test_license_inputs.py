@@ -135,7 +135,8 @@ def test_manifest_licenses_sync_out_apply_converges_and_edited_plan_refused(lice
     data = json.loads(plan.read_text(encoding="utf-8"))
     license = next(c for c in data["changes"] if c["action"] == "license")
     assert license == {"action": "license", "userPrincipalName": ANN,
-                       "updates": {E5: [None, []], O365E3: [None, []]}, "reason": "in the manifest"}
+                       "updates": {E5: [None, []], O365E3: [None, []]}, "reason": "in the manifest",
+                       "properties": {E5: "SPE_E5", O365E3: "ENTERPRISEPACK"}}
     # An edited license change is refused before anything is read or written.
     edited = tmp_path / "edited.json"
     license["updates"][O365E3] = [None, ["8a256a2b-b617-496d-b51b-e76466e88db0"]]

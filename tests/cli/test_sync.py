@@ -20,6 +20,9 @@ from provisioner.planfile import digest
 from provisioner.services.reads import full_state
 
 DOMAIN = "contoso.onmicrosoft.com"
+# A saved plan comes from sync --out or audit --fix-plan: the refusal names both ways to make it again.
+STALE = ("the tenant changed since this plan was made; make the plan again (provisioner sync MANIFEST --out PLAN.json, "
+         "or provisioner audit --fix-plan PLAN.json)")
 
 
 @click.group(cls=ProvisionerGroup)
@@ -195,7 +198,7 @@ def test_out_saves_the_plan_without_passwords_and_apply_applies_it_once(tenant):
     # Applying the same plan again: the tenant is no longer the one it was made from.
     again = invoke("apply", str(plan_file), "--yes")
     assert again.exit_code == 4
-    assert again.stderr.endswith("Error: the tenant changed since this plan was made; run sync again\n")
+    assert again.stderr.endswith(f"Error: {STALE}\n")
     assert snapshot() == after
 
 
@@ -209,7 +212,7 @@ def test_apply_refuses_a_plan_the_tenant_moved_away_from(tenant):
     result = invoke("apply", str(plan_file), "--yes")
     assert result.exit_code == 4
     assert result.stdout == ""
-    assert result.stderr.endswith("Error: the tenant changed since this plan was made; run sync again\n")
+    assert result.stderr.endswith(f"Error: {STALE}\n")
     assert snapshot() == before
 
 
