@@ -120,14 +120,15 @@ class PasswordKeeper:
 
     def __init__(self, supplied: dict[str, str], out: Path | None, opts: ChangeOptions, *, reset: bool = False,
                  force_change: bool = True):
-        # A reset (users reset-password) words its rows and lines as one; the file format is the same.
-        self.kind, self.done = ("New", "reset") if reset else ("Initial", "created")
-        self.when = "next sign-in" if reset else "first sign-in"
+        # A reset words its rows and lines as one (a saved plan may hold creates and resets); the file
+        # format is the same.
+        self.reset = reset
         self.force_change = force_change
         self.supplied = supplied
         self.out = out = None if opts.dry_run else out
-        self.shown: list[tuple[str, str]] = []
-        self.unknown: list[str] = []
+        self.shown: list[tuple[str, str, bool]] = []  # UPN, password, whether a reset
+        self.unknown: list[tuple[str, bool]] = []
+        self._kinds: set[bool] = set()  # whether the passwords given were resets, creates or both
         self._handed: dict[str, str] = {}  # generated, not settled yet: UPN -> password
         self._file = None
         if out is not None:
@@ -158,14 +159,18 @@ class PasswordKeeper:
     def created(self, change: Change, object_id: str, password: str | None) -> None:
         if change.upn.lower() in self.supplied:
             return
+        from provisioner.changes import Action  # not at import: --help stays light
+
         self._handed.pop(change.upn, None)
+        reset = self.reset or change.action is Action.PASSWORD
+        self._kinds.add(reset)
         if password is None:
-            self.unknown.append(change.upn)
+            self.unknown.append((change.upn, reset))
             self._row(change.upn, "", "unknown")
         elif self._file is not None:
-            self._row(change.upn, password, self.done)
+            self._row(change.upn, password, "reset" if reset else "created")
         else:
-            self.shown.append((change.upn, password))
+            self.shown.append((change.upn, password, reset))
 
     def _row(self, upn: str, password: str, status: str) -> None:
         if self._file is not None:
@@ -185,19 +190,23 @@ class PasswordKeeper:
                 self._file.close()
             except OSError:  # already reported: the run stopped on it
                 pass
-        for upn, password in self.shown:
-            must = f"; it must be changed at {self.when}" if self.force_change else ""
-            err(f"{self.kind} password for {upn}: {password}  (shown once{must})")
+        for upn, password, reset in self.shown:
+            must = f"; it must be changed at {'next' if reset else 'first'} sign-in" if self.force_change else ""
+            err(f"{'New' if reset else 'Initial'} password for {upn}: {password}  (shown once{must})")
         if self.out is not None and self._file is not None:
-            err(f"{self.kind} passwords written to {self.out} (mode 0600).")
+            kind = {frozenset({True}): "New passwords", frozenset({False}): "Initial passwords"}
+            err(f"{kind.get(frozenset(self._kinds), 'Passwords')} written to {self.out} (mode 0600).")
         if self._handed and self.out is not None:
-            err(f"{len(self._handed)} create(s) did not finish: their passwords stay in {self.out} as 'pending' "
-                "(a user that exists after all has that password).")
-        if self.unknown:
-            err(f"Initial password unknown for {len(self.unknown)} user(s), created but the answer was lost and "
-                f"another writer may have set it: {', '.join(self.unknown)}. Set one in the Entra admin center "
-                "(Users > the user > Reset password) or with: Update-MgUser -UserId UPN -PasswordProfile "
-                "@{Password='...'; ForceChangePasswordNextSignIn=$true}")
+            err(f"{len(self._handed)} {'reset' if self.reset else 'create'}(s) did not finish: their passwords stay "
+                f"in {self.out} as 'pending' (a user that exists after all has that password).")
+        for reset in (False, True):
+            upns = [upn for upn, was_reset in self.unknown if was_reset == reset]
+            if upns:
+                what = ("New", "reset") if reset else ("Initial", "created")
+                err(f"{what[0]} password unknown for {len(upns)} user(s), {what[1]} but the answer was lost and "
+                    f"another writer may have set it: {', '.join(upns)}. Set one in the Entra admin center "
+                    "(Users > the user > Reset password) or with: Update-MgUser -UserId UPN -PasswordProfile "
+                    "@{Password='...'; ForceChangePasswordNextSignIn=$true}")
 
 
 def _private_file(path: Path) -> IO[str]:

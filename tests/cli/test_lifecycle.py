@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from cli_tenant import ADMIN, DOMAIN, Tenant
+from cli_tenant import ADMIN, DOMAIN, Tenant, timeless
 
 from provisioner.local.tenant import add_domain
 
@@ -51,7 +51,7 @@ def test_update_properties_and_manager_exact_plan(tenant: Tenant) -> None:
         f"  ~ user {ANN} ({ann})\n"
         f'      ~ manager = null -> "{BOB}"\n\n'
         "Plan: 1 to update, 1 manager to change.\n")
-    assert result.stderr == TARGET + "Applied 2 of 2 change(s) in 0.0s.\n"
+    assert timeless(result.stderr) == TARGET + "Applied 2 of 2 change(s) in 0.0s.\n"
     got = _get(tenant, ANN, "department,jobTitle,usageLocation,employeeHireDate,manager")
     assert got == {"id": ann, "department": "Sales", "jobTitle": "Rep", "usageLocation": "GB",
                    "employeeHireDate": "2025-03-01T00:00:00Z", "manager": bob}
