@@ -337,6 +337,7 @@ WRITE_NEEDS: dict[Action, WriteNeed] = {
     Action.RESTORE: WriteNeed(DELETE_RESTORE, _DELETERS, True),
     Action.ASSIGN: WriteNeed(WRITE_ROLES, _ROLE_ADMINS),
     Action.REVOKE: WriteNeed(WRITE_ROLES, _ROLE_ADMINS),
+    Action.RESCHEDULE: WriteNeed(WRITE_ROLES, _ROLE_ADMINS),
     Action.DELETE: WriteNeed(DELETE_RESTORE, _DELETERS, True),
     Action.PURGE: WriteNeed(PURGE, _USER_ADMINS),
     Action.MANAGER: WriteNeed(WRITE_USERS, _USER_ADMINS),
