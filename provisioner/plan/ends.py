@@ -54,8 +54,8 @@ def check_future(upn: str, role: RoleDefinition, holding: Holding, ref: str, now
     """An ``until`` not after now cannot be granted (Graph: the end must be after the start)."""
     end = parse_datetime(holding.end)
     if end is not None and end <= now:
-        raise ProvisionerError(f"{upn}: role {ref!r} has until = {holding.end[:10]!r}, which is not in the future "
-                               f"({role.display_name}); give a later date, or leave the role out to revoke it")
+        raise ProvisionerError(f"role {ref!r} ({role.display_name}) of {upn}: until = {holding.end[:10]} is not in "
+                               "the future; give a later date, or leave the role out of the manifest to revoke it")
 
 
 def reschedule(upn: str, object_id: str, role: RoleDefinition, held: RoleAssignment, holding: Holding,
