@@ -23,6 +23,9 @@ class Action(StrEnum):
     # alerts a plan sets up already go out for the eligible assignments it makes.
     POLICY_RULE = "policy-rule"
     ASSIGN = "assign"
+    # A held PIM assignment's end moved (adminUpdate, P§A1.1): ``updates`` {"endDateTime": (old, new)},
+    # None meaning permanent. After the assignments, before the revocations: it neither adds nor removes.
+    RESCHEDULE = "reschedule"
     REVOKE = "revoke"
     MANAGER = "manager"  # set, change or remove a user's manager (its own request: PUT/DELETE manager/$ref)
     LICENSE = "license"  # assignLicense: SKUs added (``updates`` sku -> (None, disabled plans)) or removed
@@ -62,15 +65,17 @@ class Change:
     None: removed), its ``properties`` the SKU and plan ids to their names (labels). A POLICY_RULE
     change is about a role (``role_id``, ``role_name``), not a user (``upn`` is ""): ``policy_id``
     and ``rule_id`` name the rule, ``updates`` what changes in words people approve (old, new), and
-    ``properties`` what the PATCH sends (``provisioner.planfile.RULE_PROPERTIES``).
+    ``properties`` what the PATCH sends (``provisioner.planfile.RULE_PROPERTIES``). A RESCHEDULE
+    changes the end of the assignment ``assignment_id`` (eligible or active, through PIM):
+    ``updates`` {"endDateTime": (old, new)} in Graph's UTC form, None for no end; ``justification``.
     """
 
     action: Action
     upn: str  # the user the change is about; the original UPN for a deleted user
     object_id: str | None = None  # None for a user not created yet
-    role_id: str | None = None  # role template id, for ASSIGN / REVOKE
+    role_id: str | None = None  # role template id, for ASSIGN / REVOKE / RESCHEDULE
     role_name: str | None = None  # the role's Entra display name
-    assignment_id: str | None = None  # for REVOKE
+    assignment_id: str | None = None  # for REVOKE and RESCHEDULE
     reason: str = ""
     properties: Mapping[str, Any] = field(default_factory=dict)
     updates: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
@@ -96,15 +101,16 @@ class Change:
                 ("properties", self.properties, (Action.CREATE, Action.PASSWORD, Action.LICENSE,
                                                  Action.POLICY_RULE)),
                 ("password", self.password, (Action.CREATE, Action.PASSWORD)),
-                ("updates", self.updates, (Action.UPDATE, Action.MANAGER, Action.LICENSE, Action.POLICY_RULE)),
+                ("updates", self.updates, (Action.UPDATE, Action.MANAGER, Action.LICENSE, Action.POLICY_RULE,
+                                           Action.RESCHEDULE)),
                 ("new_upn", self.new_upn, (Action.RESTORE,)),
                 ("auto_reconcile", self.auto_reconcile, (Action.RESTORE,)),
                 ("manager_id", self.manager_id, (Action.MANAGER,)),
-                ("eligible", self.eligible, (Action.ASSIGN, Action.REVOKE)),
+                ("eligible", self.eligible, (Action.ASSIGN, Action.REVOKE, Action.RESCHEDULE)),
                 ("through_pim", self.through_pim, (Action.ASSIGN, Action.REVOKE)),
                 ("end", self.end, (Action.ASSIGN,)),
                 ("duration", self.duration, (Action.ASSIGN,)),
-                ("justification", self.justification, (Action.ASSIGN,)),
+                ("justification", self.justification, (Action.ASSIGN, Action.RESCHEDULE)),
                 ("policy_id", self.policy_id, (Action.POLICY_RULE,)),
                 ("rule_id", self.rule_id, (Action.POLICY_RULE,)),
             )

@@ -1,7 +1,8 @@
 """Runs a plan against the gateway: batching, pacing, retries, progress and the journal.
 
 Changes run in phases (creates, updates, sign-outs, password resets, restores, role assignments,
-revocations, managers, licenses, deletes, purges), so a role is assigned only after its user exists.
+new ends of roles held, revocations, managers, licenses, deletes, purges), so a role is assigned
+only after its user exists.
 Inside a phase every change is independent: they go out in ``$batch`` requests of 20, several in
 flight, paced by a token bucket that mirrors Graph's write budget. Each item's own status is
 checked: throttled items wait out ``Retry-After``; items whose outcome is unknown (503/504, a
@@ -310,6 +311,10 @@ class Executor:
                 return graph.schedule_request(rid, "adminAssign", principal, c.role_id or "", eligible=c.eligible,
                                               end=c.end, duration=c.duration, justification=c.justification)
             return graph.assign_role_request(rid, principal, c.role_id or "")
+        if c.action is Action.RESCHEDULE:  # the new end of the assignment held; sent again, it converges
+            return graph.schedule_request(rid, "adminUpdate", self._object_id(c, report), c.role_id or "",
+                                          eligible=c.eligible, end=c.updates["endDateTime"][1],
+                                          justification=c.justification)
         if c.action is Action.REVOKE:
             if c.through_pim:
                 return graph.schedule_request(rid, "adminRemove", self._object_id(c, report), c.role_id or "",

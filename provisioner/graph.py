@@ -279,8 +279,9 @@ PIM_MISSING = "RoleAssignmentDoesNotExist"
 def schedule_request(rid: str, action: str, principal_id: str, role_id: str, *, eligible: bool,
                      end: str | None = None, duration: str | None = None,
                      justification: str | None = None) -> Request:
-    """A PIM schedule request (P§A1-A2): ``adminAssign``, ``adminRemove`` or ``adminExtend`` of an
-    eligible or active assignment, until ``end`` or for ``duration`` (neither: no expiry)."""
+    """A PIM schedule request (P§A1-A2): ``adminAssign``, ``adminRemove``, ``adminExtend`` or
+    ``adminUpdate`` (a new end for the assignment held, same principal, role and kind) of an eligible
+    or active assignment, until ``end`` or for ``duration`` (neither: no expiry)."""
     body: dict[str, Any] = {"action": action, "principalId": principal_id, "roleDefinitionId": role_id,
                             "directoryScopeId": "/"}
     if action != "adminRemove":

@@ -189,6 +189,7 @@ WRITE_NEEDS: dict[Action, WriteNeed] = {
     Action.RESTORE: WriteNeed(DELETE_RESTORE, DELETERS, True),
     Action.ASSIGN: WriteNeed(WRITE_ROLES, ROLE_ADMINS),
     Action.REVOKE: WriteNeed(WRITE_ROLES, ROLE_ADMINS),
+    Action.RESCHEDULE: WriteNeed(WRITE_ROLES, ROLE_ADMINS),
     Action.DELETE: WriteNeed(DELETE_RESTORE, DELETERS, True),
     Action.PURGE: WriteNeed(PURGE, USER_ADMINS),
     Action.MANAGER: WriteNeed(WRITE_USERS, USER_ADMINS),

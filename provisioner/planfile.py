@@ -28,6 +28,7 @@ OLD_FORMAT = (
 # suffix, e.g. lAPpYvVpN0KRkAEhdxReEMmO4KwRqtpKkUWt3wOYIz4-1): URL-safe characters only.
 ASSIGNMENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
+UTC_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 # How a role is held (PIM, graph-pim-baseline P§A1-A2): eligible or active, made through PIM's
 # schedule requests or the direct API, until a date or for a duration, and why.
@@ -44,6 +45,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "restore": ("objectId", "newUserPrincipalName", "autoReconcileProxyConflict"),
     "assign": ("objectId", "roleDefinitionId", "roleName", *PIM_KEYS),
     "revoke": ("objectId", "roleDefinitionId", "roleName", "assignmentId", "eligible", "throughPim"),
+    # Always through PIM (adminUpdate): no throughPim key; ``updates`` {"endDateTime": [old, new]}.
+    "reschedule": ("objectId", "roleDefinitionId", "roleName", "assignmentId", "eligible", "justification", "updates"),
     # no objectId: the user is created by the same plan; properties: the names of its SKUs and plans
     "license": ("objectId", "updates", "properties"),
     "delete": ("objectId",),
@@ -58,6 +61,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "restore": ("objectId",),
     "assign": ("roleDefinitionId", "roleName"),  # no objectId: the user is created by the same plan
     "revoke": ("objectId", "roleDefinitionId", "roleName", "assignmentId"),
+    "reschedule": ("objectId", "roleDefinitionId", "roleName", "assignmentId", "updates"),
     "license": ("updates",),
     "delete": ("objectId",),
     "purge": ("objectId",),
@@ -158,7 +162,7 @@ def change_fields(
     for key, name in (("endDateTime", "end"), ("duration", "duration"), ("justification", "justification")):
         if key in d:
             fields[name] = _string(d, key, where)
-    if "end" in fields and not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", fields["end"]):
+    if "end" in fields and not UTC_TIME.fullmatch(fields["end"]):
         raise PlanFormatError(f"{where}: endDateTime must be a UTC time like 2027-01-31T00:00:00Z")
     if "duration" in fields and not re.fullmatch(r"P(\d+D)?(T(\d+H)?(\d+M)?)?", fields["duration"]):
         raise PlanFormatError(f"{where}: duration must be an ISO 8601 duration like P30D or PT8H")
@@ -178,7 +182,22 @@ def change_fields(
         fields["updates"] = _license_updates(d, where)
         if "properties" in d:
             fields["properties"] = _license_names(d["properties"], fields["updates"], where)
+    if action == "reschedule":
+        fields["updates"] = _end_updates(d, where)
     return fields
+
+
+def _end_updates(d: Mapping[str, Any], where: str) -> dict[str, tuple[Any, Any]]:
+    """A reschedule's {"endDateTime": [old, new]}: UTC times, null for no end; the new one is what is sent."""
+    updates = d["updates"]
+    if not isinstance(updates, Mapping) or set(updates) != {"endDateTime"}:
+        raise PlanFormatError(f"{where}: updates must be {{\"endDateTime\": [old end, new end]}}")
+    pair = updates["endDateTime"]
+    if not isinstance(pair, list) or len(pair) != 2 or pair[0] == pair[1] or not all(
+            v is None or (isinstance(v, str) and UTC_TIME.fullmatch(v)) for v in pair):
+        raise PlanFormatError(f"{where}: updates.endDateTime must be a pair [old, new] of different UTC times like "
+                              "2027-01-31T00:00:00Z, null for no end")
+    return {"endDateTime": (pair[0], pair[1])}
 
 
 def _reset(d: Mapping[str, Any], where: str) -> tuple[dict[str, Any], str]:

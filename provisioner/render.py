@@ -23,6 +23,7 @@ EMPTY = "No changes. The tenant already matches."
 MARKERS = {
     Action.CREATE: "+",
     Action.ASSIGN: "+",
+    Action.RESCHEDULE: "~",
     Action.UPDATE: "~",
     Action.MANAGER: "~",
     Action.SESSIONS: "~",
@@ -37,6 +38,7 @@ MARKERS = {
 _MEANING = {
     Action.CREATE: "create",
     Action.ASSIGN: "assign role",
+    Action.RESCHEDULE: "change a role's end",
     Action.UPDATE: "update",
     Action.MANAGER: "set manager",
     Action.SESSIONS: "revoke sign-in sessions",
@@ -70,6 +72,7 @@ def summary(plan: Plan) -> str:
         (counts[Action.RESTORE], lambda n: f"{n} to restore"),
         (counts[Action.POLICY_RULE], lambda n: f"{n} PIM role setting{'s' if n != 1 else ''} to change"),
         (counts[Action.ASSIGN], lambda n: assignments(n, "add")),
+        (counts[Action.RESCHEDULE], lambda n: f"{n} role end{'s' if n != 1 else ''} to change"),
         (counts[Action.REVOKE], lambda n: assignments(n, "remove")),
         (counts[Action.MANAGER], lambda n: f"{n} manager{'s' if n != 1 else ''} to change"),
         (counts[Action.LICENSE], lambda n: f"{n} user{'s' if n != 1 else ''} to change licenses of"),
@@ -95,6 +98,9 @@ def _settings(c: Change) -> list[tuple[str, Any]]:
     if c.action is Action.RESTORE:
         options = [("newUserPrincipalName", c.new_upn), ("autoReconcileProxyConflict", c.auto_reconcile or None)]
         return [(k, v) for k, v in options if v is not None]
+    if c.action is Action.RESCHEDULE:
+        return [("assignment", "eligible" if c.eligible else "active")] + (
+            [("justification", c.justification)] if c.justification not in (None, DEFAULT_JUSTIFICATION) else [])
     if c.action in (Action.ASSIGN, Action.REVOKE) and (c.eligible or c.end or c.duration):
         # How the role is granted or which kind goes (PIM); a permanent active one shows nothing extra.
         kind = "eligible" if c.eligible else "active"
@@ -136,6 +142,7 @@ def _comment(c: Change) -> str:
         Action.LICENSE: f"the licenses of {subject} will change",
         Action.RESTORE: f"{subject} will be restored",
         Action.ASSIGN: f"role {role} will be assigned to {c.upn}",
+        Action.RESCHEDULE: f"the end of role {role} for {c.upn} will change",
         Action.REVOKE: f"role {role} will be revoked from {c.upn}",
         Action.DELETE: f"{subject} will be deleted",
         Action.PURGE: f"{subject} will be permanently deleted",
@@ -156,14 +163,17 @@ def _block(c: Change) -> list[str]:
     if c.action is Action.POLICY_RULE:
         first, *rest = rule_lines(c)
         return [f"{marker} {first}", *(f"{marker} {line}" for line in rest)]
-    if c.action in (Action.ASSIGN, Action.REVOKE):
+    if c.action in (Action.ASSIGN, Action.REVOKE, Action.RESCHEDULE):
         head = f"{marker} role {c.role_name or c.role_id} -> {c.upn}"
     else:
         head = f"{marker} user {c.upn}" + (f" ({c.object_id})" if c.object_id and c.action is not Action.CREATE else "")
     lines = [head]
     if c.action is Action.LICENSE:
         return lines + _licenses(c)
-    if c.updates:
+    if c.action is Action.RESCHEDULE:
+        old, new = c.updates["endDateTime"]
+        lines.append(f"    ~ ends = {end_day(old)} -> {end_day(new)}")
+    elif c.updates:
         width = max(len(k) for k in c.updates)
         for key, (old, new) in c.updates.items():
             lines.append(f"    ~ {key.ljust(width)} = {_value(key, old)} -> {_value(key, new)}")
@@ -172,6 +182,11 @@ def _block(c: Change) -> list[str]:
         width = max(len(k) for k, _ in settings)
         lines += [f"      {k.ljust(width)} = {_value(k, v)}" for k, v in settings]
     return lines
+
+
+def end_day(end: str | None) -> str:
+    """A role's end for people: its day (UTC), or ``permanent``."""
+    return end[:10] if end else "permanent"
 
 
 def _licenses(c: Change) -> list[str]:
@@ -238,6 +253,7 @@ _TABLES: tuple[tuple[Action, str, tuple[str, ...]], ...] = (
     (Action.RESTORE, "Users to restore", ("User", "Object id", "Options", "Reason")),
     (Action.POLICY_RULE, "PIM role settings to change", ("Role", "Rule", "Changes", "Reason")),
     (Action.ASSIGN, "Role assignments to add", ("User", "Role", "Reason")),
+    (Action.RESCHEDULE, "Role ends to change", ("User", "Role", "Ends", "Reason")),
     (Action.REVOKE, "Role assignments to remove", ("User", "Role", "Reason")),
     (Action.MANAGER, "Managers to change", ("User", "Changes", "Reason")),
     (Action.LICENSE, "Licenses to change", ("User", "Changes", "Reason")),
@@ -263,6 +279,11 @@ def _row(c: Change) -> list[str]:
         return [user, f"`{c.object_id}`", attrs, _cell(c.reason)]
     if c.action in (Action.ASSIGN, Action.REVOKE):
         return [user, _cell(c.role_name or c.role_id or ""), _cell(c.reason)]
+    if c.action is Action.RESCHEDULE:
+        old, new = c.updates["endDateTime"]
+        kind = "eligible" if c.eligible else "active"
+        return [user, _cell(f"{c.role_name or c.role_id} ({kind})"), _cell(f"{end_day(old)} → {end_day(new)}"),
+                _cell(c.reason)]
     return [user, f"`{c.object_id}`", _cell(c.reason)]
 
 

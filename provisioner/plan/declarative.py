@@ -17,7 +17,7 @@ from provisioner.model import (
     User,
     UserSpec,
 )
-from provisioner.plan import expiry
+from provisioner.plan import ends, expiry
 from provisioner.plan.imperative import (
     DEFAULT_JUSTIFICATION,
     NO_PIM,
@@ -36,8 +36,9 @@ def diff(desired: Manifest, state: TenantState, *, prune: bool = False) -> Plann
     - A listed user missing from the tenant is restored when a deleted user with that original
       UPN is still in its window (the most recently deleted one), else created.
     - Attributes are compared only where the manifest sets them (``USER_WRITABLE``).
-    - Of the managed roles, each listed user ends up holding exactly the ones listed; roles the
-      manifest does not manage are left alone (a listed unmanaged role is assigned, never revoked).
+    - Of the managed roles, each listed user ends up holding exactly the ones listed, of the kind
+      listed (eligible or active) and ending when listed (``ends``); roles the manifest does not
+      manage are left alone (a listed unmanaged role is assigned, never revoked nor rescheduled).
     - With ``prune``, active users in the scope's domains who are not listed are deleted; synced
       and protected ones are planned too, so the guardrails refuse them loudly.
     """
@@ -54,7 +55,7 @@ def diff(desired: Manifest, state: TenantState, *, prune: bool = False) -> Plann
         wanted = {r.template_id.lower(): r for r in (index.role(ref) for ref in spec.roles)}
         user = state.user(spec.upn)
         if user is not None:
-            changes += _converge_user(user, spec, wanted, managed, index)
+            changes += _converge_user(user, spec, wanted, managed, index, notes)
             if index.deleted_by_upn.get(key):
                 notes.append(
                     f"{user.user_principal_name} is active, so the deleted user with the same name "
@@ -91,7 +92,7 @@ def diff(desired: Manifest, state: TenantState, *, prune: bool = False) -> Plann
 
 
 def _converge_user(
-    user: User, spec: UserSpec, wanted: dict[str, RoleDefinition], managed: set[str], index: Index
+    user: User, spec: UserSpec, wanted: dict[str, RoleDefinition], managed: set[str], index: Index, notes: list[str]
 ) -> list[Change]:
     changes: list[Change] = []
     upn = user.user_principal_name
@@ -106,11 +107,16 @@ def _converge_user(
     held = index.held.get(user.id, {})
     eligible = {t: a for (p, t), a in index.eligible.items() if p == user.id}
     kinds = _kinds(spec, index)
+    refs = {index.role(ref).template_id.lower(): ref for ref in spec.roles}
     for template, role in wanted.items():
         holding = kinds.get(template, Holding())
         have = eligible.get(template) if holding.eligible else held.get(template)
         if have is None:
             changes.append(pim_assign_change(upn, user.id, role, "in the manifest", holding, index.state))
+        elif template in managed:  # held as listed: its end too, where the manifest decides the role
+            moved, said = ends.reschedule(upn, user.id, role, have, holding, index.state, refs[template])
+            changes += moved
+            notes += said
         # The other kind of the same role, when the manifest manages it: converge to the kind listed.
         other = held.get(template) if holding.eligible else eligible.get(template)
         if other is not None and template in managed and (holding.eligible or index.state.pim):

@@ -46,8 +46,8 @@ def guardrails(plan: Plan, state: TenantState, policy: Policy) -> None:
     """Refuse the whole plan, before any write, listing every problem found (one per line).
 
     Refused: deleting or purging a directory-synced user, or updating one or resetting its password;
-    deleting, purging, disabling, renaming, resetting the password of or revoking a role from a
-    protected account; leaving no active Global Administrator; more
+    deleting, purging, disabling, renaming, resetting the password of, revoking a role from or giving
+    an end date to a role of a protected account; leaving no active Global Administrator; more
     deletes (or purges) than ``policy.max_deletes`` unless ``policy.force``; restoring past the 30-day window;
     restoring to a user principal name another user holds.
     """
@@ -78,13 +78,15 @@ def guardrails(plan: Plan, state: TenantState, policy: Policy) -> None:
             )
         target, template = written(c)  # a revoke's target is the principal of the assignment it deletes
         harms = c.action in (Action.DELETE, Action.PURGE, Action.REVOKE, Action.PASSWORD) or (
-            c.action is Action.UPDATE and (disables(c) or "userPrincipalName" in c.updates))
+            c.action is Action.UPDATE and (disables(c) or "userPrincipalName" in c.updates)) or (
+            c.action is Action.RESCHEDULE and c.updates["endDateTime"][1] is not None)  # a demotion to come
         if harms and target in guarded:
             doing = {
                 Action.DELETE: "deleting",
                 Action.PURGE: "purging",
                 Action.REVOKE: f"revoking {index.role_display_name(template) or template} from",
                 Action.PASSWORD: "resetting the password of",
+                Action.RESCHEDULE: f"giving an end date to {index.role_display_name(template) or template} of",
                 Action.UPDATE: "disabling" if disables(c) else "renaming",
             }[c.action]
             who = index.by_id.get(target) or index.deleted_by_id.get(target)
@@ -154,16 +156,19 @@ def _describe(c: Change, index: Index, written: WrittenIds) -> str:
 
 def warnings(plan: Plan, state: TenantState, within: timedelta = EXPIRING_WITHIN) -> list[str]:
     """What the review should hear but that does not block the plan: a plan removing a Global
-    Administrator that leaves only active ones whose assignments end within ``within`` (the others
-    eligible or gone). None of them could act after that end; an eligible one can act only once it
-    activates, which needs an active administrator when approval is on. The refusal of zero active
-    Global Administrators is ``guardrails``'; an end not known (a plan applied from a file reads none)
-    counts as permanent."""
+    Administrator, or moving the end of an active one, that leaves only active ones whose assignments
+    end within ``within`` (the others eligible or gone). None of them could act after that end; an
+    eligible one can act only once it activates, which needs an active administrator when approval is
+    on. The refusal of zero active Global Administrators is ``guardrails``'; an end not known (a plan
+    applied from a file reads none) counts as permanent."""
     removes = RemovesGlobalAdmin(state)
-    if not any(removes(c) for c in plan.changes):
+    written = WrittenIds(state)
+    # An active Global Administrator assignment whose end the plan moves: its new end (None: permanent).
+    moved = {written(c)[0]: parse_datetime(c.updates["endDateTime"][1]) for c in plan.changes
+             if c.action is Action.RESCHEDULE and not c.eligible and written(c)[1] == GLOBAL_ADMIN_ID}
+    if not any(removes(c) for c in plan.changes) and not moved:
         return []
     now = state.now
-    written = WrittenIds(state)
     gone = {written(c)[0] for c in plan.changes if removes(c)}
     templates = template_of(state)
     holders = {oid.lower() for oid in global_admin_holders(state)}
@@ -172,7 +177,7 @@ def warnings(plan: Plan, state: TenantState, within: timedelta = EXPIRING_WITHIN
         oid = a.principal_id.lower()
         is_ga = templates.get(a.role_definition_id.lower(), a.role_definition_id.lower()) == GLOBAL_ADMIN_ID
         if is_ga and a.directory_scope_id == "/" and oid in holders and oid not in gone:
-            ends[oid] = _later(ends.get(oid, now), parse_datetime(a.end))
+            ends[oid] = _later(ends.get(oid, now), moved[oid] if oid in moved else parse_datetime(a.end))
     enabled = {u.id.lower() for u in state.users.values() if u.account_enabled}
     for c in plan.changes:
         oid, template = written(c)

@@ -28,6 +28,8 @@ def check_labels(plan: Plan, state: TenantState, skus: Iterable[Sku] = ()) -> li
     an ASSIGN or LICENSE without an object id goes to a user the plan creates; the role id names a role
     whose display name is ``role_name`` (from the role catalog when the state holds no roles); a
     REVOKE's assignment exists, tenant-wide, for that user and that role; a CREATE's name is free;
+    a RESCHEDULE's assignment is the user's, of that role and kind, made through PIM, and ends (by
+    day) when the plan says it ends before the change;
     a POLICY_RULE's policy id is its role's PIM policy, which has that rule, of that type, and the
     change is exactly what the fix planner makes of the rule as it is now (``pim_rules.rebuilt``).
     A RESET-PASSWORD is checked as an UPDATE is (its object id names the active user its UPN names).
@@ -51,10 +53,12 @@ def check_labels(plan: Plan, state: TenantState, skus: Iterable[Sku] = ()) -> li
                 problems.append(f"change the {c.rule_id} rule of {c.role_name}: {found}")
             continue
         found = _user_problem(c, index, created, restored)
-        if found is None and c.action in (Action.ASSIGN, Action.REVOKE):
+        if found is None and c.action in (Action.ASSIGN, Action.REVOKE, Action.RESCHEDULE):
             found = _role_problem(c, index)
         if found is None and c.action is Action.REVOKE:
             found = _assignment_problem(c, index)
+        if found is None and c.action is Action.RESCHEDULE:
+            found = _end_problem(c, index)
         if found is not None:
             problems.append(f"{_what(c)}: {found}")
         if c.action is Action.LICENSE:
@@ -71,6 +75,8 @@ def _what(c: Change) -> str:
         return f"change the licenses of {c.upn}"
     if c.action is Action.PASSWORD:
         return f"reset the password of {c.upn}"
+    if c.action is Action.RESCHEDULE:
+        return f"change the end of {c.role_name} for {c.upn}"
     return f"{c.action.value} {c.upn}"
 
 
@@ -146,6 +152,8 @@ def _role_problem(c: Change, index: Index) -> str | None:
 
 def _assignment_problem(c: Change, index: Index) -> str | None:
     a = index.assignments.get(c.assignment_id or "")
+    if c.action is Action.RESCHEDULE and c.eligible:
+        a = next((e for e in index.state.eligible if e.id == c.assignment_id), None)
     if a is None:
         return f"role assignment {c.assignment_id} does not exist in this tenant"
     if a.directory_scope_id != "/":
@@ -157,6 +165,25 @@ def _assignment_problem(c: Change, index: Index) -> str | None:
     if index.template(a.role_definition_id) != index.template(c.role_id or ""):
         role = index.role_display_name(a.role_definition_id) or a.role_definition_id
         return f"role assignment {c.assignment_id} is for {role}, not {c.role_name}"
+    return None
+
+
+def _end_problem(c: Change, index: Index) -> str | None:
+    """A reschedule: its assignment is the user's, of that role and kind, through PIM, and ends (by day)
+    when the plan says it does now; what the write sends is the new end, which a person read as such."""
+    found = _assignment_problem(c, index)
+    if found is not None:
+        kind = "eligible" if c.eligible else "active"
+        return found.replace("does not exist in this tenant", f"is not an {kind} assignment in this tenant")
+    held = index.assignments.get(c.assignment_id or "") if not c.eligible else next(
+        e for e in index.state.eligible if e.id == c.assignment_id)
+    if not c.eligible and held.outside_pim is not False:
+        return (f"role assignment {c.assignment_id} was made outside PIM (or PIM was not read): PIM cannot "
+                "change its end")
+    old = c.updates.get("endDateTime", (None, None))[0]
+    if (held.end or "")[:10] != (old or "")[:10]:
+        return (f"role assignment {c.assignment_id} ends {(held.end or '')[:10] or 'never (permanent)'}, not "
+                f"{(old or '')[:10] or 'never (permanent)'} as the plan says")
     return None
 
 

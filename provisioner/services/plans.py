@@ -19,7 +19,14 @@ from provisioner.plan.licenses import Held, refuse, saved_problems
 from provisioner.plan.pim_rules import added_approvers
 from provisioner.services.audit import POLICIES_REQUEST, role_policies
 from provisioner.services.licenses import license_reads, take_licenses, with_licenses
-from provisioner.services.reads import DEFINITIONS_REQUEST, DELETED_REQUEST, GA_REQUEST, Reader, full_state
+from provisioner.services.reads import (
+    DEFINITIONS_REQUEST,
+    DELETED_REQUEST,
+    GA_REQUEST,
+    Reader,
+    all_instances,
+    full_state,
+)
 from provisioner.services.target import Applied, Approve, Passwords, Review, RunOptions, Target, carry_out, changing
 
 # Plans come from sync --out and from audit --fix-plan: either is made again the same way.
@@ -80,7 +87,13 @@ async def read_for(target: Target, plan: Plan) -> ReadForPlan:
     await r.global_admins(answers)
     await r.deleted(answers)
     await r.take_definitions(answers)
-    await r.assignments_of(r.ids(), also=r.unknown_holders())
+    # A reschedule is checked against how its assignment is held (kind, PIM or not, end): PIM's instances.
+    pim = any(c.action is Action.RESCHEDULE for c in plan.changes)
+    await r.assignments_of(r.ids(), also=r.unknown_holders(), pim=pim)
+    if pim and r.state.pim is None:  # too many users to read one by one: every instance, in one round trip
+        held = await all_instances(target.directory)
+        r.add_assignments(a for a in held.assignments if a.principal_id.lower() in r.ids())
+        r.state.eligible, r.state.pim = held.eligible, held.pim
     return read
 
 

@@ -154,7 +154,8 @@ PLANS: dict[str, tuple[bytes | str, str]] = {
     "null changes": (json.dumps({**_plan(), "changes": None}), f"the plan's changes must be a list; {REMAKE}"),
     "null change": (json.dumps({**_plan(), "changes": [None]}), f"change 1 must be a JSON object; {REMAKE}"),
     "null action": (json.dumps(_plan(action=None)), "change 1: action must be one of create, update, manager, "
-                    "revoke-sessions, reset-password, restore, assign, revoke, license, delete, purge, policy-rule, "
+                    "revoke-sessions, reset-password, restore, assign, revoke, reschedule, license, delete, purge, "
+                    "policy-rule, "
                     f"not None; {REMAKE}"),
     "NaN format version": (PLAN_TEXT.replace('"formatVersion": 2', '"formatVersion": NaN'),
                            f"not a provisioner plan (formatVersion 2 expected); {REMAKE}"),

@@ -162,3 +162,34 @@ def test_no_p2_refuses_every_pim_call(client):
     assert_error(client.get(f"{BASE}/roleEligibilityScheduleInstances"), 400, "AadPremiumLicenseRequired", message)
     uid = create(client, "ann")["id"]
     assert_error(_request(client, "eligible", "adminAssign", uid), 400, "AadPremiumLicenseRequired", message)
+
+
+def test_update_moves_the_end_and_keeps_the_assignment(client):
+    """adminUpdate (P§A1.1, behaviour UNVERIFIED): the same schedule and instance, a new end; active: the
+    same role assignment. No end (noExpiration) makes it permanent."""
+    uid = create(client, "ann")["id"]
+    for kind, suffix, flt in (("eligible", "-e", "roleEligibility"), ("active", "", "roleAssignment")):
+        first = _request(client, kind, "adminAssign", uid, justification="x", **_until("2099-01-01T00:00:00Z")).json()
+        resp = _request(client, kind, "adminUpdate", uid, justification="x", **_until("2099-06-30T00:00:00Z"))
+        assert resp.status_code == 201 and resp.json()["targetScheduleId"] == first["id"], resp.text
+        [schedule] = _list(client, f"{flt}Schedules", f"principalId eq '{uid}'")
+        assert (schedule["id"], schedule["scheduleInfo"]["expiration"]["endDateTime"]) == (
+            first["id"], "2099-06-30T00:00:00Z")
+        [instance] = _list(client, f"{flt}ScheduleInstances", f"principalId eq '{uid}'")
+        assert (instance["id"], instance["endDateTime"]) == (_aid(BILLING, uid) + suffix, "2099-06-30T00:00:00Z")
+        assert _request(client, kind, "adminUpdate", uid, justification="x",
+                        scheduleInfo={"expiration": {"type": "noExpiration"}}).status_code == 201
+        [instance] = _list(client, f"{flt}ScheduleInstances", f"principalId eq '{uid}'")
+        assert instance["endDateTime"] is None
+    assert [a["id"] for a in _list(client, "roleAssignments", f"principalId eq '{uid}'")] == [_aid(BILLING, uid)]
+
+
+def test_update_of_a_direct_assignment_is_refused(client):
+    """A direct assignment has no PIM schedule to update: RoleAssignmentDoesNotExist (UNVERIFIED)."""
+    uid = create(client, "ann")["id"]
+    client.post(f"{BASE}/roleAssignments", json={"principalId": uid, "roleDefinitionId": BILLING,
+                                                  "directoryScopeId": "/"})
+    assert_error(_request(client, "active", "adminUpdate", uid, justification="x", **_until("2099-01-01T00:00:00Z")),
+                 400, "RoleAssignmentDoesNotExist")
+    [instance] = _list(client, "roleAssignmentScheduleInstances", f"principalId eq '{uid}'")
+    assert instance["endDateTime"] is None

@@ -118,7 +118,8 @@ def edited(n: int, **changes: object) -> dict:
         ({**every_kind().to_json(), "digest": "abc"}, "the plan's digest must be 64 lower-case hex digits (a sha256)"),
         ({**every_kind().to_json(), "tenant": 3}, "the plan: tenant must be a string"),
         (edited(5, action="remove"), "change 6: action must be one of create, update, manager, revoke-sessions, "
-                                     "reset-password, restore, assign, revoke, license, delete, purge, policy-rule, "
+                                     "reset-password, restore, assign, revoke, reschedule, license, delete, purge, "
+                                     "policy-rule, "
                                      "not 'remove'"),
         (edited(5, objectId="bob"), "change 6 (delete bob@contoso.com): objectId must be an object id (a GUID like "
                                     "00000000-0000-0000-0000-000000000000), not 'bob'"),
