@@ -4,11 +4,12 @@ and the CISA SCuBA privileged-access baseline (MS.AAD.7) from what Graph's PIM e
 Round trips, without a manifest: the role definitions, role assignments, PIM instances and deleted
 users (each listing's first page), the number of users (``/users/$count``), the baseline's four
 reads (PIM instances, role policies with their rules, subscribed SKUs) and the protected accounts
-(by UPN) go out together; then one round reads every principal holding or eligible for a role (by
-id, 15 to a request, 20 requests to a ``$batch``) with its ``onPremisesImmutableId``, which the
-baseline needs. The users are not listed: the report looks only at those, and a tenant of 10,000
-users is 11 pages read one after another. With a manifest the drift is a full sync plan, so every
-user is listed; the privileged users' immutable ids are then one more round.
+(by UPN) go out together, then the listings' further pages, side by side; then one round reads
+every principal holding or eligible for a role (by id, 15 to a request, 20 requests to a ``$batch``)
+with its ``onPremisesImmutableId``, which the baseline needs. The users are not listed: the report
+looks only at those, and a tenant of 10,000 users is 11 pages read one after another. With a
+manifest the drift is a full sync plan, so every user is listed; the privileged users' immutable ids
+are then one more round.
 
 A baseline read the tenant refuses (404, 400, AadPremiumLicenseRequired, 403) never fails the
 audit: the policies needing it are reported as not checkable.
@@ -92,7 +93,7 @@ async def read_tenant(d: Directory, *, protected: Iterable[str] = (), also: Sequ
     named = [users_by_upn_request(f"protected:{n}", part, select=HOLDER_SELECT)
              for n, part in enumerate(chunks(upns, MAX_IN_VALUES))]
     state, count, answers = await asyncio.gather(full_state(d, every_user=False), d.user_count(),
-                                                 d.read([*also, *named]))
+                                                 _every_page(d, [*also, *named]))
     found = [item for rid in [r.id for r in named] for item in answers.pop(rid).checked().values()]
     known = {item["id"].lower() for item in found}
     principals = sorted({a.principal_id.lower() for a in (*state.assignments, *state.eligible)} - known)
@@ -103,6 +104,27 @@ async def read_tenant(d: Directory, *, protected: Iterable[str] = (), also: Sequ
     immutable = {item["id"].lower(): item.get("onPremisesImmutableId") for item in found}
     _take_users(state, found)
     return TenantRead(state, answers, count, immutable)
+
+
+async def _every_page(d: Directory, requests: Sequence[Request]) -> dict[str, Response]:
+    """The answers to ``requests``, a listing's further pages read into its first answer, each
+    listing beside the others (and beside the tenant's listings): read later, they would be round
+    trips after the holders'. A page Graph refuses leaves the first answer as it was, for its
+    reader to report."""
+    answers = await d.read(requests)
+
+    async def whole(resp: Response) -> Response:
+        if not (resp.ok and isinstance(resp.body, dict) and resp.body.get("@odata.nextLink")):
+            return resp
+        try:
+            items = await d.collect(resp)
+        except ProvisionerError:
+            return resp
+        body = {k: v for k, v in resp.body.items() if k != "@odata.nextLink"}
+        return replace(resp, body={**body, "value": items})
+
+    done = await asyncio.gather(*(whole(resp) for resp in answers.values()))
+    return {resp.id: resp for resp in done}
 
 
 def _take_users(state: TenantState, items: Iterable[Mapping[str, Any]]) -> None:

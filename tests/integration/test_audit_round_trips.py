@@ -1,6 +1,6 @@
 """The audit's round trips on a tenant where listing every user would take pages one after another
 (3,000 users: four pages of 999): without a manifest it reads the role holders and the protected
-accounts by id and UPN and the number of users with ``/users/$count``, in two sequential rounds,
+accounts by id and UPN and the number of users with ``/users/$count``, in three sequential rounds,
 and its report is the one built from every user listed.
 
 Sequential rounds are counted from the gateway's request log under added latency: each HTTP
@@ -35,12 +35,14 @@ LATENCY_MS = 150
 PIM = LOCAL_BASE_URL + "/roleManagement/directory"
 ROLES = list(HIGHLY_PRIVILEGED.values())
 WEEK = timedelta(days=7)
+HOLDERS = 150
 
 
 async def _prepare(state: Path) -> dict[str, str]:
-    """40 role holders over the eight highly privileged roles (direct, PIM active, eligible; every
-    tenth disabled), one holder a deleted user, and the UPNs the protected accounts name: one with
-    a role, one without (disabled), one deleted, one that does not exist."""
+    """150 role holders over the eight highly privileged roles (direct, PIM active, eligible; every
+    tenth cloud-only one disabled), so that the assignments and active PIM instances are two pages;
+    one holder a deleted user; and the UPNs the protected accounts name: one with a role, one
+    without (disabled), one deleted, one that does not exist."""
     async with httpx.AsyncClient(transport=transport(state), base_url=LOCAL_BASE_URL,
                                  headers={"Authorization": "Bearer test"}) as c:
         users: list[dict[str, Any]] = []
@@ -50,19 +52,19 @@ async def _prepare(state: Path) -> dict[str, str]:
             users += page["value"]
             url = page.get("@odata.nextLink")
         cloud = [u for u in users[1:] if not u.get("onPremisesSyncEnabled")]
-        for i, u in enumerate(users[1:41]):
+        for i, u in enumerate(users[1:HOLDERS + 1]):
             body: dict[str, Any] = {"principalId": u["id"], "roleDefinitionId": ROLES[i % len(ROLES)],
                                     "directoryScopeId": "/"}
-            if i % 3 == 0:
+            if i % 5 < 2:
                 url = PIM + "/roleAssignments"
             else:
                 body.update(action="adminAssign", justification="test",
                             scheduleInfo={"expiration": {"type": "noExpiration"}})
-                url = PIM + ("/roleEligibilityScheduleRequests" if i % 3 == 2 else "/roleAssignmentScheduleRequests")
+                url = PIM + ("/roleEligibilityScheduleRequests" if i % 5 == 4 else "/roleAssignmentScheduleRequests")
             assert (await c.post(url, json=body)).status_code == 201
-            if i % 10 == 0:
+            if i % 10 == 0 and not u.get("onPremisesSyncEnabled"):  # a synced user is disabled on premises
                 assert (await c.patch(f"/users/{u['id']}", json={"accountEnabled": False})).status_code == 204
-        holder = {u["id"] for u in users[1:41]}
+        holder = {u["id"] for u in users[1:HOLDERS + 1]}
         plain = [u for u in cloud if u["id"] not in holder]
         gone = plain[0]
         assert (await c.post(PIM + "/roleAssignments", json={
@@ -127,19 +129,24 @@ FIRST_ROUND = [
     "GET /v1.0/roleManagement/directory/roleEligibilityScheduleInstances",
     "GET /v1.0/users/$count",
 ]
+ACTIVE = "GET /v1.0/roleManagement/directory/roleAssignmentScheduleInstances"
+SECOND_PAGES = ["GET /v1.0/roleManagement/directory/roleAssignments", ACTIVE]
 
 
 def test_audit_reads_the_holders_not_every_user(tenant: tuple[Path, dict[str, str]], caplog: pytest.LogCaptureFixture,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     profile = _profile(tenant)
     sent, rounds = _traffic(profile, caplog, monkeypatch, lambda t: services.audit(t, expiring_within=WEEK))
-    # First round: five listings, the count, one $batch (the baseline's four reads and the protected
-    # accounts by UPN); second: one $batch of the 41 holders by id (15 to a request).
-    assert sent == sorted([*FIRST_ROUND, "POST /v1.0/$batch", "POST /v1.0/$batch"])
-    assert rounds == 2
+    # 1: five listings, the count, one $batch (the baseline's four reads, the protected accounts by
+    # UPN); 2: the second pages of the assignments and of the active instances (read twice: the
+    # tenant's and the baseline's); 3: one $batch of the 151 holders by id (15 to a request).
+    assert sent == sorted([*FIRST_ROUND, *SECOND_PAGES, ACTIVE, "POST /v1.0/$batch", "POST /v1.0/$batch"])
+    assert rounds == 3
     sent, rounds = _traffic(profile, caplog, monkeypatch,
                             lambda t: services.audit(t, expiring_within=WEEK, with_baseline=False))
-    assert (len(sent), rounds) == (8, 2)
+    # The protected accounts' one request, alone, goes as itself rather than in a $batch.
+    assert sent == sorted([*FIRST_ROUND, *SECOND_PAGES, "GET /v1.0/users", "POST /v1.0/$batch"])
+    assert rounds == 3
 
 
 def test_fix_plan_reads_as_the_audit_does(tenant: tuple[Path, dict[str, str]], caplog: pytest.LogCaptureFixture,
@@ -147,8 +154,8 @@ def test_fix_plan_reads_as_the_audit_does(tenant: tuple[Path, dict[str, str]], c
     profile = _profile(tenant)
     sent, rounds = _traffic(profile, caplog, monkeypatch,
                             lambda t: services.fix_plan(t, recipients=("sec@contoso.com",)))
-    assert sent == sorted([*FIRST_ROUND, "POST /v1.0/$batch", "POST /v1.0/$batch"])
-    assert rounds == 2
+    assert sent == sorted([*FIRST_ROUND, *SECOND_PAGES, ACTIVE, "POST /v1.0/$batch", "POST /v1.0/$batch"])
+    assert rounds == 3
 
 
 def test_the_report_is_the_one_of_every_user_listed(tenant: tuple[Path, dict[str, str]]) -> None:
@@ -167,7 +174,7 @@ def test_the_report_is_the_one_of_every_user_listed(tenant: tuple[Path, dict[str
             return by_holders, replace(report, baseline=judged, generated=by_holders.generated)
 
     by_holders, by_listing = asyncio.run(main())
-    assert by_holders.users == 3000 - 2  # two deleted
+    assert (by_holders.users, len(by_holders.holders)) == (3000 - 2, 91)  # two deleted; --all-roles
     codes = [(f.code, f.user_principal_name) for f in by_holders.findings]
     _, upns = tenant
     assert ("protected.missing", upns["missing"]) in codes
