@@ -1,8 +1,9 @@
 """Audit speed: `provisioner audit` (with the SCuBA privileged-access baseline) of a 10,000-user local
 tenant with 200 privileged assignments over the baseline's eight highly privileged roles (direct,
 PIM active permanent, PIM active time-bound and eligible) and those roles' PIM rules, end to end
-(read every user, role, assignment, PIM instance, policy and deleted user through the SDK, build the
-report, render it), once per output format, in-process. Target: under 5 seconds.
+(read every role, assignment, PIM instance, policy and deleted user, the number of users, and the
+role holders by id, through the SDK; build the report, render it), once per output format,
+in-process. Target: under 5 seconds.
 
 Then its Graph round trips through `provisioner local serve`: the audit as a fresh CLI process against
 the served tenant, with no added latency and with LATENCY ms added to every request; round trips =

@@ -42,6 +42,7 @@ from provisioner.graph import (
     listing,
     role_definitions_request,
     transport_failure,
+    user_count_request,
     users_by_upn_request,
 )
 from provisioner.model import USER_SELECT, DeletedUser, RoleAssignment, RoleDefinition, User
@@ -246,6 +247,19 @@ class Directory:
         async for page in self.rest(first):
             for d in page:
                 yield User.from_graph(d)
+
+    async def user_count(self) -> int:
+        """How many active users the tenant has, in one request: ``/users/$count``. It is an
+        advanced query, so eventually consistent: a user created or deleted moments ago may not be
+        counted yet. A tenant refusing it (400: advanced queries are not everywhere) is counted by
+        listing the users' ids instead."""
+        resp = (await self.read([user_count_request("count")]))["count"]
+        if resp.kind is not Kind.INVALID:
+            body = resp.checked().body
+            if isinstance(body, int | str) and str(body).strip().isdigit():
+                return int(body)
+        first = (await self.read([Request("0", "GET", listing("/users", "id"))]))["0"]
+        return sum([len(page) async for page in self.rest(first)])
 
     async def users_by_upn(self, upns: Iterable[str]) -> dict[str, User]:
         """The active users among ``upns``, keyed by lower-cased UPN, 15 to a filter, 20 filters a batch."""

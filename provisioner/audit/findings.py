@@ -59,11 +59,14 @@ def audit(
     all_roles: bool,
     tenant: str = "",
     drift: Drift | None = None,
+    user_count: int | None = None,
 ) -> AuditReport:
     """Build the audit report of ``state``: holders of the audited roles and every finding.
 
     Findings look at every role assignment in the state (not only the audited roles); the holders
     list shows the five classic roles, and with ``all_roles`` every privileged built-in role.
+    ``state.users`` needs only the principals of its assignments and the protected accounts;
+    ``user_count`` is the tenant's number of users when ``state.users`` does not hold them all.
     """
     now = state.now
     by_id = {u.id.lower(): u for u in state.users.values()}
@@ -134,7 +137,7 @@ def audit(
         roles=tuple(roles),
         holders=tuple(holders),
         findings=tuple(sorted(findings, key=lambda f: f.sort_key)),
-        users=len(state.users),
+        users=len(state.users) if user_count is None else user_count,
         deleted_users=len(deleted_by_id),
         drift=drift,
         notes=tuple(notes),

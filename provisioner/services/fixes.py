@@ -2,13 +2,11 @@
 the SCuBA baseline, and plan what fixes it without choosing people (``provisioner.plan.fixes``).
 Nothing is written: the plan is for ``apply``, which checks it against the tenant again.
 
-Round trips: the tenant's listings, the baseline's reads and the approver go out together; then
-one batch reads the privileged users' on-premises immutable ids (as the audit does).
+Round trips: as the audit's (``services.audit.read_tenant``), the approver read in the first round.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 
 from provisioner import plan as planning
@@ -17,8 +15,7 @@ from provisioner.graph import Kind, get_user_request
 from provisioner.model import User
 from provisioner.plan.fixes import FixPlan, FixRequest
 from provisioner.plan.fixes import fix_plan as plan_fixes
-from provisioner.services.audit import BASELINE_READS, baseline
-from provisioner.services.reads import full_state
+from provisioner.services.audit import BASELINE_READS, baseline, read_tenant, with_approvers
 from provisioner.services.target import Target
 
 
@@ -29,7 +26,8 @@ async def fix_plan(target: Target, *, recipients: tuple[str, ...] = (), approver
     ``apply`` checks."""
     d = target.directory
     reads = [*BASELINE_READS.values(), *([get_user_request("approver", approver)] if approver else [])]
-    state, answers = await asyncio.gather(full_state(d), d.read(reads))
+    read = await read_tenant(d, protected=target.profile.safety.protected_accounts, also=reads)
+    state, answers = read.state, read.answers
     chosen = None
     if approver:
         resp = answers.pop("approver")
@@ -38,7 +36,9 @@ async def fix_plan(target: Target, *, recipients: tuple[str, ...] = (), approver
                            "name or object id")
         chosen = User.from_graph(resp.checked().body)
     profile = target.profile
-    judged = await baseline(d, state, answers, profile.scuba)
+    judged = await baseline(d, state, answers, profile.scuba, immutable=read.immutable)
+    if chosen is not None:
+        await with_approvers(d, state, chosen)
     request = FixRequest(
         recipients=recipients, approver=chosen,
         protected=frozenset(i.lower() for i in planning.protected_ids(state, target.policy())),

@@ -307,13 +307,17 @@ def expiry_rules(items: Iterable[Mapping]) -> dict[tuple[str, bool], ExpiryRule]
     return found
 
 
-async def full_state(d: Directory, *, policies: Iterable[str] = ()) -> TenantState:
+async def full_state(d: Directory, *, policies: Iterable[str] = (), every_user: bool = True) -> TenantState:
     """Every user, deleted user, role and assignment (what sync and the audit compare against):
     four listings, read concurrently; with ``policies`` (role references) those roles' PIM expiry
-    rules too, in the same round trip (every role's when one is not in the catalog)."""
+    rules too, in the same round trip (every role's when one is not in the catalog). Without
+    ``every_user`` no user is read: a large tenant's listing is many pages one after another, and
+    the audit without a manifest reads only the users it reports on (``services.audit``)."""
     users: dict[str, User] = {}
 
     async def all_users() -> None:
+        if not every_user:
+            return
         async for user in d.iter_users():
             users[user.user_principal_name.lower()] = user
 
