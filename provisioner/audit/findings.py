@@ -10,6 +10,7 @@ when its assignments are visible in the state; the report says so in its notes.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from provisioner.audit.report import (
@@ -84,34 +85,33 @@ def audit(
 
     audited = _audited_roles(state, all_roles)
     audited_ids = [d.template_id.lower() for d in audited]
+    # Active assignments are what can act now (the findings judge them); eligible ones (PIM) are
+    # listed beside them, each with how it is held.
     assignments = sorted(state.assignments, key=lambda a: a.id)
     holders_by_role: dict[str, list[Holder]] = {t: [] for t in audited_ids}
     held_by: dict[str, list[RoleDefinition]] = {}
-    for a in assignments:
+    placeholder = AuditedRole("", "", None, False, 0)  # replaced below, once the counts are known
+    for a in (*assignments, *sorted(state.eligible, key=lambda a: a.id)):
         template = templates.get(a.role_definition_id.lower(), a.role_definition_id.lower())
-        held_by.setdefault(a.principal_id.lower(), []).append(role_of(a.role_definition_id))
-        if template not in holders_by_role:
-            continue
-        holders_by_role[template].append(
-            Holder(
-                role=AuditedRole(template, "", None, False, 0),  # replaced below
-                assignment_id=a.id,
-                principal_id=a.principal_id,
-                scope=a.directory_scope_id,
-                user=by_id.get(a.principal_id.lower()),
-                deleted=deleted_by_id.get(a.principal_id.lower()),
-            )
-        )
+        if not a.eligible:
+            held_by.setdefault(a.principal_id.lower(), []).append(role_of(a.role_definition_id))
+        if template in holders_by_role:
+            holders_by_role[template].append(Holder(
+                placeholder, a.id, a.principal_id, a.directory_scope_id, by_id.get(a.principal_id.lower()),
+                deleted_by_id.get(a.principal_id.lower()), a))
     roles: list[AuditedRole] = []
     holders: list[Holder] = []
     for d in audited:
         t = d.template_id.lower()
         classic = classic_for(t)
+        active = {h.principal_id for h in holders_by_role[t] if not (h.held and h.held.eligible)}
+        eligible = {h.principal_id for h in holders_by_role[t]} - active
         role = AuditedRole(t, d.display_name, classic.classic_name if classic else None, is_privileged(d),
-                           len({h.principal_id for h in holders_by_role[t]}))
+                           len(active), len(eligible))
         roles.append(role)
-        found = [Holder(role, h.assignment_id, h.principal_id, h.scope, h.user, h.deleted) for h in holders_by_role[t]]
-        holders += sorted(found, key=lambda h: ((h.upn or "~").lower(), h.principal_id, h.scope))
+        found = [replace(h, role=role) for h in holders_by_role[t]]
+        holders += sorted(found, key=lambda h: ((h.upn or "~").lower(), h.principal_id, h.scope,
+                                                bool(h.held and h.held.eligible)))
 
     findings = _global_admin_findings(state, by_id)
     findings += _protected_findings(state, protected, deleted_by_id)

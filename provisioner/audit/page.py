@@ -72,7 +72,7 @@ def render_html(r: AuditReport) -> str:
         f"<h2>{'Holders of privileged roles' if r.all_roles else 'Holders of the classic admin roles'}</h2>",
         _html_table([holder_row(h) for h in r.holders], HOLDER_COLUMNS, "holders"),
     ]
-    empty = [x.name for x in r.roles if not x.holders]
+    empty = [x.name for x in r.roles if not x.holders and not x.eligible]
     if empty:
         parts.append(f'<p class="note">Roles without holders: {e(", ".join(empty))}.</p>')
     if r.drift is not None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from provisioner.audit.baseline import Baseline
 from provisioner.changes import Change, Plan
-from provisioner.model import DeletedUser, User, format_datetime
+from provisioner.model import DeletedUser, RoleAssignment, User, format_datetime
 from provisioner.render import summary
 from provisioner.roles.catalog import GLOBAL_ADMIN_ID
 
@@ -83,7 +83,8 @@ class AuditedRole:
     name: str
     classic_name: str | None
     privileged: bool
-    holders: int
+    holders: int  # principals holding it active (they can act now)
+    eligible: int = 0  # principals eligible for it (PIM), not holding it active
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -92,6 +93,7 @@ class AuditedRole:
             "classicName": self.classic_name,
             "isPrivileged": self.privileged,
             "holderCount": self.holders,
+            "eligibleHolderCount": self.eligible,
         }
 
 
@@ -105,6 +107,7 @@ class Holder:
     scope: str
     user: User | None  # None when the principal is not an active user (a group, an app, a deleted user)
     deleted: DeletedUser | None = None
+    held: RoleAssignment | None = None  # how it is held: active or eligible, until when, inside PIM or not
 
     @property
     def principal_type(self) -> str:
@@ -132,6 +135,10 @@ class Holder:
             "accountEnabled": u.account_enabled if u else None,
             "onPremisesSyncEnabled": u.synced if u else None,
             "createdDateTime": format_datetime(u.created) if u else None,
+            "eligible": bool(self.held and self.held.eligible),
+            "endDateTime": self.held.end if self.held else None,
+            "outsidePim": self.held.outside_pim if self.held else None,
+            "assignment": self.held.describe() if self.held else None,
         }
 
 
@@ -188,8 +195,13 @@ class AuditReport:
                          if Severity(f.severity).rank >= level.rank]
 
     @property
+    def active(self) -> list[Holder]:
+        """The holders that can act now (eligible ones activate first)."""
+        return [h for h in self.holders if not (h.held and h.held.eligible)]
+
+    @property
     def global_admins(self) -> int:
-        return len({h.principal_id for h in self.holders if h.role.role_id == GLOBAL_ADMIN_ID})
+        return len({h.principal_id for h in self.active if h.role.role_id == GLOBAL_ADMIN_ID})
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -204,7 +216,8 @@ class AuditReport:
             "summary": {
                 "users": self.users,
                 "deletedUsers": self.deleted_users,
-                "roleHolders": len(self.holders),
+                "roleHolders": len(self.active),
+                "eligibleRoleHolders": len(self.holders) - len(self.active),
                 "globalAdministrators": self.global_admins,
                 "findings": {s.value: self.count(s) for s in Severity},
             },

@@ -15,7 +15,7 @@ from provisioner.model import format_datetime
 from provisioner.output import terminal_text
 from provisioner.render import MARKERS
 
-HOLDER_COLUMNS = ("Role", "User", "Name", "Enabled", "Source", "Created")
+HOLDER_COLUMNS = ("Role", "User", "Name", "Assignment", "Enabled", "Source", "Created")
 FINDING_COLUMNS = ("Severity", "Finding", "Evidence", "Fix")
 DRIFT_COLUMNS = ("", "Action", "User", "Role", "Reason")
 BASELINE_COLUMNS = ("Policy", "Criticality", "Result", "Requirement", "Details")
@@ -39,6 +39,7 @@ def holder_row(h: Holder) -> list[str]:
         h.role.name + scope,
         who,
         u.display_name if u else "",
+        h.held.describe() if h.held else "",
         _yes_no(u.account_enabled) if u else "",
         ("synced" if u.synced else "cloud-only") if u else "",
         day(u.created) if u else "",
@@ -102,7 +103,7 @@ def render_table(r: AuditReport) -> str:
     out += ["Findings", table([finding_row(f) for f in r.findings], FINDING_COLUMNS), ""]
     title = "Holders of privileged roles" if r.all_roles else "Holders of the classic admin roles"
     out += [title, table([holder_row(h) for h in r.holders], HOLDER_COLUMNS), ""]
-    empty = [x.name for x in r.roles if not x.holders]
+    empty = [x.name for x in r.roles if not x.holders and not x.eligible]
     if empty:
         out += [terminal_text("Roles without holders: " + ", ".join(empty)), ""]
     if r.drift is not None:
@@ -150,7 +151,7 @@ def render_markdown(r: AuditReport) -> str:
     out += ["### Findings", "", *_md_table([finding_row(f) for f in r.findings], FINDING_COLUMNS), ""]
     title = "Holders of privileged roles" if r.all_roles else "Holders of the classic admin roles"
     out += [f"### {title}", "", *_md_table([holder_row(h) for h in r.holders], HOLDER_COLUMNS), ""]
-    empty = [x.name for x in r.roles if not x.holders]
+    empty = [x.name for x in r.roles if not x.holders and not x.eligible]
     if empty:
         out += ["Roles without holders: " + _md_cell(", ".join(empty)) + ".", ""]
     if r.drift is not None:

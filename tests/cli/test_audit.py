@@ -420,12 +420,15 @@ def test_json_schema_keys(tenant):
     assert data["tenant"] == "local"
     assert list(data["options"]) == ["allRoles", "expiringWithinSeconds", "manifest"]
     assert data["options"]["expiringWithinSeconds"] == 7 * 86400
-    assert data["summary"] == {"users": 5, "deletedUsers": 0, "roleHolders": 2, "globalAdministrators": 1,
+    assert data["summary"] == {"users": 5, "deletedUsers": 0, "roleHolders": 2, "eligibleRoleHolders": 0,
+                               "globalAdministrators": 1,
                                "findings": {"error": 0, "warning": 2, "info": 0}}
-    assert list(data["roles"][0]) == ["roleDefinitionId", "roleName", "classicName", "isPrivileged", "holderCount"]
+    assert list(data["roles"][0]) == ["roleDefinitionId", "roleName", "classicName", "isPrivileged", "holderCount",
+                                      "eligibleHolderCount"]
     assert list(data["holders"][0]) == ["roleDefinitionId", "roleName", "assignmentId", "directoryScopeId",
                                         "principalId", "principalType", "userPrincipalName", "displayName",
-                                        "accountEnabled", "onPremisesSyncEnabled", "createdDateTime"]
+                                        "accountEnabled", "onPremisesSyncEnabled", "createdDateTime", "eligible",
+                                        "endDateTime", "outsidePim", "assignment"]
     assert list(data["findings"][0]) == ["code", "severity", "title", "userPrincipalName", "id", "evidence", "fix"]
 
 
@@ -448,8 +451,9 @@ def test_markdown_output(tenant):
         f"1 Global Administrator(s), 1 enabled: {ADMIN} | Keep at least two: add a cloud-only emergency-access "
         "account with: provisioner roles assign USER global |\n\n"
         "### Holders of the classic admin roles\n\n"
-        "| Role | User | Name | Enabled | Source | Created |\n|---|---|---|---|---|---|\n"
-        f"| Global Administrator | {ADMIN} | MOD Administrator | yes | cloud-only | {created} |\n\n"
+        "| Role | User | Name | Assignment | Enabled | Source | Created |\n|---|---|---|---|---|---|---|\n"
+        f"| Global Administrator | {ADMIN} | MOD Administrator | active permanent, outside PIM | yes | cloud-only "
+        f"| {created} |\n\n"
         "Roles without holders: Billing Administrator, Helpdesk Administrator, Service Support Administrator, "
         "User Administrator.\n\n" + BASELINE_MARKDOWN
     )
@@ -564,8 +568,10 @@ def test_html_page_renders_in_a_headless_browser(tenant, tmp_path):
     assert ('<tr class="warning"><td>warning</td><td>Disabled account holds admin roles</td>'
             f"<td>evil@{DOMAIN}: accountEnabled is false; holds Billing Administrator</td>") in dom
     assert (f"<td>Billing Administrator</td><td>evil@{DOMAIN}</td>"
-            "<td>&lt;script&gt;document.title=\"pwned\"&lt;/script&gt; &amp; \"Eve\"</td><td>no</td>") in dom
-    assert f"<td>Global Administrator</td><td>{ADMIN}</td><td>MOD Administrator</td><td>yes</td>" in dom
+            "<td>&lt;script&gt;document.title=\"pwned\"&lt;/script&gt; &amp; \"Eve\"</td>"
+            "<td>active permanent, outside PIM</td><td>no</td>") in dom
+    assert (f"<td>Global Administrator</td><td>{ADMIN}</td><td>MOD Administrator</td>"
+            "<td>active permanent, outside PIM</td><td>yes</td>") in dom
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install "

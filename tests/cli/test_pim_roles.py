@@ -85,6 +85,25 @@ def test_members_say_how_each_holds_the_role(tenant: Tenant) -> None:
     assert [r["assignment"] for r in tenant.json("roles", "members", "billing")] == ["permanently eligible"]
 
 
+def test_the_audit_lists_eligible_holders_with_how_each_holds_the_role(tenant: Tenant) -> None:
+    tenant.create("alice")
+    tenant.ok("roles", "assign", ALICE, "global", "--eligible", "--until", "2099-06-30", "--yes")
+    tenant.ok("roles", "assign", ALICE, "billing", "--until", "2099-01-31", "--yes")
+    data = json.loads(tenant.ok("audit", "--output", "json", "--no-baseline").stdout)
+    assert [(h["roleName"], h["userPrincipalName"], h["eligible"], h["endDateTime"], h["outsidePim"],
+             h["assignment"]) for h in data["holders"]] == [
+        ("Global Administrator", ADMIN, False, None, True, "active permanent, outside PIM"),
+        ("Global Administrator", ALICE, True, "2099-06-30T00:00:00Z", None, "eligible until 2099-06-30"),
+        ("Billing Administrator", ALICE, False, "2099-01-31T00:00:00Z", False, "active until 2099-01-31"),
+    ]
+    counts = {r["roleName"]: (r["holderCount"], r["eligibleHolderCount"]) for r in data["roles"]}
+    assert counts["Global Administrator"] == (1, 1)  # only the active one can act: the findings count it
+    assert data["summary"]["globalAdministrators"] == 1
+    table = tenant.ok("audit", "--no-baseline").stdout.splitlines()
+    assert [line.split("  ")[0] for line in table if ALICE in line] == ["Global Administrator", "Billing Administrator"]
+    assert any("eligible until 2099-06-30" in line for line in table if ALICE in line)
+
+
 def test_assign_what_is_held_is_already_in_place(tenant: Tenant) -> None:
     tenant.create("alice")
     tenant.ok("roles", "assign", ALICE, "billing", "--eligible", "--yes")

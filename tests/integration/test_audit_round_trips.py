@@ -174,7 +174,7 @@ def test_the_report_is_the_one_of_every_user_listed(tenant: tuple[Path, dict[str
             return by_holders, replace(report, baseline=judged, generated=by_holders.generated)
 
     by_holders, by_listing = asyncio.run(main())
-    assert (by_holders.users, len(by_holders.holders)) == (3000 - 2, 91)  # two deleted; --all-roles
+    assert (by_holders.users, len(by_holders.holders)) == (3000 - 2, 113)  # two deleted; --all-roles; 22 eligible
     codes = [(f.code, f.user_principal_name) for f in by_holders.findings]
     _, upns = tenant
     assert ("protected.missing", upns["missing"]) in codes
