@@ -356,10 +356,12 @@ def eligibility_instances_request(rid: str) -> Request:
     return Request(rid, "GET", f"{PIM}/roleEligibilityScheduleInstances")
 
 
-def role_policies_request(rid: str) -> Request:
-    """The PIM policy of every directory role, with its rules."""
-    flt = quote("scopeId eq '/' and scopeType eq 'DirectoryRole'", safe="")
-    return Request(rid, "GET", f"/policies/roleManagementPolicyAssignments?$filter={flt}"
+def role_policies_request(rid: str, role_id: str | None = None) -> Request:
+    """The PIM policy of every directory role (or of ``role_id``'s), with its rules (P§A4.1: the scope
+    filter is required)."""
+    clause = "scopeId eq '/' and scopeType eq 'DirectoryRole'" + (
+        f" and roleDefinitionId eq '{role_id.lower()}'" if role_id else "")
+    return Request(rid, "GET", f"/policies/roleManagementPolicyAssignments?$filter={quote(clause, safe='')}"
                                "&$expand=policy($expand=rules)")
 
 

@@ -355,6 +355,21 @@ class RolePolicy:
     id: str
     rules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
+    @classmethod
+    def from_assignment(cls, a: Mapping[str, Any]) -> RolePolicy:
+        """From a roleManagementPolicyAssignment listed with ``$expand=policy($expand=rules)``."""
+        policy = a.get("policy") or {}
+        rules = {r.get("id"): r for r in policy.get("rules") or ()}
+        return cls(str(a.get("policyId") or policy.get("id") or ""), rules)
+
+    def expiry(self, eligible: bool) -> ExpiryRule | None:
+        """The admin expiry rule for eligible or active grants, if the policy has it."""
+        rule_id = "Expiration_Admin_Eligibility" if eligible else "Expiration_Admin_Assignment"
+        rule = self.rules.get(rule_id)
+        if rule is None:
+            return None
+        return ExpiryRule(rule_id, rule.get("isExpirationRequired") is True, rule.get("maximumDuration"))
+
 
 @dataclass(frozen=True)
 class ExpiryRule:
@@ -385,10 +400,10 @@ class TenantState:
     # Governance), None when not asked.
     eligible: list[RoleAssignment] = field(default_factory=list)
     pim: bool | None = None
-    policies: dict[str, RolePolicy] = field(default_factory=dict)  # lower role template id -> PIM policy, where read
-    # PIM's expiry rules of the roles a plan may grant, by (role template id lower, eligible); a role
-    # whose policy was not read has none (Graph still checks at write time).
-    expiry: dict[tuple[str, bool], ExpiryRule] = field(default_factory=dict)
+    # Lower role template id -> its PIM policy, where read: the roles a plan grants (their expiry
+    # rules), or every role (audit, fix plans). A role whose policy was not read has no rule here
+    # (Graph still checks at write time).
+    policies: dict[str, RolePolicy] = field(default_factory=dict)
 
     def user(self, upn: str) -> User | None:
         return self.users.get(upn.lower())

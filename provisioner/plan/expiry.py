@@ -43,7 +43,8 @@ def spoken(span: timedelta) -> str:
 
 
 def rule_for(state: TenantState, role: RoleDefinition, eligible: bool) -> ExpiryRule | None:
-    return state.expiry.get((role.template_id.lower(), eligible))
+    policy = state.policies.get(role.template_id.lower())
+    return policy.expiry(eligible) if policy else None
 
 
 def check(role: RoleDefinition, holding: Holding, state: TenantState, fix: str, *, upn: str = "",

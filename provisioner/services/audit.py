@@ -42,10 +42,10 @@ from provisioner.graph import (
     users_by_id_request,
     users_by_upn_request,
 )
-from provisioner.model import USER_SELECT, Manifest, RolePolicy, TenantState, User
+from provisioner.model import USER_SELECT, Manifest, TenantState, User
 from provisioner.roles.catalog import GLOBAL_ADMIN_ID
 from provisioner.roles.rules import template_of
-from provisioner.services.reads import full_state
+from provisioner.services.reads import full_state, role_policies
 from provisioner.services.target import Target
 
 BASELINE_READS = {
@@ -214,17 +214,6 @@ async def baseline(d: Directory, state: TenantState, answers: Mapping[str, Respo
         notes.append(f"{len(skipped)} holder(s) of highly privileged roles are not users (groups or applications); "
                      "their members are not counted.")
     return replace(result, notes=tuple(notes))
-
-
-def role_policies(assignments: list[dict[str, Any]]) -> dict[str, RolePolicy]:
-    """Each role's PIM policy, by lower-cased role (template) id, from roleManagementPolicyAssignments
-    listed with $expand=policy($expand=rules)."""
-    found = {}
-    for a in assignments:
-        policy = a.get("policy") or {}
-        found[(a.get("roleDefinitionId") or "").lower()] = RolePolicy(
-            str(a.get("policyId") or policy.get("id") or ""), {r.get("id"): r for r in policy.get("rules") or ()})
-    return found
 
 
 def pascal_plan(plan: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from provisioner.model import Manifest, TenantState
 from provisioner.plan import Planned
 from provisioner.plan.licenses import Held, refuse, saved_problems
 from provisioner.plan.pim_rules import added_approvers
-from provisioner.services.audit import POLICIES_REQUEST, role_policies
+from provisioner.services.audit import POLICIES_REQUEST
 from provisioner.services.licenses import license_reads, take_licenses, with_licenses
 from provisioner.services.reads import (
     DEFINITIONS_REQUEST,
@@ -26,6 +26,7 @@ from provisioner.services.reads import (
     Reader,
     all_instances,
     full_state,
+    role_policies,
 )
 from provisioner.services.target import Applied, Approve, Passwords, Review, RunOptions, Target, carry_out, changing
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 from urllib.parse import quote
 
 from provisioner.directory import Directory
@@ -28,10 +29,11 @@ from provisioner.graph import (
     get_user_request,
     instances_request,
     role_definitions_request,
+    role_policies_request,
     users_by_upn_request,
 )
 from provisioner.ids import is_guid
-from provisioner.model import DeletedUser, ExpiryRule, RoleAssignment, RoleDefinition, TenantState, User
+from provisioner.model import DeletedUser, RoleAssignment, RoleDefinition, RolePolicy, TenantState, User
 from provisioner.roles.catalog import GLOBAL_ADMIN_ID, classic_definitions, classic_for, resolve_role
 
 # Past this many users, one paged listing of the tenant is cheaper than looking each one up.
@@ -140,7 +142,7 @@ class Reader:
         rule when the grant is written, and refuses it with RoleAssignmentRequestPolicyValidationFailed."""
         for rid, resp in sorted(answers.items()):
             if rid.startswith("pol:") and resp.ok:
-                self.state.expiry.update(expiry_rules(await self.collect(resp)))
+                self.state.policies.update(role_policies(await self.collect(resp)))
 
     async def global_admins(self, answers: Mapping[str, Response]) -> None:
         """Take in the Global Administrator assignments read as ``ga`` (see :data:`GA_REQUEST`)."""
@@ -277,34 +279,18 @@ def resolvable(r: Reader, refs: Iterable[str]) -> list[RoleDefinition]:
 
 
 def policy_reads(roles: Iterable[RoleDefinition]) -> list[Request]:
-    """Each role's PIM policy with its rules (P§A4.1: the scope filter is required), for ``take_policies``."""
-    requests = {}
-    for role in roles:
-        flt = quote(f"scopeId eq '/' and scopeType eq 'DirectoryRole' and roleDefinitionId eq "
-                    f"'{role.template_id.lower()}'", safe="")
-        rid = f"pol:{role.template_id.lower()}"
-        requests[rid] = Request(rid, "GET", f"/policies/roleManagementPolicyAssignments?$filter={flt}"
-                                            "&$expand=policy($expand=rules)")
-    return list(requests.values())
+    """Each role's PIM policy with its rules, for ``take_policies``."""
+    ids = sorted({role.template_id.lower() for role in roles})
+    return [role_policies_request(f"pol:{i}", i) for i in ids]
 
 
-ALL_POLICIES = Request("pol:all", "GET", "/policies/roleManagementPolicyAssignments?$filter="
-                       + quote("scopeId eq '/' and scopeType eq 'DirectoryRole'", safe="")
-                       + "&$expand=policy($expand=rules)")
-EXPIRY_RULES = {"Expiration_Admin_Eligibility": True, "Expiration_Admin_Assignment": False}
+ALL_POLICIES = role_policies_request("pol:all")
 
 
-def expiry_rules(items: Iterable[Mapping]) -> dict[tuple[str, bool], ExpiryRule]:
-    """(role template id, eligible) -> its admin expiry rule, from policy assignments with their rules."""
-    found: dict[tuple[str, bool], ExpiryRule] = {}
-    for item in items:
-        role = str(item.get("roleDefinitionId") or "").lower()
-        for rule in (item.get("policy") or {}).get("rules") or ():
-            eligible = EXPIRY_RULES.get(str(rule.get("id")))
-            if role and eligible is not None:
-                found[(role, eligible)] = ExpiryRule(str(rule["id"]), rule.get("isExpirationRequired") is True,
-                                                     rule.get("maximumDuration"))
-    return found
+def role_policies(assignments: Iterable[Mapping[str, Any]]) -> dict[str, RolePolicy]:
+    """Each role's PIM policy, by lower-cased role (template) id, from roleManagementPolicyAssignments
+    listed with $expand=policy($expand=rules)."""
+    return {str(a.get("roleDefinitionId") or "").lower(): RolePolicy.from_assignment(a) for a in assignments}
 
 
 async def full_state(d: Directory, *, policies: Iterable[str] = (), every_user: bool = True) -> TenantState:
@@ -338,7 +324,7 @@ async def full_state(d: Directory, *, policies: Iterable[str] = (), every_user: 
                         eligible=pim.eligible, pim=pim.pim)
     r = Reader(d)
     await r.take_policies(rules)
-    state.expiry = r.state.expiry
+    state.policies = r.state.policies
     return state
 
 
