@@ -1,8 +1,9 @@
 """Runs a plan against the gateway: batching, pacing, retries, progress and the journal.
 
-Changes run in phases (creates, updates, sign-outs, password resets, restores, role assignments,
-new ends of roles held, revocations, managers, licenses, deletes, purges), so a role is assigned
-only after its user exists.
+Changes run in phases, in ``changes.Action`` order (creates, updates, sign-outs, password resets,
+restores, PIM role settings, role assignments, new ends of roles held, revocations, managers,
+licenses, deletes, purges), so a role is assigned only after its user exists. The request each
+change is written with is ``writes.write_request``; the pacing is ``pacing.Budget``.
 Inside a phase every change is independent: they go out in ``$batch`` requests of 20, several in
 flight, paced by a token bucket that mirrors Graph's write budget. Each item's own status is
 checked: throttled items wait out ``Retry-After``; items whose outcome is unknown (503/504, a
@@ -27,7 +28,8 @@ from provisioner.errors import ProvisionerError
 from provisioner.forbidden import Refusals
 from provisioner.graph import Kind, Request, Response, backoff
 from provisioner.journal import Outcome, OutcomeSink
-from provisioner.planfile import RULE_TYPES
+from provisioner.pacing import Budget
+from provisioner.writes import write_request
 
 # With a 10 % fault rate, twelve unknown outcomes in a row happen about once in 10^12 items.
 MAX_UNCERTAIN_ATTEMPTS = 12
@@ -36,47 +38,6 @@ USAGE_LOCATION_LAG = "invalid usage location"
 # Warnings reach stderr without any logging set up (Python's last-resort handler): the admin sees
 # why a run pauses, never a failure.
 log = logging.getLogger("provisioner.execute")
-
-
-class Budget:
-    """A token bucket of writes: ``writes`` per ``window`` seconds, as Graph's write quota.
-
-    ``None`` writes means no pacing (a local tenant without simulated throttling). A 429 pauses
-    every sender until its ``Retry-After`` and empties the bucket: another client may be using
-    the same budget.
-    """
-
-    def __init__(self, writes: int | None, window: float, *, margin: float = 0.98, spent: int = 0):
-        self.unlimited = writes is None
-        self.capacity = (writes or 1) * margin
-        self.rate = self.capacity / window
-        self._tokens = max(0.0, self.capacity - spent)  # writes an earlier run made inside this window
-        self._stamp = time.monotonic()
-        self._paused_until = 0.0
-        self._lock = asyncio.Lock()
-
-    async def take(self, n: int) -> None:
-        if self.unlimited:
-            await self._wait_pause()
-            return
-        async with self._lock:
-            while True:
-                await self._wait_pause()
-                now = time.monotonic()
-                self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
-                self._stamp = now
-                if self._tokens >= n:
-                    self._tokens -= n
-                    return
-                await asyncio.sleep((n - self._tokens) / self.rate)
-
-    async def _wait_pause(self) -> None:
-        while (delay := self._paused_until - time.monotonic()) > 0:
-            await asyncio.sleep(delay)
-
-    def throttled(self, retry_after: float) -> None:
-        self._paused_until = max(self._paused_until, time.monotonic() + retry_after)
-        self._tokens = 0.0
 
 
 class JournalFailed(ProvisionerError):
@@ -281,51 +242,12 @@ class Executor:
             return graph.assignments_request(rid, principal_id=self._principal(c, report) or "", role_id=c.role_id)
         if item.verify:
             return graph.get_user_request(rid, c.upn)
-        if c.action is Action.CREATE:
-            return graph.create_user_request(rid, c.properties, self._password(c))
-        if c.action is Action.UPDATE:
-            return graph.update_user_request(
-                rid, self._object_id(c, report), {k: new for k, (_, new) in c.updates.items()}
-            )
-        if c.action is Action.MANAGER:
-            return graph.set_manager_request(rid, self._object_id(c, report), c.manager_id)
-        if c.action is Action.SESSIONS:
-            return graph.revoke_sessions_request(rid, self._object_id(c, report))
-        if c.action is Action.PASSWORD:
-            return graph.reset_password_request(rid, self._object_id(c, report), self._password(c),
-                                                force_change=bool(c.properties.get("forceChangePasswordNextSignIn")))
-        if c.action is Action.LICENSE:
-            add = {sku: new for sku, (_, new) in c.updates.items() if new is not None}
-            remove = [sku for sku, (_, new) in c.updates.items() if new is None]
-            return graph.assign_license_request(rid, self._object_id(c, report), add, remove)
-        if c.action is Action.RESTORE:
-            return graph.restore_user_request(rid, self._object_id(c, report), new_upn=c.new_upn,
-                                              auto_reconcile=c.auto_reconcile)
-        if c.action is Action.ASSIGN:
-            principal = self._principal(c, report)
-            if principal is None:
-                self._settle(report, Outcome(c, "failed", code="FailedDependency",
-                                             message=f"{c.upn} was not created, so no role was assigned"))
-                return None
-            if c.through_pim:
-                return graph.schedule_request(rid, "adminAssign", principal, c.role_id or "", eligible=c.eligible,
-                                              end=c.end, duration=c.duration, justification=c.justification)
-            return graph.assign_role_request(rid, principal, c.role_id or "")
-        if c.action is Action.RESCHEDULE:  # the new end of the assignment held; sent again, it converges
-            return graph.schedule_request(rid, "adminUpdate", self._object_id(c, report), c.role_id or "",
-                                          eligible=c.eligible, end=c.updates["endDateTime"][1],
-                                          justification=c.justification)
-        if c.action is Action.REVOKE:
-            if c.through_pim:
-                return graph.schedule_request(rid, "adminRemove", self._object_id(c, report), c.role_id or "",
-                                              eligible=c.eligible)
-            return graph.revoke_role_request(rid, c.assignment_id or "")
-        if c.action is Action.DELETE:
-            return graph.delete_user_request(rid, self._object_id(c, report))
-        if c.action is Action.POLICY_RULE:  # a PATCH: sent again, it converges
-            return graph.policy_rule_request(rid, c.policy_id or "", c.rule_id or "", RULE_TYPES[c.rule_id or ""],
-                                             c.properties)
-        return graph.purge_user_request(rid, self._object_id(c, report))
+        if c.action is Action.ASSIGN and self._principal(c, report) is None:
+            self._settle(report, Outcome(c, "failed", code="FailedDependency",
+                                         message=f"{c.upn} was not created, so no role was assigned"))
+            return None
+        target = self._principal(c, report) if c.action is Action.ASSIGN else self._object_id(c, report)
+        return write_request(c, rid, target or "", lambda: self._password(c))
 
     @staticmethod
     def _principal(c: Change, report: Report) -> str | None:

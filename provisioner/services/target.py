@@ -17,9 +17,10 @@ from provisioner.changes import Change
 from provisioner.config import Profile
 from provisioner.directory import Directory
 from provisioner.errors import ProvisionerError, Refused
-from provisioner.execute import Budget, Executor, Recheck, Report
+from provisioner.execute import Executor, Recheck, Report
 from provisioner.journal import CsvResults, JsonArray, JsonLines, OutcomeSink, recent_writes
 from provisioner.model import Policy, TenantState
+from provisioner.pacing import Budget
 from provisioner.plan import Planned, guardrails
 from provisioner.plan.guardrails import warnings as guardrail_warnings
 from provisioner.roles.rules import RemovesGlobalAdmin

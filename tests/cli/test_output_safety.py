@@ -207,8 +207,8 @@ def test_audit_markdown_escapes_html_and_html_page_stays_escaped() -> None:
     md = render(_report(), "markdown")
     assert "<script>" not in md and "\x1b" not in md
     assert md.splitlines()[0] == "## Audit of prod]0;x"
-    assert (f"| Billing Administrator | evil@{DOMAIN} | &lt;script&gt;alert(1)&lt;/script&gt;]0;owned[2J | yes "
-            "| cloud-only | 2025-01-01 |") in md.splitlines()
+    assert (f"| Billing Administrator | evil@{DOMAIN} | &lt;script&gt;alert(1)&lt;/script&gt;]0;owned[2J "
+            "| active permanent | yes | cloud-only | 2025-01-01 |") in md.splitlines()
     page = render(_report(), "html")
     assert "<script>" not in page
     assert "<td>&lt;script&gt;alert(1)&lt;/script&gt;\x1b]0;owned\x07\x1b[2J</td>" in page

@@ -21,8 +21,9 @@ from click.testing import CliRunner
 from provisioner.bootstrap import connected
 from provisioner.cli import cli
 from provisioner.config import load_config
-from provisioner.execute import Budget, Executor
+from provisioner.execute import Executor
 from provisioner.inputs import read_users
+from provisioner.pacing import Budget
 from provisioner.plan import plan_create
 from provisioner.services import Passwords
 from provisioner.services.reads import Reader, full_state

@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from provisioner.execute import Budget
 from provisioner.journal import recent_writes
+from provisioner.pacing import Budget
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
