@@ -16,7 +16,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from .odata import Prop, Query, fetch_page
-from .roles import require_definition
+from .roles import require_definition_id
 from .store import Store, assignment_id, iso
 from .users import require_user
 from .wire import GraphError, bad_request, not_found
@@ -340,7 +340,7 @@ def submit(store: Store, kind: str, body: dict, caller_id: str | None) -> dict:
         raise not_found(str(scope or body.get("appScopeId")))
     now = store.now()
     with store.write() as db:
-        role = require_definition(db, body["roleDefinitionId"])["id"]
+        role = require_definition_id(db, body["roleDefinitionId"])
         principal = require_user(db, body["principalId"])["id"]
         base = assignment_id(role, principal, "/")
         current = db.execute("SELECT id FROM pim_schedules WHERE kind = ? AND role_definition_id = ? AND"
