@@ -106,6 +106,10 @@ class Store:
         self.conn.execute("PRAGMA mmap_size = 268435456")
         self.conn.execute("PRAGMA cache_size = -16000")
         self.lock = threading.RLock()
+        # The clock offset as last read, and the data_version it was read at: every request asks
+        # the time, and another connection (another process) may move the clock (see `now`).
+        self._clock: tuple[int, timedelta] | None = None
+        self._tenant_id: str | None = None
         self.created_now = self.bootstrap(domain)
 
     def close(self) -> None:
@@ -220,13 +224,22 @@ class Store:
     # -- clock -------------------------------------------------------------------------------
 
     def clock_offset(self) -> timedelta:
-        """The tenant clock's offset from real UTC time, as stored in the file."""
+        """The tenant clock's offset from real UTC time, as stored in the file.
+
+        Re-read only when the file changed under another connection since the last read (SQLite's
+        `data_version` says so, and is cheaper than the read); this connection's own moves of the
+        clock go through `advance_clock`, which forgets the cached value."""
         with self.read() as db:
+            version = db.execute("PRAGMA data_version").fetchone()[0]
+            if self._clock is not None and self._clock[0] == version:
+                return self._clock[1]
             row = db.execute("SELECT value FROM meta WHERE key = 'clock_offset'").fetchone()
-        return timedelta(seconds=float(row[0]) if row else 0.0)
+            offset = timedelta(seconds=float(row[0]) if row else 0.0)
+            self._clock = (version, offset)
+        return offset
 
     def now(self) -> datetime:
-        """The tenant clock: real UTC time plus the stored offset (re-read: another process may move it)."""
+        """The tenant clock: real UTC time plus the stored offset (another process may move it)."""
         return datetime.now(UTC) + self.clock_offset()
 
     def advance_clock(self, delta: timedelta) -> datetime:
@@ -234,13 +247,18 @@ class Store:
         with self.write() as db:
             offset = (self.clock_offset() + delta).total_seconds()
             db.execute("UPDATE meta SET value = ? WHERE key = 'clock_offset'", (repr(offset),))
+            self._clock = None
         return datetime.now(UTC) + timedelta(seconds=offset)
 
     def tenant_id(self) -> str:
-        """The tenant's id (minted when the file was created)."""
-        with self.read() as db:
-            row = db.execute("SELECT value FROM meta WHERE key = 'tenant_id'").fetchone()
-        return row[0] if row else ""
+        """The tenant's id (minted when the file was created, never changed: read once)."""
+        if self._tenant_id is None:
+            with self.read() as db:
+                row = db.execute("SELECT value FROM meta WHERE key = 'tenant_id'").fetchone()
+            if not row:
+                return ""
+            self._tenant_id = row[0]
+        return self._tenant_id
 
     # -- domains -----------------------------------------------------------------------------
 
