@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import quote, unquote
 
+from provisioner.local.commits import GroupLost
 from provisioner.local.wire import (
     JSON_CONTENT_TYPE,
     JSON_MEDIA_TYPE,
@@ -134,10 +138,13 @@ def execution_order(items: list[_Item]) -> list[_Item] | None:
 
 
 class BatchApp:
-    """ASGI app answering `POST /v1.0/$batch` by dispatching each item to `app`."""
+    """ASGI app answering `POST /v1.0/$batch` by dispatching each item to `app`.
 
-    def __init__(self, app: ASGIApp):
+    `grouped` (the store's) makes the items' writes one transaction, committed before the answer."""
+
+    def __init__(self, app: ASGIApp, grouped: Callable[[], AbstractContextManager[None]] | None = None):
         self.app = app
+        self.grouped = grouped or contextlib.nullcontext
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
@@ -150,21 +157,29 @@ class BatchApp:
         except BatchError as e:
             await send_error(send, scope, 400, "BadRequest", str(e))
             return
-        if order is None:
-            parts = await asyncio.gather(*(self._dispatch(scope, item) for item in items))
-        else:
-            parts = []
-            status: dict[str, int] = {}
-            for item in order:
-                if any(status[d] >= 400 for d in item.depends_on):
-                    status[item.key] = 424
-                    parts.append(_failed_dependency(item))
-                    continue
-                code, part = await self._dispatch_status(scope, item)
-                status[item.key] = code
-                parts.append(part)
+        try:
+            with self.grouped():
+                parts = await self._run(scope, items, order)
+        except GroupLost:  # the items' writes were rolled back: none may be answered as done
+            await send_error(send, scope, 500, "InternalServerError", "The request failed.")
+            return
         body = b'{"responses":[' + b",".join(parts) + b"]}"
         await send_json(send, scope, 200, body)
+
+    async def _run(self, scope: Scope, items: list[_Item], order: list[_Item] | None) -> list[bytes]:
+        if order is None:
+            return list(await asyncio.gather(*(self._dispatch(scope, item) for item in items)))
+        parts = []
+        status: dict[str, int] = {}
+        for item in order:
+            if any(status[d] >= 400 for d in item.depends_on):
+                status[item.key] = 424
+                parts.append(_failed_dependency(item))
+                continue
+            code, part = await self._dispatch_status(scope, item)
+            status[item.key] = code
+            parts.append(part)
+        return parts
 
     async def _dispatch(self, outer: Scope, item: _Item) -> bytes:
         return (await self._dispatch_status(outer, item))[1]

@@ -91,7 +91,7 @@ def ready(store: Store) -> None:
     """Create the PIM tables once per store (a tenant file from before PIM gains them on first use)."""
     if getattr(store, "pim_ready", False):
         return
-    with store.write() as db:
+    with store.write(alone=True) as db:  # committed before the flag is set, even inside a `$batch`
         for stmt in SCHEMA.split(";"):
             if stmt.strip():
                 db.execute(stmt)

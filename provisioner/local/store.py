@@ -9,10 +9,12 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
+
+from .commits import Groups
 
 # Schema 2: object ids are stored lower-case so that lookups use the primary key (see `_lower_ids`).
 SCHEMA_VERSION = "2"
@@ -92,7 +94,8 @@ class Store:
     """One connection to a tenant file, shared by the threads of one app and serialised by a lock.
 
     Every write runs in `BEGIN IMMEDIATE ... COMMIT` so a killed process never leaves half an
-    object, and WAL plus a busy timeout let several processes share the file.
+    object, and WAL plus a busy timeout let several processes share the file. The items of one
+    `$batch` share a transaction (`grouped`), each in a savepoint of its own.
     """
 
     def __init__(self, path: str | Path, *, domain: str = "contoso.onmicrosoft.com"):
@@ -110,6 +113,7 @@ class Store:
         # the time, and another connection (another process) may move the clock (see `now`).
         self._clock: tuple[int, timedelta] | None = None
         self._tenant_id: str | None = None
+        self.groups = Groups(self.conn)
         self.created_now = self.bootstrap(domain)
 
     def close(self) -> None:
@@ -118,9 +122,18 @@ class Store:
             self.conn.close()
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: all of it is committed, or none of it."""
+    def write(self, *, alone: bool = False) -> Iterator[sqlite3.Connection]:
+        """A write transaction: all of it is committed, or none of it.
+
+        Inside `grouped` it is a savepoint of the group's shared transaction instead (`commits`),
+        committed when the group ends; `alone`: its own transaction all the same."""
         with self.lock:
+            group = None if alone else self.groups.current(self)
+            if group is not None:
+                with self.groups.item(group):
+                    yield self.conn
+                return
+            self.groups.commit()  # another request's writes, committed early: always safe
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
@@ -128,6 +141,12 @@ class Store:
                 self.conn.execute("ROLLBACK")
                 raise
             self.conn.execute("COMMIT")
+
+    def grouped(self) -> AbstractContextManager[None]:
+        """Writes made inside (by this task and the tasks it starts) commit together when it ends:
+        a `$batch` of 20 creates commits once, not 20 times. Raises `GroupLost` at the end when
+        SQLite rolled them back."""
+        return self.groups.grouped(self, self.lock)
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
