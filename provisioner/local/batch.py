@@ -21,6 +21,7 @@ from provisioner.local.commits import GroupLost
 from provisioner.local.wire import (
     JSON_CONTENT_TYPE,
     JSON_MEDIA_TYPE,
+    PARSED_BODY,
     ASGIApp,
     Captured,
     Receive,
@@ -219,7 +220,7 @@ def _item_scope(outer: Scope, item: _Item, body: bytes) -> Scope:
             headers.append((name, value.encode("latin-1")))
     if body:
         headers.append((b"content-length", str(len(body)).encode()))
-    return {
+    scope: Scope = {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": "1.1",
@@ -234,12 +235,19 @@ def _item_scope(outer: Scope, item: _Item, body: bytes) -> Scope:
         "headers": headers,
         "state": {},
     }
+    if body and _is_json(item):
+        scope[PARSED_BODY] = (body, item.body)  # parsed with the batch: not parsed again
+    return scope
+
+
+def _is_json(item: _Item) -> bool:
+    return item.body is not None and "json" in item.headers.get("content-type", "").lower()
 
 
 def _encode_body(item: _Item) -> bytes:
     if item.body is None:
         return b""
-    if "json" in item.headers.get("content-type", "").lower():
+    if _is_json(item):
         return json.dumps(item.body).encode()
     if isinstance(item.body, str):
         # Non-JSON bodies travel base64-encoded (graph-facts §10.1).
