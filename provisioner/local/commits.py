@@ -46,6 +46,7 @@ class Groups:
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
         self.txn: _Txn | None = None
+        self.lost = 0  # shared transactions rolled back: what was read inside them no longer holds
 
     @staticmethod
     def current(owner: object) -> _Group | None:
@@ -70,6 +71,7 @@ class Groups:
             else:  # SQLite rolled the whole transaction back itself
                 self.txn.lost = True
                 self.txn = None
+                self.lost += 1
             raise
         self.conn.execute("RELEASE item")
 
@@ -82,6 +84,7 @@ class Groups:
             self.conn.execute("COMMIT")
         except sqlite3.Error:
             txn.lost = True
+            self.lost += 1
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             raise

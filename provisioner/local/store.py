@@ -114,6 +114,7 @@ class Store:
         self._clock: tuple[int, timedelta] | None = None
         self._tenant_id: str | None = None
         self.groups = Groups(self.conn)
+        self.writes = 0  # write blocks entered through this store: with `data_version`, see `version`
         self.created_now = self.bootstrap(domain)
 
     def close(self) -> None:
@@ -128,6 +129,7 @@ class Store:
         Inside `grouped` it is a savepoint of the group's shared transaction instead (`commits`),
         committed when the group ends; `alone`: its own transaction all the same."""
         with self.lock:
+            self.writes += 1
             group = None if alone else self.groups.current(self)
             if group is not None:
                 with self.groups.item(group):
@@ -147,6 +149,13 @@ class Store:
         a `$batch` of 20 creates commits once, not 20 times. Raises `GroupLost` at the end when
         SQLite rolled them back."""
         return self.groups.grouped(self, self.lock)
+
+    def version(self) -> tuple[int, int, int]:
+        """Equal at two moments only if the file's contents did not change in between (SQLite's
+        data_version counts other connections' commits, `writes` this store's own, and a group's
+        rolled-back transaction undoes some)."""
+        with self.lock:
+            return self.conn.execute("PRAGMA data_version").fetchone()[0], self.writes, self.groups.lost
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
