@@ -1,4 +1,4 @@
-"""Bulk benchmarks: `.venv/bin/python -m bench.bulk [serve|budget|inprocess|plan|all]`.
+"""Bulk benchmarks: `.venv/bin/python -m bench.bulk [serve|budget|inprocess|plan|all] [--runs N]`.
 
 1. serve      2,000 creates against `local serve` (loopback, 150 ms latency, throttling at the documented
               budget): the tool vs. the same tool forced to one request at a time (concurrency 1,
@@ -108,7 +108,7 @@ def scenario(name: str, work: Path) -> dict[str, float | int | str]:
         lines = (work / "journal.jsonl").read_text().splitlines()
         writes = sum(1 for line in lines if '"status": "ok"' in line)
         users, dupes = count_users()
-        return {"exit": code, "seconds": round(elapsed, 2), "writes": writes,
+        return {"exit": code, "seconds": round(elapsed, 2), "users_per_s": round(n / elapsed, 1), "writes": writes,
                 "writes_per_s": round(writes / elapsed, 1),
                 "users_created": users - 1, "duplicates": dupes, "peak_rss_mb": round(proc_peak_mb(), 1)}
     if name == "plan":
@@ -132,10 +132,15 @@ def main(argv: list[str]) -> None:
     if len(argv) > 2 and argv[1] == "--child":
         child(argv[2])
         return
+    runs = 1
+    if "--runs" in argv:  # each scenario N times in a row: on a shared machine one figure says little
+        at = argv.index("--runs")
+        runs = int(argv[at + 1])
+        argv = argv[:at] + argv[at + 2:]
     wanted = argv[1] if len(argv) > 1 else "all"
     groups = {"serve": ["serve-tool", "serve-serial"], "budget": ["budget"], "inprocess": ["inprocess"],
               "plan": ["plan"]}
-    names = [n for g in (groups if wanted == "all" else [wanted]) for n in groups[g]]
+    names = [n for g in (groups if wanted == "all" else [wanted]) for n in groups[g] for _ in range(runs)]
     for name in names:
         proc = subprocess.run([sys.executable, "-m", "bench.bulk", "--child", name], capture_output=True, text=True,
                               cwd=ROOT)

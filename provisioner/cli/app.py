@@ -63,15 +63,20 @@ class App:
         profile = self.profile()
         err(f"Target: {profile.describe()}")
 
-        async def main() -> T:
+        done: list[T] = []
+
+        async def main() -> None:
             from provisioner.services import open_target
 
             async with open_target(profile) as target:
-                return await work(target)
+                done.append(await work(target))
 
         import asyncio
 
-        return asyncio.run(main())
+        # The result is kept out of the task: on its way out asyncio.run formats the task (and so its
+        # result: every outcome of a bulk run, seconds of repr) when it restores the SIGINT handler.
+        asyncio.run(main())
+        return done[0]
 
 
 @dataclass

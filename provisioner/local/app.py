@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
@@ -37,11 +39,13 @@ def tenant_id_for(state_path: str | os.PathLike[str]) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"local-tenant:{Path(state_path).resolve()}"))
 
 
-def compose(graph: ASGIApp, realism: Realism | None = None, *, tenant_id: str) -> ASGIApp:
-    """Wrap a Graph app with `$batch` and the realism layers that `realism` switches on."""
+def compose(graph: ASGIApp, realism: Realism | None = None, *, tenant_id: str,
+            grouped: Callable[[], AbstractContextManager[None]] | None = None) -> ASGIApp:
+    """Wrap a Graph app with `$batch` and the realism layers that `realism` switches on; `grouped`
+    (the store's) commits a batch's writes once."""
     realism = realism or Realism()
     inner = RealismMiddleware(graph, realism, tenant_id=tenant_id) if realism.active else graph
-    app: ASGIApp = _Routes(BatchApp(inner), inner)
+    app: ASGIApp = _Routes(BatchApp(inner, grouped), inner)
     if realism.latency_ms > 0 or realism.jitter_ms > 0:
         app = LatencyMiddleware(app, realism)
     return app
@@ -53,8 +57,9 @@ def create_app(state_path: str | os.PathLike[str], realism: Realism | None = Non
     from provisioner.local.graph_app import graph_app
 
     graph = graph_app(state_path)
-    app = FrontDoor(compose(graph, realism, tenant_id=tenant_id_for(state_path)))
-    return TenantDate(app, graph.state.store.now)
+    store = graph.state.store
+    app = FrontDoor(compose(graph, realism, tenant_id=tenant_id_for(state_path), grouped=store.grouped))
+    return TenantDate(app, store.now)
 
 
 def transport(state_path: str | os.PathLike[str], realism: Realism | None = None) -> httpx.ASGITransport:

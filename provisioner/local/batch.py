@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import quote, unquote
 
+from provisioner.local.commits import GroupLost
 from provisioner.local.wire import (
     JSON_CONTENT_TYPE,
     JSON_MEDIA_TYPE,
+    PARSED_BODY,
     ASGIApp,
     Captured,
     Receive,
@@ -134,10 +139,13 @@ def execution_order(items: list[_Item]) -> list[_Item] | None:
 
 
 class BatchApp:
-    """ASGI app answering `POST /v1.0/$batch` by dispatching each item to `app`."""
+    """ASGI app answering `POST /v1.0/$batch` by dispatching each item to `app`.
 
-    def __init__(self, app: ASGIApp):
+    `grouped` (the store's) makes the items' writes one transaction, committed before the answer."""
+
+    def __init__(self, app: ASGIApp, grouped: Callable[[], AbstractContextManager[None]] | None = None):
         self.app = app
+        self.grouped = grouped or contextlib.nullcontext
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
@@ -150,21 +158,29 @@ class BatchApp:
         except BatchError as e:
             await send_error(send, scope, 400, "BadRequest", str(e))
             return
-        if order is None:
-            parts = await asyncio.gather(*(self._dispatch(scope, item) for item in items))
-        else:
-            parts = []
-            status: dict[str, int] = {}
-            for item in order:
-                if any(status[d] >= 400 for d in item.depends_on):
-                    status[item.key] = 424
-                    parts.append(_failed_dependency(item))
-                    continue
-                code, part = await self._dispatch_status(scope, item)
-                status[item.key] = code
-                parts.append(part)
+        try:
+            with self.grouped():
+                parts = await self._run(scope, items, order)
+        except GroupLost:  # the items' writes were rolled back: none may be answered as done
+            await send_error(send, scope, 500, "InternalServerError", "The request failed.")
+            return
         body = b'{"responses":[' + b",".join(parts) + b"]}"
         await send_json(send, scope, 200, body)
+
+    async def _run(self, scope: Scope, items: list[_Item], order: list[_Item] | None) -> list[bytes]:
+        if order is None:
+            return list(await asyncio.gather(*(self._dispatch(scope, item) for item in items)))
+        parts = []
+        status: dict[str, int] = {}
+        for item in order:
+            if any(status[d] >= 400 for d in item.depends_on):
+                status[item.key] = 424
+                parts.append(_failed_dependency(item))
+                continue
+            code, part = await self._dispatch_status(scope, item)
+            status[item.key] = code
+            parts.append(part)
+        return parts
 
     async def _dispatch(self, outer: Scope, item: _Item) -> bytes:
         return (await self._dispatch_status(outer, item))[1]
@@ -204,7 +220,7 @@ def _item_scope(outer: Scope, item: _Item, body: bytes) -> Scope:
             headers.append((name, value.encode("latin-1")))
     if body:
         headers.append((b"content-length", str(len(body)).encode()))
-    return {
+    scope: Scope = {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": "1.1",
@@ -219,12 +235,19 @@ def _item_scope(outer: Scope, item: _Item, body: bytes) -> Scope:
         "headers": headers,
         "state": {},
     }
+    if body and _is_json(item):
+        scope[PARSED_BODY] = (body, item.body)  # parsed with the batch: not parsed again
+    return scope
+
+
+def _is_json(item: _Item) -> bool:
+    return item.body is not None and "json" in item.headers.get("content-type", "").lower()
 
 
 def _encode_body(item: _Item) -> bytes:
     if item.body is None:
         return b""
-    if "json" in item.headers.get("content-type", "").lower():
+    if _is_json(item):
         return json.dumps(item.body).encode()
     if isinstance(item.body, str):
         # Non-JSON bodies travel base64-encoded (graph-facts §10.1).

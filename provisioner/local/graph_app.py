@@ -22,10 +22,10 @@ from .user_checks import KNOWN
 from .wire import (
     GraphError,
     bad_request,
-    body_json,
     empty_response,
     error_response,
     json_response,
+    request_json,
     text_response,
 )
 
@@ -108,7 +108,7 @@ async def list_users(store: Store, request: Request) -> Response:
 
 @graph
 async def create_user(store: Store, request: Request) -> Response:
-    user = users.create_user(store, body_json(await request.body()))
+    user = users.create_user(store, await request_json(request))
     answer = _entity(request, "users", None, users.user_view(user, None), 201)
     # Graph's own internal v2 URL of the new object (graph-quirks §13); clients must not follow it.
     answer.headers["location"] = (f"https://graph.microsoft.com/v2/{store.tenant_id()}/directoryObjects/{user['id']}"
@@ -132,7 +132,7 @@ async def get_user(store: Store, request: Request) -> Response:
 
 @graph
 async def update_user(store: Store, request: Request) -> Response:
-    lifecycle.update_user(store, user_key(request), body_json(await request.body()))
+    lifecycle.update_user(store, user_key(request), await request_json(request))
     return empty_response(request)
 
 
@@ -176,7 +176,7 @@ async def get_deleted_item(store: Store, request: Request) -> Response:
 
 @graph
 async def restore_deleted_item(store: Store, request: Request) -> Response:
-    body = body_json(await request.body(), optional=True)
+    body = await request_json(request, optional=True)
     user = users.restore_user(store, request.path_params["key"], body)
     return _entity(request, "directoryObjects", None, users.user_view(user, None), typed=True)
 
@@ -229,7 +229,7 @@ async def list_role_assignments(store: Store, request: Request) -> Response:
 
 @graph
 async def create_role_assignment(store: Store, request: Request) -> Response:
-    item = roles.create_assignment(store, body_json(await request.body()))
+    item = roles.create_assignment(store, await request_json(request))
     return _entity(request, ASSIGNMENTS_SET, None, roles.assignment_view(item, None, []), 201)
 
 

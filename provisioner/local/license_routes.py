@@ -11,7 +11,7 @@ from . import licenses, users
 from .graph_app import _page, graph
 from .odata import context_url, parse_select
 from .store import Store
-from .wire import body_json, json_response, not_found, unsupported_query
+from .wire import json_response, not_found, request_json, unsupported_query
 
 SKU_PROPERTIES = {"accountId", "accountName", "appliesTo", "capabilityStatus", "consumedUnits", "id", "prepaidUnits",
                   "servicePlans", "skuId", "skuPartNumber", "subscriptionIds"}
@@ -45,7 +45,7 @@ async def get_subscribed_sku(store: Store, request: Request) -> Response:
 @graph
 async def assign_license(store: Store, request: Request) -> Response:
     # 200 with the default user projection, not assignedLicenses (L§6.3, observed).
-    user = licenses.assign_license(store, request.path_params["key"], body_json(await request.body()))
+    user = licenses.assign_license(store, request.path_params["key"], await request_json(request))
     body = {"@odata.context": context_url("users", None, entity=True)}
     return json_response(request, {**body, **users.user_view(user, None)})
 

@@ -12,7 +12,7 @@ from .graph_app import USER_TYPE, _page, graph
 from .odata import context_url, parse_select
 from .store import Store
 from .user_checks import KNOWN
-from .wire import GRAPH_ROOT, body_json, empty_response, json_response
+from .wire import GRAPH_ROOT, empty_response, json_response, request_json
 
 
 @graph
@@ -41,7 +41,7 @@ async def get_manager_ref(store: Store, request: Request) -> Response:
 
 @graph
 async def set_manager(store: Store, request: Request) -> Response:
-    lifecycle.set_manager(store, request.path_params["key"], body_json(await request.body()))
+    lifecycle.set_manager(store, request.path_params["key"], await request_json(request))
     return empty_response(request)
 
 

@@ -24,7 +24,7 @@ from starlette.requests import Request
 
 from .store import Store, fold_id
 from .users import find_user
-from .wire import GraphError
+from .wire import GraphError, kept_body
 
 
 def denied() -> GraphError:
@@ -266,10 +266,13 @@ def _permitted(who: Caller, rule: Rule, changed: set[str]) -> bool:
 
 async def _json(request: Request) -> dict:
     # The handler reads the body again (Starlette keeps it) and answers a malformed one itself.
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError:
-        return {}
+    raw = await request.body()
+    body = kept_body(request.scope, raw)
+    if body is None:
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            return {}
     return body if isinstance(body, dict) else {}
 
 

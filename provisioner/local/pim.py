@@ -16,7 +16,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from .odata import Prop, Query, fetch_page
-from .roles import require_definition
+from .roles import require_definition_id
 from .store import Store, assignment_id, iso
 from .users import require_user
 from .wire import GraphError, bad_request, not_found
@@ -91,7 +91,7 @@ def ready(store: Store) -> None:
     """Create the PIM tables once per store (a tenant file from before PIM gains them on first use)."""
     if getattr(store, "pim_ready", False):
         return
-    with store.write() as db:
+    with store.write(alone=True) as db:  # committed before the flag is set, even inside a `$batch`
         for stmt in SCHEMA.split(";"):
             if stmt.strip():
                 db.execute(stmt)
@@ -145,7 +145,11 @@ def sweep(store: Store) -> None:
     now = iso(store.now())
     with store.read() as db:
         due = db.execute("SELECT 1 FROM pim_schedules WHERE end_at IS NOT NULL AND end_at <= ? LIMIT 1",
-                         (now,)).fetchone() or db.execute(_ORPHANS.replace("DELETE", "SELECT 1", 1)).fetchone()
+                         (now,)).fetchone()
+        version = store.version()  # orphans (a scan of every active schedule): not again while unchanged
+        if not due and getattr(store, "pim_no_orphans", None) != version:
+            due = db.execute(_ORPHANS.replace("DELETE", "SELECT 1", 1)).fetchone()
+            store.pim_no_orphans = None if due else version
     if not due:
         return
     with store.write() as db:
@@ -338,9 +342,9 @@ def submit(store: Store, kind: str, body: dict, caller_id: str | None) -> dict:
         raise bad_request("Either directoryScopeId or appScopeId must be specified.")
     if scope != "/":
         raise not_found(str(scope or body.get("appScopeId")))
-    now = store.now()
+    now, seen = store.now(), store.version()
     with store.write() as db:
-        role = require_definition(db, body["roleDefinitionId"])["id"]
+        role = require_definition_id(db, body["roleDefinitionId"])
         principal = require_user(db, body["principalId"])["id"]
         base = assignment_id(role, principal, "/")
         current = db.execute("SELECT id FROM pim_schedules WHERE kind = ? AND role_definition_id = ? AND"
@@ -395,6 +399,8 @@ def submit(store: Store, kind: str, body: dict, caller_id: str | None) -> dict:
         if not answer["isValidationOnly"]:
             db.execute("INSERT INTO pim_requests VALUES (?, ?, ?, ?, ?, ?)",
                        (rid, kind, principal, role, answer["status"], json.dumps(answer)))
+        if getattr(store, "pim_no_orphans", None) == seen and store.version()[0] == seen[0]:
+            store.pim_no_orphans = store.version()  # no orphan before, none made, no other writer between
     return answer
 
 

@@ -12,7 +12,7 @@ from .graph_app import _page, graph
 from .odata import context_url, parse_query
 from .schema_guard import split_top
 from .store import Store
-from .wire import GRAPH_ROOT, body_json, empty_response, json_response
+from .wire import GRAPH_ROOT, empty_response, json_response, request_json
 
 BASE = "/v1.0/roleManagement/directory"
 SETS = {
@@ -61,7 +61,7 @@ def _handler(name: str, layer: str, verb: str):
         if verb == "get":
             return await _get(store, request, layer)
         kind = _kind(request)
-        answer = pim.submit(store, kind, body_json(await request.body()), None)
+        answer = pim.submit(store, kind, await request_json(request), None)
         body = {"@odata.context": context_url(_set(kind, "requests"), None, entity=True), **answer}
         return json_response(request, body, 201)
 
@@ -132,7 +132,7 @@ async def get_policy_rule(store: Store, request: Request) -> Response:
 @graph
 async def update_policy_rule(store: Store, request: Request) -> Response:
     pim_policy.patch_rule(store, request.path_params["pid"], request.path_params["rid"],
-                          body_json(await request.body()))
+                          await request_json(request))
     return empty_response(request)
 
 

@@ -79,6 +79,22 @@ def find_definition(db: sqlite3.Connection, key: str) -> dict | None:
     return json.loads(row[0]) if row else None
 
 
+def definition_id(db: sqlite3.Connection, key: str) -> str | None:
+    """The id of a role definition named by id or template id, without reading its body (a built-in
+    role's permissions run to hundreds of actions: parsing them costs more than the write it checks)."""
+    key = fold_id(key)
+    row = db.execute("SELECT id FROM role_definitions WHERE id = ? OR template_id = ?", (key, key)).fetchone()
+    return row[0] if row else None
+
+
+def require_definition_id(db: sqlite3.Connection, key: str) -> str:
+    """``definition_id``, answering Graph's 404 when there is no such role."""
+    found = definition_id(db, key)
+    if found is None:
+        raise not_found(key)
+    return found
+
+
 def require_definition(db: sqlite3.Connection, key: str) -> dict:
     """``find_definition``, answering Graph's 404 when there is no such role."""
     found = find_definition(db, key)
@@ -127,22 +143,22 @@ def create_assignment(store: Store, body: dict) -> dict:
         # The local tenant holds no administrative units or applications to scope to.
         raise not_found(scope.rsplit("/", 1)[-1] or scope)
     with store.write() as db:
-        definition = require_definition(db, role_id)
+        role_definition_id = require_definition_id(db, role_id)
         principal_id = require_user(db, principal_id)["id"]
         aid = assignment_id(
-            definition["id"], principal_id, scope if scope is not None else f"app:{app_scope}"
+            role_definition_id, principal_id, scope if scope is not None else f"app:{app_scope}"
         )
         try:
             db.execute(
                 "INSERT INTO role_assignments (id, role_definition_id, principal_id, directory_scope_id,"
                 " app_scope_id, created) VALUES (?, ?, ?, ?, ?, ?)",
-                (aid, definition["id"], principal_id, scope, app_scope, iso(store.now())),
+                (aid, role_definition_id, principal_id, scope, app_scope, iso(store.now())),
             )
         except sqlite3.IntegrityError as exc:
             raise bad_request(CONFLICT) from exc
         # The first assignment instantiates a built-in role, as the portal's activation does.
-        db.execute("INSERT OR IGNORE INTO instantiated_roles VALUES (?)", (definition["id"],))
-    return _row((aid, definition["id"], principal_id, scope, app_scope))
+        db.execute("INSERT OR IGNORE INTO instantiated_roles VALUES (?)", (role_definition_id,))
+    return _row((aid, role_definition_id, principal_id, scope, app_scope))
 
 
 def _row(row: tuple) -> dict:

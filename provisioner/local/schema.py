@@ -97,6 +97,9 @@ class Schema:
         self._members: dict[str, dict[str, tuple[str, str, str]]] = {}
         self._derived: dict[str, set[str]] = {}
         self._declared: dict[tuple[str, str, bool], str | None] = {}  # answers repeat: every list asks them
+        # Every request resolves its path and every write checks its body's names: the answers repeat.
+        self._resolved: dict[tuple[str, ...], Target | None] = {}
+        self._body_members: dict[tuple[str, str], tuple[str, str, str] | None] = {}
         for name, described in self.types.items():
             members = self._members[name] = {}
             for kind in ("properties", "navigation"):
@@ -129,9 +132,7 @@ class Schema:
         are often of a derived type: `directoryObject` answers users) a derived type; else None."""
         key = (type_name, name.lower(), navigation_only)
         if key not in self._declared:
-            if len(self._declared) > 10_000:
-                self._declared.clear()  # `local serve` takes any client's names: keep the memo bounded
-            self._declared[key] = self._find_declared(type_name, name, navigation_only)
+            _bounded(self._declared)[key] = self._find_declared(type_name, name, navigation_only)
         return self._declared[key]
 
     def _find_declared(self, type_name: str, name: str, navigation_only: bool) -> str | None:
@@ -168,6 +169,13 @@ class Schema:
         """What the path (segments after `/v1.0`) addresses; raises Graph's segment error at the first
         segment the model does not declare. None when it is not an entity path (`$batch`, `$metadata`)
         or ends in something only the routes judge (`$count`, `$ref`, a key such as `$x@y`)."""
+        key = tuple(segments)
+        if key not in self._resolved:
+            found = self._resolve(segments)  # an error is raised, not kept
+            _bounded(self._resolved)[key] = found
+        return self._resolved[key]
+
+    def _resolve(self, segments: list[str]) -> Target | None:
         if not segments or segments[0].startswith("$"):
             return None
         head, _, key = segments[0].partition("(")
@@ -230,7 +238,10 @@ class Schema:
         for name, value in body.items():
             if "@" in name:
                 continue  # instance annotations: @odata.type, principal@odata.bind, ...
-            member = self.member(type_name, name, exact=True)
+            key = (type_name, name)
+            if key not in self._body_members:
+                _bounded(self._body_members)[key] = self.member(type_name, name, exact=True)
+            member = self._body_members[key]
             if member is None:
                 raise body_error(name, type_name, self.is_open(type_name))
             element, _ = _element(member[2])
@@ -268,6 +279,13 @@ class Schema:
                 if element in self.types:
                     out += self.undeclared(element, entry, f"{path}{name}.")
         return out
+
+
+def _bounded(memo: dict) -> dict:
+    """`memo`, emptied when it has grown large: `local serve` takes any client's names and paths."""
+    if len(memo) > 10_000:
+        memo.clear()
+    return memo
 
 
 @cache

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 
 from .odata import FilterParser, comparisons
 from .schema import Schema, index
-from .wire import ASGIApp, GraphError, Receive, Scope, Send, read_body, replay, send_error
+from .wire import PARSED_BODY, ASGIApp, GraphError, Receive, Scope, Send, kept_body, read_body, replay, send_error
 
 PREFIX = "/v1.0/"
 BODY_METHODS = frozenset({"POST", "PATCH", "PUT"})
@@ -104,10 +104,14 @@ class SchemaGuard:
         if method in BODY_METHODS:
             raw = await read_body(receive)
             receive = replay(raw)
-            try:
-                body = json.loads(raw) if raw.strip() else None
-            except ValueError:
-                body = None  # malformed JSON is the route's to answer
+            body = kept_body(scope, raw)
+            if body is None:
+                try:
+                    body = json.loads(raw) if raw.strip() else None
+                except ValueError:
+                    body = None  # malformed JSON is the route's to answer
+                if body is not None:
+                    scope[PARSED_BODY] = (raw, body)
         for recorder in list(_RECORDERS):
             recorder({"method": method, "path": "/" + "/".join(segments), "query": query, "body": shape(body)})
         try:

@@ -9,10 +9,12 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
+
+from .commits import Groups
 
 # Schema 2: object ids are stored lower-case so that lookups use the primary key (see `_lower_ids`).
 SCHEMA_VERSION = "2"
@@ -92,7 +94,8 @@ class Store:
     """One connection to a tenant file, shared by the threads of one app and serialised by a lock.
 
     Every write runs in `BEGIN IMMEDIATE ... COMMIT` so a killed process never leaves half an
-    object, and WAL plus a busy timeout let several processes share the file.
+    object, and WAL plus a busy timeout let several processes share the file. The items of one
+    `$batch` share a transaction (`grouped`), each in a savepoint of its own.
     """
 
     def __init__(self, path: str | Path, *, domain: str = "contoso.onmicrosoft.com"):
@@ -106,6 +109,12 @@ class Store:
         self.conn.execute("PRAGMA mmap_size = 268435456")
         self.conn.execute("PRAGMA cache_size = -16000")
         self.lock = threading.RLock()
+        # The clock offset as last read, and the data_version it was read at: every request asks
+        # the time, and another connection (another process) may move the clock (see `now`).
+        self._clock: tuple[int, timedelta] | None = None
+        self._tenant_id: str | None = None
+        self.groups = Groups(self.conn)
+        self.writes = 0  # write blocks entered through this store: with `data_version`, see `version`
         self.created_now = self.bootstrap(domain)
 
     def close(self) -> None:
@@ -114,9 +123,19 @@ class Store:
             self.conn.close()
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: all of it is committed, or none of it."""
+    def write(self, *, alone: bool = False) -> Iterator[sqlite3.Connection]:
+        """A write transaction: all of it is committed, or none of it.
+
+        Inside `grouped` it is a savepoint of the group's shared transaction instead (`commits`),
+        committed when the group ends; `alone`: its own transaction all the same."""
         with self.lock:
+            self.writes += 1
+            group = None if alone else self.groups.current(self)
+            if group is not None:
+                with self.groups.item(group):
+                    yield self.conn
+                return
+            self.groups.commit()  # another request's writes, committed early: always safe
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
@@ -124,6 +143,19 @@ class Store:
                 self.conn.execute("ROLLBACK")
                 raise
             self.conn.execute("COMMIT")
+
+    def grouped(self) -> AbstractContextManager[None]:
+        """Writes made inside (by this task and the tasks it starts) commit together when it ends:
+        a `$batch` of 20 creates commits once, not 20 times. Raises `GroupLost` at the end when
+        SQLite rolled them back."""
+        return self.groups.grouped(self, self.lock)
+
+    def version(self) -> tuple[int, int, int]:
+        """Equal at two moments only if the file's contents did not change in between (SQLite's
+        data_version counts other connections' commits, `writes` this store's own, and a group's
+        rolled-back transaction undoes some)."""
+        with self.lock:
+            return self.conn.execute("PRAGMA data_version").fetchone()[0], self.writes, self.groups.lost
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
@@ -220,13 +252,22 @@ class Store:
     # -- clock -------------------------------------------------------------------------------
 
     def clock_offset(self) -> timedelta:
-        """The tenant clock's offset from real UTC time, as stored in the file."""
+        """The tenant clock's offset from real UTC time, as stored in the file.
+
+        Re-read only when the file changed under another connection since the last read (SQLite's
+        `data_version` says so, and is cheaper than the read); this connection's own moves of the
+        clock go through `advance_clock`, which forgets the cached value."""
         with self.read() as db:
+            version = db.execute("PRAGMA data_version").fetchone()[0]
+            if self._clock is not None and self._clock[0] == version:
+                return self._clock[1]
             row = db.execute("SELECT value FROM meta WHERE key = 'clock_offset'").fetchone()
-        return timedelta(seconds=float(row[0]) if row else 0.0)
+            offset = timedelta(seconds=float(row[0]) if row else 0.0)
+            self._clock = (version, offset)
+        return offset
 
     def now(self) -> datetime:
-        """The tenant clock: real UTC time plus the stored offset (re-read: another process may move it)."""
+        """The tenant clock: real UTC time plus the stored offset (another process may move it)."""
         return datetime.now(UTC) + self.clock_offset()
 
     def advance_clock(self, delta: timedelta) -> datetime:
@@ -234,13 +275,18 @@ class Store:
         with self.write() as db:
             offset = (self.clock_offset() + delta).total_seconds()
             db.execute("UPDATE meta SET value = ? WHERE key = 'clock_offset'", (repr(offset),))
+            self._clock = None
         return datetime.now(UTC) + timedelta(seconds=offset)
 
     def tenant_id(self) -> str:
-        """The tenant's id (minted when the file was created)."""
-        with self.read() as db:
-            row = db.execute("SELECT value FROM meta WHERE key = 'tenant_id'").fetchone()
-        return row[0] if row else ""
+        """The tenant's id (minted when the file was created, never changed: read once)."""
+        if self._tenant_id is None:
+            with self.read() as db:
+                row = db.execute("SELECT value FROM meta WHERE key = 'tenant_id'").fetchone()
+            if not row:
+                return ""
+            self._tenant_id = row[0]
+        return self._tenant_id
 
     # -- domains -----------------------------------------------------------------------------
 

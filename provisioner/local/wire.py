@@ -206,6 +206,25 @@ async def send_error(send: Send, scope: Scope, status: int, code: str, message: 
     await send_json(send, scope, status, error_body(code, message, scope, inner=inner), extra)
 
 
+# A JSON body parsed once, kept in the request's scope beside the bytes it was parsed from: `$batch`
+# parsed its items' bodies with the batch, the schema guard parses the others, and the routes and
+# the permission check take it from there instead of parsing the same bytes again.
+PARSED_BODY = "local.parsed_body"
+
+
+def kept_body(scope: Scope, raw: bytes) -> object | None:
+    """The body parsed from `raw` earlier in this request, or None."""
+    kept = scope.get(PARSED_BODY)
+    return kept[1] if kept is not None and kept[0] == raw else None
+
+
+async def request_json(request: Request, *, optional: bool = False) -> dict:
+    """`body_json` of the request's body, parsed once per request."""
+    raw = await request.body()
+    kept = kept_body(request.scope, raw)
+    return kept if isinstance(kept, dict) else body_json(raw, optional=optional)
+
+
 def body_json(raw: bytes, *, optional: bool = False) -> dict:
     """Parse a JSON object request body the way Graph rejects malformed ones."""
     if not raw.strip():
