@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -96,9 +95,6 @@ def audit(app: App, all_roles: bool, expiring_within: str, manifest: Path | None
             click.get_current_context().exit(ExitCode.FINDINGS)
 
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
 def _fix(app: App, path: Path, notify: tuple[str, ...], approver: str | None, *, manifest: Path | None, output: str,
          fail_on: str | None, baseline: bool) -> None:
     """``audit --fix-plan FILE``: the plan shown and saved (as ``sync --out`` saves one), then what it does
@@ -112,9 +108,11 @@ def _fix(app: App, path: Path, notify: tuple[str, ...], approver: str | None, *,
                         (not baseline, "--no-baseline")):
         if given:
             raise click.UsageError(f"--fix-plan saves a plan, not a report: leave out {name}")
+    from provisioner.ids import EMAIL_EXAMPLE, is_email
+
     for address in notify:
-        if not EMAIL.match(address):
-            raise click.UsageError(f"--notify {address!r}: not an e-mail address; give one like secops@contoso.com")
+        if not is_email(address):
+            raise click.UsageError(f"--notify {address!r}: not an e-mail address; give one like {EMAIL_EXAMPLE}")
 
     async def work(target: Target) -> FixPlan:
         from provisioner import services
