@@ -101,15 +101,13 @@ def ready(store: Store) -> None:
 
 def has_p2(db: sqlite3.Connection) -> bool:
     """Whether the tenant holds Entra ID P2 or Governance: the `p2` meta row when `local init --p2/--no-p2`
-    set it, else whether one of its SKUs carries the AAD_PREMIUM_P2 or Entra_Identity_Governance plan
-    (`local init --sku`)."""
+    set it, else whether one of its SKUs carries the AAD_PREMIUM_P2 plan (`local init --sku`)."""
     from .licenses import CATALOG, enabled_seats
 
     row = db.execute("SELECT value FROM meta WHERE key = 'p2'").fetchone()
     if row is not None:
         return row[0] != "0"
-    return any({"AAD_PREMIUM_P2", "Entra_Identity_Governance"} & set(CATALOG.get(part, ("", ()))[1])
-               for part in enabled_seats(db))
+    return any("AAD_PREMIUM_P2" in CATALOG.get(part, ("", ()))[1] for part in enabled_seats(db))
 
 
 def set_p2(store: Store, enabled: bool) -> None:
