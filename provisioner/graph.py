@@ -282,11 +282,9 @@ def schedule_request(rid: str, action: str, principal_id: str, role_id: str, *, 
                      justification: str | None = None) -> Request:
     """A PIM schedule request (P§A1-A2): ``adminAssign``, ``adminRemove``, ``adminExtend`` or
     ``adminUpdate`` (a new end for the assignment held, same principal, role and kind) of an eligible
-    or active assignment, until ``end`` or for ``duration`` (neither: no expiry).
-
-    ``scheduleInfo.startDateTime`` is set when the request is sent (:func:`starting_now`). An
-    ``adminRemove`` has no ``scheduleInfo``: optional for eligibility (P§A1.1); for an active
-    assignment the docs make no exception, which is UNVERIFIED (P§A2.1, COVERAGE.md)."""
+    or active assignment, until ``end`` or for ``duration`` (neither: no expiry). The start is set
+    when sent (:func:`starting_now`); ``adminRemove`` has no ``scheduleInfo`` (optional, P§A1.1;
+    UNVERIFIED for active ones, P§A2.1)."""
     body: dict[str, Any] = {"action": action, "principalId": principal_id, "roleDefinitionId": role_id,
                             "directoryScopeId": "/"}
     if action != "adminRemove":
@@ -304,10 +302,9 @@ def schedule_request(rid: str, action: str, principal_id: str, role_id: str, *, 
 
 def starting_now(request: Request, now: datetime) -> Request:
     """``request`` with ``scheduleInfo.startDateTime`` = ``now`` if it is a PIM schedule request whose
-    ``scheduleInfo`` has no start (every docs example sends one, P§A1.2, A2.1); any other request as it
-    is. Stamped by the gateway at each send from the tenant's clock (the Date of its last answer, so
-    never ahead of it): a start in the future would leave the request ``Granted``, not ``Provisioned``
-    (P§A1.4), and one from when the plan was made would be stale; a past start is taken as now."""
+    ``scheduleInfo`` has no start (every docs example sends one, P§A1.2, A2.1). Stamped by the gateway
+    at each send, by the tenant's clock (never ahead of it: a future start leaves a request
+    ``Granted``, P§A1.4; a past one is taken as now)."""
     body = request.body
     if request.method != "POST" or request.url.split("?")[0].rsplit("/", 1)[-1] not in PIM_SETS.values():
         return request

@@ -38,6 +38,7 @@ APPROVAL = "Approval_EndUser_Assignment"  # 7.6
 JUSTIFICATION = "SCuBA MS.AAD.7.4/7.5: highly privileged roles are held eligible, through PIM"
 EXPIRING_WITHIN = timedelta(days=7)  # the audit's default --expiring-within
 
+
 @dataclass(frozen=True)
 class Fix:
     """What the plan does about one policy: ``status`` met, planned, partly planned, not planned or
