@@ -41,6 +41,7 @@ from provisioner.graph import (
     get_user_request,
     listing,
     role_definitions_request,
+    starting_now,
     transport_failure,
     user_count_request,
     users_by_upn_request,
@@ -131,6 +132,7 @@ class Directory:
         from kiota_http.middleware.options import HeadersInspectionHandlerOption
         from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
+        request = starting_now(request, self.now())  # a PIM schedule request starts now, by the tenant's clock
         ri = self._info(request.method, request.url, request.headers, request.body)
         try:
             raw = await self._adapter.send_primitive_async(ri, "bytes", {"XXX": ODataError})
@@ -159,7 +161,7 @@ class Directory:
             return []
         if len(requests) > BATCH_LIMIT:
             raise ValueError(f"a $batch holds at most {BATCH_LIMIT} requests")
-        body = {"requests": [r.to_batch_item() for r in requests]}
+        body = {"requests": [starting_now(r, self.now()).to_batch_item() for r in requests]}
         outer = await self.send(Request("batch", "POST", "/$batch", body))
         if not outer.ok:
             return [Response(r.id, outer.status, outer.headers, outer.body) for r in requests]

@@ -7,7 +7,8 @@ No I/O here: the gateway (``directory``) sends these, the executor and the use c
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
@@ -281,7 +282,9 @@ def schedule_request(rid: str, action: str, principal_id: str, role_id: str, *, 
                      justification: str | None = None) -> Request:
     """A PIM schedule request (P§A1-A2): ``adminAssign``, ``adminRemove``, ``adminExtend`` or
     ``adminUpdate`` (a new end for the assignment held, same principal, role and kind) of an eligible
-    or active assignment, until ``end`` or for ``duration`` (neither: no expiry)."""
+    or active assignment, until ``end`` or for ``duration`` (neither: no expiry). The start is set
+    when sent (:func:`starting_now`); ``adminRemove`` has no ``scheduleInfo`` (optional, P§A1.1;
+    UNVERIFIED for active ones, P§A2.1)."""
     body: dict[str, Any] = {"action": action, "principalId": principal_id, "roleDefinitionId": role_id,
                             "directoryScopeId": "/"}
     if action != "adminRemove":
@@ -295,6 +298,21 @@ def schedule_request(rid: str, action: str, principal_id: str, role_id: str, *, 
         if justification:
             body["justification"] = justification
     return Request(rid, "POST", f"{PIM}/{PIM_SETS[eligible]}", body)
+
+
+def starting_now(request: Request, now: datetime) -> Request:
+    """``request`` with ``scheduleInfo.startDateTime`` = ``now`` if it is a PIM schedule request whose
+    ``scheduleInfo`` has no start (every docs example sends one, P§A1.2, A2.1). Stamped by the gateway
+    at each send, by the tenant's clock (never ahead of it: a future start leaves a request
+    ``Granted``, P§A1.4; a past one is taken as now)."""
+    body = request.body
+    if request.method != "POST" or request.url.split("?")[0].rsplit("/", 1)[-1] not in PIM_SETS.values():
+        return request
+    info = body.get("scheduleInfo") if isinstance(body, Mapping) else None
+    if not isinstance(info, Mapping) or info.get("startDateTime"):
+        return request
+    start = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return replace(request, body={**body, "scheduleInfo": {"startDateTime": start, **info}})
 
 
 def policy_rule_request(rid: str, policy_id: str, rule_id: str, odata_type: str,

@@ -16,7 +16,8 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from provisioner.ids import GUID
+from provisioner.ids import EMAIL_EXAMPLE, GUID, GUID_PATTERN, is_email
+from provisioner.isoduration import iso_span
 
 FORMAT = 2
 OLD_FORMAT = (
@@ -26,8 +27,9 @@ OLD_FORMAT = (
 
 # Role assignment ids are opaque, not GUIDs (base64url of the role and principal ids plus a scope
 # suffix, e.g. lAPpYvVpN0KRkAEhdxReEMmO4KwRqtpKkUWt3wOYIz4-1): URL-safe characters only.
-ASSIGNMENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# Every pattern here is checked with fullmatch: match with $ would accept a trailing newline.
+ASSIGNMENT_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+SHA256 = re.compile(r"[0-9a-f]{64}")
 UTC_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 # How a role is held (PIM, graph-pim-baseline P§A1-A2): eligible or active, made through PIM's
@@ -108,7 +110,7 @@ def check_plan(d: Any) -> list[Mapping[str, Any]]:
     _no_unknown(d, PLAN_KEYS, "the plan")
     _string(d, "tenant", "the plan")
     for key in ("fingerprint", "digest"):
-        if not isinstance(d.get(key), str) or not SHA256.match(d[key]):
+        if not isinstance(d.get(key), str) or not SHA256.fullmatch(d[key]):
             raise PlanFormatError(f"the plan's {key} must be 64 lower-case hex digits (a sha256)")
     changes = d.get("changes")
     if not isinstance(changes, list):
@@ -143,7 +145,7 @@ def change_fields(
         if key in d:
             value = _string(d, key, where)
             shape, what = _SHAPES[key]
-            if not shape.match(value):
+            if not shape.fullmatch(value):
                 raise PlanFormatError(f"{where}: {key} must be {what}, not {value!r}")
             fields[name] = value
     if "roleName" in d:
@@ -164,7 +166,7 @@ def change_fields(
             fields[name] = _string(d, key, where)
     if "end" in fields and not UTC_TIME.fullmatch(fields["end"]):
         raise PlanFormatError(f"{where}: endDateTime must be a UTC time like 2027-01-31T00:00:00Z")
-    if "duration" in fields and not re.fullmatch(r"P(\d+D)?(T(\d+H)?(\d+M)?)?", fields["duration"]):
+    if "duration" in fields and iso_span(fields["duration"]) is None:
         raise PlanFormatError(f"{where}: duration must be an ISO 8601 duration like P30D or PT8H")
     if action == "create":
         fields["properties"] = _properties(d, where, upn, create_properties)
@@ -297,8 +299,7 @@ def _no_unknown(d: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> N
 # --- policy-rule: one rule of a directory role's PIM policy (graph-pim-baseline P§A4.3-A4.5) -------
 # PATCH /policies/roleManagementPolicies/{policyId}/rules/{ruleId}: both ids go into the URL.
 POLICY_RULE = "policy-rule"
-_GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-POLICY_ID = re.compile(rf"^(DirectoryRole|Directory)_{_GUID}_{_GUID}$")  # P§A4.1
+POLICY_ID = re.compile(rf"(DirectoryRole|Directory)_{GUID_PATTERN}_{GUID_PATTERN}")  # P§A4.1
 NOTIFICATION_RULE = "#microsoft.graph.unifiedRoleManagementPolicyNotificationRule"
 APPROVAL_RULE = "#microsoft.graph.unifiedRoleManagementPolicyApprovalRule"
 # The rules a plan may change (the ones SCuBA MS.AAD.7.6-7.9 check), with the @odata.type a PATCH
@@ -319,7 +320,7 @@ SETTING_KEYS = ("@odata.type", "isApprovalRequired", "isApprovalRequiredForExten
 STAGE_KEYS = ("@odata.type", "approvalStageTimeOutInDays", "isApproverJustificationRequired",
               "escalationTimeInMinutes", "isEscalationEnabled", "primaryApprovers", "escalationApprovers")
 APPROVER_KEYS = ("@odata.type", "userId", "groupId", "description", "isBackup")
-_ODATA_TYPE = re.compile(r"^#?microsoft\.graph\.[A-Za-z]{1,64}$")
+_ODATA_TYPE = re.compile(r"#?microsoft\.graph\.[A-Za-z]{1,64}")
 RULE_KEYS = ("roleDefinitionId", "roleName", "policyId", "ruleId", "updates", "properties")
 KEYS[POLICY_RULE] = RULE_KEYS
 REQUIRED[POLICY_RULE] = RULE_KEYS
@@ -333,9 +334,9 @@ def policy_rule_fields(d: Mapping[str, Any], n: int) -> dict[str, Any]:
         if key not in d:
             raise PlanFormatError(f"{where}: {key} is missing")
     role_id, policy_id, rule_id = (_string(d, k, where) for k in ("roleDefinitionId", "policyId", "ruleId"))
-    if not GUID.match(role_id):
+    if not GUID.fullmatch(role_id):
         raise PlanFormatError(f"{where}: roleDefinitionId must be {_SHAPES['roleDefinitionId'][1]}, not {role_id!r}")
-    if not POLICY_ID.match(policy_id):
+    if not POLICY_ID.fullmatch(policy_id):
         raise PlanFormatError(f"{where}: policyId must be a PIM policy id like DirectoryRole_<GUID>_<GUID>, "
                               f"not {policy_id!r}")
     if rule_id not in RULE_TYPES:
@@ -348,8 +349,12 @@ def policy_rule_fields(d: Mapping[str, Any], n: int) -> dict[str, Any]:
                               f"{', '.join(RULE_PROPERTIES[kind])}")
     if kind == NOTIFICATION_RULE:
         recipients = props["notificationRecipients"]
-        if not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients):
+        if not isinstance(recipients, list):
             raise PlanFormatError(f"{where}: properties.notificationRecipients must be a list of e-mail addresses")
+        for i, r in enumerate(recipients):
+            if not is_email(r):  # what the PATCH sends: an alert to an address, nothing else
+                raise PlanFormatError(f"{where}: properties.notificationRecipients[{i}] must be an e-mail address "
+                                      f"like {EMAIL_EXAMPLE}, not {json.dumps(r)}")
     else:
         _setting(props["setting"], f"{where}: properties.setting")
     return {"action": POLICY_RULE, "upn": "", "reason": _string(d, "reason", where, default=""), "role_id": role_id,
@@ -388,10 +393,10 @@ def _approver(approver: Any, where: str) -> None:
     if not isinstance(approver, Mapping):
         raise PlanFormatError(f"{where} must be a JSON object")
     _no_unknown(approver, APPROVER_KEYS, where)
-    if not isinstance(approver.get("@odata.type"), str) or not _ODATA_TYPE.match(approver["@odata.type"]):
+    if not isinstance(approver.get("@odata.type"), str) or not _ODATA_TYPE.fullmatch(approver["@odata.type"]):
         raise PlanFormatError(f"{where}: @odata.type must be a Graph type like #microsoft.graph.singleUser")
     for key in ("userId", "groupId"):
-        if key in approver and not (isinstance(approver[key], str) and GUID.match(approver[key])):
+        if key in approver and not (isinstance(approver[key], str) and GUID.fullmatch(approver[key])):
             raise PlanFormatError(f"{where}: {key} must be an object id (a GUID)")
     for key in ("description", "isBackup"):
         _scalar(approver.get(key), f"{where}.{key}")

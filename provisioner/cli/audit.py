@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 @click.option("--all-roles", is_flag=True, help="List holders of every privileged built-in role, not only the five "
               "classic admin roles.")
 @click.option("--expiring-within", metavar="DURATION", default="7d", show_default=True,
-              help="Report deleted users purged within DURATION (e.g. 7d, 36h).")
+              help="Report deleted users purged within DURATION (e.g. 7d, 36h); with --fix-plan, a Global "
+              "Administrator whose active assignment ends within it does not count as staying active.")
 @click.option("--manifest", type=click.Path(path_type=Path, dir_okay=False, exists=True), metavar="FILE",
               help="Also show the drift: the changes `sync FILE` would make (never applied).")
 @click.option("--output", "-o", type=click.Choice(["table", "json", "markdown", "html"], case_sensitive=False),
@@ -68,12 +69,13 @@ def audit(app: App, all_roles: bool, expiring_within: str, manifest: Path | None
     from provisioner import audit as auditing
     from provisioner.inputs import read_manifest
 
+    within = duration_option(expiring_within, "--expiring-within")
     if fix_plan is not None:
-        _fix(app, fix_plan, notify, approver, manifest=manifest, output=output, fail_on=fail_on, baseline=baseline)
+        _fix(app, fix_plan, notify, approver, within, manifest=manifest, output=output, fail_on=fail_on,
+             baseline=baseline)
         return
     if notify or approver:
         raise click.UsageError("--notify and --approver go with --fix-plan FILE")
-    within = duration_option(expiring_within, "--expiring-within")
     desired = read_manifest(manifest) if manifest is not None else None
 
     async def work(target: Target) -> AuditReport:
@@ -96,15 +98,13 @@ def audit(app: App, all_roles: bool, expiring_within: str, manifest: Path | None
             click.get_current_context().exit(ExitCode.FINDINGS)
 
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def _fix(app: App, path: Path, notify: tuple[str, ...], approver: str | None, *, manifest: Path | None, output: str,
-         fail_on: str | None, baseline: bool) -> None:
+def _fix(app: App, path: Path, notify: tuple[str, ...], approver: str | None, within: timedelta, *,
+         manifest: Path | None, output: str, fail_on: str | None, baseline: bool) -> None:
     """``audit --fix-plan FILE``: the plan shown and saved (as ``sync --out`` saves one), then what it does
     per policy; nothing is written to the tenant."""
     from provisioner.audit.fixes import fix_lines
     from provisioner.cli.app import show_plan
+    from provisioner.ids import EMAIL_EXAMPLE, is_email
     from provisioner.plan import Planned
     from provisioner.sync import save_plan
 
@@ -113,13 +113,13 @@ def _fix(app: App, path: Path, notify: tuple[str, ...], approver: str | None, *,
         if given:
             raise click.UsageError(f"--fix-plan saves a plan, not a report: leave out {name}")
     for address in notify:
-        if not EMAIL.match(address):
-            raise click.UsageError(f"--notify {address!r}: not an e-mail address; give one like secops@contoso.com")
+        if not is_email(address):
+            raise click.UsageError(f"--notify {address!r}: not an e-mail address; give one like {EMAIL_EXAMPLE}")
 
     async def work(target: Target) -> FixPlan:
         from provisioner import services
 
-        return await services.fix_plan(target, recipients=notify, approver=approver)
+        return await services.fix_plan(target, recipients=notify, approver=approver, expiring_within=within)
 
     fixed = app.run(work)
     show_plan(Planned(fixed.plan), "text")

@@ -38,6 +38,7 @@ PLANS = {
     "BPOS_S_TODO_1": "5e62787c-c316-451f-b873-1d05acd4d12c",
     "DYN365_CDS_VIRAL": "17ab22cd-a0b3-4536-910a-cb6eb12696c0",
     "PURVIEW_DISCOVERY": "c948ea65-2053-4a5a-8a62-9eaaaf11b522",
+    "Entra_Identity_Governance": "e866a266-3cff-43a3-acca-0c90a7e00c8b",  # P§A6.2
 }
 _ENTRA_P1 = ("AAD_PREMIUM", "MFA_PREMIUM", "ADALLOM_S_DISCOVERY", "EXCHANGE_S_FOUNDATION")
 # Part number -> (skuId, service plans). The big suites list the plans L§6.2 names, not all of them.
@@ -56,6 +57,8 @@ CATALOG: dict[str, tuple[str, tuple[str, ...]]] = {
                                                                    "BPOS_S_TODO_1")),
     "AAD_PREMIUM": ("078d2b04-f1bd-4111-bbd4-b4b1b354cef4", _ENTRA_P1),
     "AAD_PREMIUM_P2": ("84a661c4-e949-4bd2-a560-ed7766fcaf2b", (*_ENTRA_P1, "AAD_PREMIUM_P2")),
+    # PIM without P2 (P§A3, A6.3): ScubaGear still reports such a tenant as unlicensed.
+    "Microsoft_Entra_ID_Governance": ("cf6b0d46-4093-4546-a0ab-0b1546dcc10e", ("Entra_Identity_Governance",)),
     "FLOW_FREE": ("f30db892-07e9-47e9-837c-80727f46fd3d", ("FLOW_P2_VIRAL", "DYN365_CDS_VIRAL",
                                                             "EXCHANGE_S_FOUNDATION")),
     "POWER_BI_STANDARD": ("a403ebcc-fae0-4ca2-8c8c-7a907fd6c235", ("BI_AZURE_P0", "PURVIEW_DISCOVERY",

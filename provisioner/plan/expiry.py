@@ -8,13 +8,12 @@ assignment at a time; the planner says it for all of them first, with the maximu
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 
 from provisioner.errors import Refused
+from provisioner.isoduration import iso_span
 from provisioner.model import ExpiryRule, Holding, RoleDefinition, TenantState, parse_datetime
 
-_ISO = re.compile(r"P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?", re.IGNORECASE)
 # What a refused grant's message tells the admin to give instead, by where the grant came from.
 ROLES_ASSIGN = "give --duration {maximum} or less"
 MANIFEST = 'give it duration = "{maximum}" or less in the manifest'
@@ -22,24 +21,14 @@ USERS_CREATE = ("create the user without --role, then grant the role time-bound:
                 "provisioner roles assign {upn} {role} --duration {maximum}")
 
 
-def iso_span(text: str | None) -> timedelta | None:
-    """An ISO 8601 duration as PIM writes them (``P90D``, ``PT8H``, ``P1DT2H``); None for any other form
-    (years and months have no fixed length: the check is then left to Graph)."""
-    m = _ISO.fullmatch(text.strip()) if isinstance(text, str) else None
-    if not m or not any(m.groups()):
-        return None
-    w, d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
-    return timedelta(weeks=w, days=d, hours=h, minutes=mi, seconds=s)
-
-
 def spoken(span: timedelta) -> str:
-    """``90 days``, ``8 hours``, ``1 day 12 hours``: a rule's maximum for people."""
+    """``90 days``, ``8 hours``, ``1 day 12 hours``, ``30 seconds``: a rule's maximum for people."""
     days, rest = divmod(int(span.total_seconds()), 86400)
     hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    parts = [(days, "day"), (hours, "hour"), (minutes, "minute")]
+    minutes, seconds = divmod(rest, 60)
+    parts = [(days, "day"), (hours, "hour"), (minutes, "minute"), (seconds, "second")]
     words = [f"{n} {unit}{'s' if n != 1 else ''}" for n, unit in parts if n]
-    return " ".join(words) or "0 minutes"
+    return " ".join(words) or "0 seconds"
 
 
 def rule_for(state: TenantState, role: RoleDefinition, eligible: bool) -> ExpiryRule | None:

@@ -2,24 +2,30 @@
 
 Fixed (graph-pim-baseline P§B7-B12): a permanent or outside-PIM active assignment of one of the
 eight highly privileged roles becomes eligible through PIM (7.4, 7.5), except protected accounts
-and [audit.scuba] exclusions, and never so that no active Global Administrator is left; Global
+and [audit.scuba] exclusions, and never so that no active Global Administrator is left (one whose
+active assignment ends within the audit's expiring window does not count: soon nobody could act); Global
 Administrator activation requires approval by the approver given (7.6); the alert rules ScubaGear
 reads get the recipients given, added to the ones they have (7.7-7.9). Never planned: who holds
 Global Administrator and which accounts are cloud-only (7.1-7.3): listed with the commands.
+
+Planned when the tenant has PIM (``state.pim``: Entra ID P2 or Governance, P§A3, A6.3), whatever
+ScubaGear says: it looks only for the AAD_PREMIUM_P2 plan, and its verdict is only reported.
 
 The rule changes are built by ``pim_rules``, which ``check_labels`` calls again at apply time.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 
 from provisioner.audit import baseline as scuba
 from provisioner.changes import Action, Change, Plan
-from provisioner.model import RoleAssignment, RolePolicy, TenantState, User
+from provisioner.isoduration import iso_span, iso_text
+from provisioner.model import RoleAssignment, RolePolicy, TenantState, User, parse_datetime
+from provisioner.plan.expiry import spoken
 from provisioner.plan.index import Index
 from provisioner.plan.pim_rules import approval_update, notification_update
 from provisioner.roles.catalog import GLOBAL_ADMIN_ID
@@ -29,11 +35,8 @@ BY_TEMPLATE = {t: name for name, t in scuba.HIGHLY_PRIVILEGED.items()}
 ASSIGNMENT_ALERTS = ("Notification_Admin_Admin_Assignment", "Notification_Admin_Admin_Eligibility")  # 7.7
 ACTIVATION_ALERT = "Notification_Admin_EndUser_Assignment"  # 7.8 (Global Administrator), 7.9 (the others)
 APPROVAL = "Approval_EndUser_Assignment"  # 7.6
-ELIGIBLE_EXPIRY = "Expiration_Admin_Eligibility"
 JUSTIFICATION = "SCuBA MS.AAD.7.4/7.5: highly privileged roles are held eligible, through PIM"
-# The durations a plan file takes (planfile: P<n>D, PT<n>H<n>M).
-_DURATION = re.compile(r"P(\d+D)?(T(\d+H)?(\d+M)?)?")
-
+EXPIRING_WITHIN = timedelta(days=7)  # the audit's default --expiring-within
 
 
 @dataclass(frozen=True)
@@ -54,12 +57,15 @@ class Fix:
 @dataclass(frozen=True)
 class FixRequest:
     """What the admin gave: alert recipients (--notify), the approver (--approver, resolved), and
-    the accounts that stay active (protected accounts' object ids; [audit.scuba] exclusions)."""
+    the accounts that stay active (protected accounts' object ids; [audit.scuba] exclusions); a Global
+    Administrator whose active assignment ends within ``expiring_within`` does not count as staying
+    active."""
 
     recipients: tuple[str, ...] = ()
     approver: User | None = None
     protected: frozenset[str] = frozenset()  # lower-cased object ids
     excluded: frozenset[str] = frozenset()  # lower-cased object ids (users and groups)
+    expiring_within: timedelta = EXPIRING_WITHIN
 
 
 @dataclass(frozen=True)
@@ -91,8 +97,13 @@ def fix_plan(state: TenantState, baseline: scuba.Baseline, request: FixRequest) 
     it does and what is left, with why."""
     index = Index(state)
     results = {r.policy_id: r for r in baseline.results}
-    no_p2 = results["MS.AAD.7.4v1"].details == scuba.P2_WARNING
+    # What PIM can do here, not what ScubaGear's message says (it knows only AAD_PREMIUM_P2).
+    no_p2 = state.pim is not True
     notes: list[str] = []
+    if not no_p2 and results["MS.AAD.7.4v1"].details == scuba.P2_WARNING:
+        notes.append("The tenant has PIM without Entra ID P2 (Entra ID Governance): this plan fixes MS.AAD.7.4 to "
+                     "7.9, but ScubaGear looks only for the AAD_PREMIUM_P2 service plan and still reports them as "
+                     "not met.")
     changes: list[Change] = []
     kept: list[_Kept] = []
     if not no_p2:
@@ -102,7 +113,7 @@ def fix_plan(state: TenantState, baseline: scuba.Baseline, request: FixRequest) 
     rules = ([approval] if approval else []) + [c for cs in alerts.values() for c in cs]
     plan = Plan(tuple(rules + changes))
     fixes = [_people(results[p]) for p in ("MS.AAD.7.1v1", "MS.AAD.7.2v1", "MS.AAD.7.3v1")]
-    fixes += _assignment_fixes(results, changes, kept, request, no_p2)
+    fixes += _assignment_fixes(results, changes, kept, request, no_p2, index)
     fixes.append(_approval_fix(results["MS.AAD.7.6v1"], approval, request, no_p2))
     for pid in ("MS.AAD.7.7v1", "MS.AAD.7.8v1", "MS.AAD.7.9v1"):
         fixes.append(_alert_fix(results[pid], alerts.get(pid, []), request, no_p2))
@@ -134,7 +145,7 @@ def _conversions(state: TenantState, index: Index, request: FixRequest,
             kept.append(_Kept(user.user_principal_name, role, why, a))
             continue
         duration = _eligible_expiry(state.policies.get(template))
-        if duration is False:
+        if duration is None:
             kept.append(_Kept(user.user_principal_name, role, "its policy's eligibility expiry "
                               "(Expiration_Admin_Eligibility) is a duration a plan cannot carry", a))
             continue
@@ -150,28 +161,50 @@ def _conversions(state: TenantState, index: Index, request: FixRequest,
     if others:
         notes.append(f"{others} active assignment(s) of highly privileged roles are held by groups or applications: "
                      "not planned (groups belong in PIM for Groups; applications cannot activate).")
-    if removes_last_global_admin(Plan(tuple(changes)), state):
-        # Only active holders can act (P§A1.5): keep them all active rather than plan a refusal.
+    # Only active holders can act (P§A1.5), and one whose assignment ends soon will not for long:
+    # judged as if those were gone, the last-GA rule says whether anyone lasting would be left.
+    ending = _ending_soon(state, index, request.expiring_within)
+    lasting = replace(state, assignments=[a for a in state.assignments if a.id not in ending])
+    if removes_last_global_admin(Plan(tuple(changes)), lasting):
+        # Keep them all active rather than plan what apply refuses, or what leaves nobody soon.
+        refused = removes_last_global_admin(Plan(tuple(changes)), state)
         held = sorted({c.upn for c in changes if c.role_id == GLOBAL_ADMIN_ID})
         kept += [_Kept(c.upn, c.role_name or "", "the last active Global Administrator(s)",
                        index.assignments[c.assignment_id or ""])
                  for c in changes if c.action is Action.REVOKE and c.role_id == GLOBAL_ADMIN_ID]
         changes = [c for c in changes if c.role_id != GLOBAL_ADMIN_ID]
+        soon = sorted(ending.values())
+        if refused or not soon:
+            why = "leave no active Global Administrator, and apply refuses that"
+        else:
+            why = (f"leave only Global Administrator(s) whose active assignment ends within "
+                   f"{spoken(request.expiring_within)} ({', '.join(soon)}), then nobody who can act")
         notes.append(f"Global Administrator stays active for {', '.join(held)}: making every holder eligible would "
-                     "leave no active Global Administrator, and apply refuses that. Keep one or two break-glass "
-                     "accounts active: list them in safety.protected_accounts and their object ids in "
-                     "[audit.scuba] excluded_users, then make this plan again.")
+                     f"{why}. Keep one or two break-glass accounts active: list them in safety.protected_accounts "
+                     "and their object ids in [audit.scuba] excluded_users, then make this plan again.")
     return changes, kept
 
 
-def _eligible_expiry(policy: RolePolicy | None) -> str | bool:
-    """The maximum eligibility the role's policy allows when it requires expiry ("" when it does not;
-    False when it is a duration a plan file cannot carry)."""
-    rule = (policy.rules if policy else {}).get(ELIGIBLE_EXPIRY) or {}
-    if not rule.get("isExpirationRequired"):
+def _ending_soon(state: TenantState, index: Index, within: timedelta) -> dict[str, str]:
+    """Active Global Administrator assignments that end within ``within``: assignment id -> "UPN until DATE"."""
+    found = {}
+    for a in state.assignments:
+        end = parse_datetime(a.end) if not a.eligible else None
+        if end is not None and index.template(a.role_definition_id) == GLOBAL_ADMIN_ID and end <= state.now + within:
+            user = index.by_id.get(a.principal_id.lower())
+            found[a.id] = f"{user.user_principal_name if user else a.principal_id} until {(a.end or '')[:10]}"
+    return found
+
+
+def _eligible_expiry(policy: RolePolicy | None) -> str | None:
+    """The maximum eligibility the role's policy allows when it requires expiry, as a duration to send
+    (``P7D`` for a ``P1W`` maximum); "" when it requires none; None when it is not one this tool can
+    measure (years or months: the eligibility cannot be planned within it)."""
+    rule = policy.expiry(True) if policy else None
+    if rule is None or not rule.required:
         return ""
-    duration = str(rule.get("maximumDuration") or "")
-    return duration if duration not in ("", "P", "PT") and _DURATION.fullmatch(duration) else False
+    span = iso_span(rule.maximum)
+    return iso_text(span) if span is not None else None
 
 
 def _approval(state: TenantState, index: Index, request: FixRequest) -> Change | None:
@@ -216,7 +249,8 @@ def _name(index: Index, template: str) -> str:
 
 # --- what each policy gets ------------------------------------------------------------------------
 
-_NO_P2 = "the tenant has no Microsoft Entra ID P2 (PIM needs it; ScubaGear looks for AAD_PREMIUM_P2)"
+_NO_P2 = ("the tenant has no PIM: it needs Microsoft Entra ID P2 or Microsoft Entra ID Governance (ScubaGear "
+          "looks for AAD_PREMIUM_P2)")
 
 
 def _people(result: scuba.PolicyResult) -> Fix:
@@ -244,13 +278,17 @@ def _people(result: scuba.PolicyResult) -> Fix:
 
 
 def _assignment_fixes(results: Mapping[str, scuba.PolicyResult], changes: list[Change], kept: list[_Kept],
-                      request: FixRequest, no_p2: bool) -> list[Fix]:
-    revokes = [c for c in changes if c.action is Action.REVOKE]
-    made = ", ".join(f"{c.role_name}: {c.upn}" for c in revokes)
+                      request: FixRequest, no_p2: bool, index: Index) -> list[Fix]:
+    held = {c.assignment_id: a for c in changes if c.action is Action.REVOKE
+            for a in [index.assignments.get(c.assignment_id or "")] if a is not None}
     fixes = []
-    for pid, still in (("MS.AAD.7.4v1", [k for k in kept if k.assignment.end is None
-                                          and k.assignment.principal_id.lower() not in request.excluded]),
-                       ("MS.AAD.7.5v1", [k for k in kept if k.assignment.outside_pim])):
+    # Each policy is credited only with the conversions of its own offenders: 7.4 permanent ones
+    # (no end), 7.5 those made outside PIM.
+    for pid, offends in (("MS.AAD.7.4v1", lambda a: a.end is None), ("MS.AAD.7.5v1", lambda a: bool(a.outside_pim))):
+        still = [k for k in kept if offends(k.assignment)
+                 and (pid != "MS.AAD.7.4v1" or k.assignment.principal_id.lower() not in request.excluded)]
+        revokes = [c for c in changes if c.assignment_id in held and offends(held[c.assignment_id])]
+        made = ", ".join(f"{c.role_name}: {c.upn}" for c in revokes)
         result = results[pid]
         if no_p2:
             fixes.append(Fix(pid, "not planned", _NO_P2))

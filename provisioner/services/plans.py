@@ -18,6 +18,7 @@ from provisioner.plan import Planned
 from provisioner.plan.licenses import Held, refuse, saved_problems
 from provisioner.plan.pim_rules import added_approvers
 from provisioner.services.audit import POLICIES_REQUEST
+from provisioner.services.fixes import refuse_app_only_rules
 from provisioner.services.licenses import license_reads, take_licenses, with_licenses
 from provisioner.services.reads import (
     DEFINITIONS_REQUEST,
@@ -126,6 +127,7 @@ async def apply_plan(target: Target, plan: Plan, review: Review | None = None, r
                      passwords: Passwords | None = None) -> Applied:
     """Apply exactly a saved plan, if it still fits the tenant."""
     review, run = review or Approve(), run or RunOptions()
+    refuse_app_only_rules(target, plan)  # a PIM rule PATCH is delegated-only: before any write
     async with changing(target, review, run):
         state = await check_plan(target, plan)
         return await carry_out(target, state, Planned(plan), review, run, passwords=passwords or Passwords())

@@ -54,8 +54,8 @@ def holdings(t: Tenant, upn: str) -> str:
 @pytest.fixture
 def tenant(tmp_path: Path) -> Tenant:
     """The seed Global Administrator (admin@, assigned directly: outside PIM), a break-glass Global
-    Administrator assigned through PIM (active, permanent), a User Administrator assigned directly,
-    and the approver-to-be."""
+    Administrator assigned through PIM (active, permanent), a User Administrator (given with the user:
+    through PIM, permanent), and the approver-to-be."""
     t = make_tenant(tmp_path, seed_users=2)
     t.create("breakglass")
     t.ok("roles", "assign", BREAKGLASS, "global", "--yes")
@@ -90,8 +90,8 @@ def test_fix_plan_applied_meets_7_4_to_7_9_and_lists_7_1_to_7_3(tenant):
         "  MS.AAD.7.3v1 met",
         f"  MS.AAD.7.4v1 planned: 2 active assignment(s) become eligible through PIM (Global Administrator: {ADMIN}, "
         f"User Administrator: {HELPER})",
-        f"  MS.AAD.7.5v1 planned: 2 active assignment(s) become eligible through PIM (Global Administrator: {ADMIN}, "
-        f"User Administrator: {HELPER})",
+        # Only admin's was made outside PIM: helper's User Administrator is not a 7.5 offender.
+        f"  MS.AAD.7.5v1 planned: 1 active assignment(s) become eligible through PIM (Global Administrator: {ADMIN})",
         f"  MS.AAD.7.6v1 planned: activating Global Administrator requires approval by {APPROVER}",
         f"  MS.AAD.7.7v1 planned: 16 alert rule(s) of 8 role(s) get {SEC}",
         f"  MS.AAD.7.8v1 planned: 1 alert rule(s) of 1 role(s) get {SEC}",
@@ -184,7 +184,7 @@ def test_a_protected_account_not_excluded_stays_active_and_7_4_says_so(tenant):
             f"Administrator: {ADMIN}, User Administrator: {HELPER}); {BREAKGLASS} keeps Global Administrator active: "
             "a protected account (safety.protected_accounts)\n"
             "      -> list each break-glass account's object id in [audit.scuba] excluded_users\n") in out
-    assert "  MS.AAD.7.5v1 planned: 2 active" in out  # its assignment was made through PIM
+    assert "  MS.AAD.7.5v1 planned: 1 active" in out  # the break-glass assignment was made through PIM
     tenant.ok("apply", str(tenant.root / "plan.json"), "--yes")
     assert holdings(tenant, BREAKGLASS).split(None, 1)[1] == "Global Administrator: active permanent"
     assert results(tenant)["MS.AAD.7.4v1"] is False  # ScubaGear wants the break-glass account excluded too
@@ -316,3 +316,36 @@ def test_a_rule_changed_since_the_plan_was_made_refuses_it(tenant):
         "Error: the tenant changed since this plan was made; make the plan again (provisioner sync MANIFEST --out "
         "PLAN.json, or provisioner audit --fix-plan PLAN.json)")
     assert rules(tenant, USER_ADMIN) == before
+
+
+def test_a_tenant_with_entra_id_governance_but_not_p2_gets_its_plan(tmp_path):
+    # PIM works with Governance (P§A3, A6.3); ScubaGear looks only for AAD_PREMIUM_P2.
+    t = make_tenant(tmp_path, skus={"Microsoft_Entra_ID_Governance": 25})
+    t.create("helper", "user")
+    assert {r["policyId"]: r["details"] for r in t.json("audit")["baseline"]["results"]}["MS.AAD.7.4v1"] == (
+        "**NOTE: Your tenant does not have a Microsoft Entra ID P2 license, which is required for this feature**")
+    lines = fix(t, "--notify", SEC).stdout.splitlines()
+    assert "Plan: 24 PIM role settings to change, 1 role assignment to add, 1 role assignment to remove." in lines
+    assert f"  MS.AAD.7.4v1 partly planned: 1 active assignment(s) become eligible through PIM (User Administrator: " \
+           f"{HELPER}); {ADMIN} keeps Global Administrator active: the last active Global Administrator(s)" in lines
+    assert lines[-2] == ("  - The tenant has PIM without Entra ID P2 (Entra ID Governance): this plan fixes MS.AAD.7.4 "
+                         "to 7.9, but ScubaGear looks only for the AAD_PREMIUM_P2 service plan and still reports them "
+                         "as not met.")
+    t.ok("apply", str(t.root / "plan.json"), "--yes")
+    assert holdings(t, HELPER).split(None, 1)[1] == "User Administrator: permanently eligible"
+    assert rules(t, APP_ADMIN)["Notification_Admin_EndUser_Assignment"]["notificationRecipients"] == [SEC]
+
+
+def test_a_global_administrator_ending_within_the_window_leaves_the_permanent_one_active(tmp_path):
+    t = make_tenant(tmp_path)
+    t.create("helper")
+    t.ok("roles", "assign", HELPER, "global", "--duration", "2d", "--yes")
+    out = fix(t).stdout
+    assert (f"  - Global Administrator stays active for {ADMIN}: making every holder eligible would leave only Global "
+            f"Administrator(s) whose active assignment ends within 7 days ({HELPER} until ") in out
+    assert "), then nobody who can act. Keep one or two break-glass accounts active" in out
+    assert f"  MS.AAD.7.4v1 not planned: {ADMIN} keeps Global Administrator active" in out
+    # With a window shorter than what is left, the time-bound one counts: the permanent one becomes eligible.
+    shorter = fix(t, "--expiring-within", "1d").stdout
+    assert f"  MS.AAD.7.4v1 planned: 1 active assignment(s) become eligible through PIM (Global Administrator: " \
+           f"{ADMIN})" in shorter
