@@ -3,7 +3,6 @@ their checks, turned into a `Holding` for the use case."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -14,9 +13,6 @@ from provisioner.durations import parse_duration
 
 if TYPE_CHECKING:
     from provisioner.model import Holding
-
-_ISO = re.compile(r"P(?:\d+D)?(?:T(?:\d+H)?(?:\d+M)?)?", re.IGNORECASE)
-
 
 def assign_options(f: Callable[..., Any]) -> Callable[..., Any]:
     options = [
@@ -53,23 +49,19 @@ def until_time(text: str) -> str:
 
 
 def iso_duration(text: str) -> str:
-    """``P30D``/``PT8H`` as given (upper-cased), or the tool's ``30d``/``8h`` as ISO 8601."""
+    """``P30D``/``PT8H`` (ISO 8601), or the tool's ``30d``/``8h``, as the duration sent to PIM."""
+    from provisioner.isoduration import iso_span, iso_text
+
     value = text.strip()
-    if _ISO.fullmatch(value) and value.upper() not in ("P", "PT"):
-        return value.upper()
-    try:
-        span = parse_duration(value)
-    except ValueError as e:
-        raise click.BadParameter(f"{e} (or ISO 8601: P30D, PT8H)", param_hint="--duration") from None
+    span = iso_span(value.upper())
+    if span is None:
+        try:
+            span = parse_duration(value)
+        except ValueError as e:
+            raise click.BadParameter(f"{e} (or ISO 8601: P30D, PT8H)", param_hint="--duration") from None
     if span.total_seconds() <= 0:
         raise click.BadParameter(f"{text!r} is empty; give a duration like P30D or 8h", param_hint="--duration")
-    days, rest = divmod(int(span.total_seconds()), 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    time = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
-    if not days and not time:
-        return "PT1M"  # under a minute: the shortest span PIM's durations name
-    return "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "")
+    return iso_text(span) or "PT1S"
 
 
 def assign_holding(eligible: bool, until: str | None, duration: str | None, permanent: bool,

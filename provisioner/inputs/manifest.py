@@ -14,6 +14,7 @@ from typing import Any
 from provisioner import tomlcheck as tc
 from provisioner.errors import InputError, RowError
 from provisioner.inputs.fields import COUNTRY, UPN, EntryError, text_problem
+from provisioner.isoduration import iso_span, iso_text
 from provisioner.model import DEFAULT_MANAGED_ROLES, USER_WRITABLE, Holding, Manifest, UserSpec
 
 _NAMES = tc.Kind("a list of names", '["name"]', lambda v: tc.STRLIST.test(v) and all(x.strip() for x in v))
@@ -45,7 +46,6 @@ USER_FIELDS = {
                                        '["SPE_E5", "Office 365 E3"]'),
 }
 ROLE_KEYS = ("role", "eligible", "duration", "until", "justification")
-_ISO_DURATION = re.compile(r"P(?:\d+D)?(?:T(?:\d+H)?(?:\d+M)?)?")
 
 
 def _role_entry(x: Any) -> bool:
@@ -57,6 +57,12 @@ def _role_entry(x: Any) -> bool:
             and all(isinstance(x.get(k, ""), str) for k in ("duration", "until", "justification")))
 
 
+def _sent(duration: str | None) -> str | None:
+    """A checked duration in the form sent to PIM (``P1W`` -> ``P7D``)."""
+    span = iso_span(duration) if duration else None
+    return iso_text(span) if span else None
+
+
 def _role_problems(entry: dict) -> list[tc.Problem]:
     """A role table's duration and end, checked (their shapes; the rest is checked by the kind)."""
     found = []
@@ -66,7 +72,7 @@ def _role_problems(entry: dict) -> list[tc.Problem]:
         duration, until = x.get("duration"), x.get("until")
         if duration and until:
             found.append(tc.Problem("roles", f"role {x['role']!r} has both duration and until; keep one"))
-        if duration and (not _ISO_DURATION.fullmatch(duration) or duration in ("P", "PT")):
+        if duration and iso_span(duration) is None:
             found.append(tc.Problem("roles", f"role {x['role']!r}: duration {duration!r} is not ISO 8601, "
                                              "like P180D or PT8H"))
         if until and not re.fullmatch(r"\d{4}-\d\d-\d\d", until):
@@ -189,7 +195,7 @@ def _user(index: int, entry: Any, domains: tuple[str, ...], seen: dict[str, int]
                 value = [v.strip() for v in value]
             attributes[key] = value
     roles = tuple(dict.fromkeys((r if isinstance(r, str) else r["role"]).strip() for r in entry.get("roles", ())))
-    holdings = {r["role"].strip(): Holding(eligible=r.get("eligible", False), duration=r.get("duration"),
+    holdings = {r["role"].strip(): Holding(eligible=r.get("eligible", False), duration=_sent(r.get("duration")),
                                            end=f"{r['until']}T00:00:00Z" if r.get("until") else None,
                                            justification=r.get("justification"))
                 for r in entry.get("roles", ()) if isinstance(r, dict)}

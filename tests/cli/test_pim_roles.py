@@ -59,6 +59,15 @@ def test_assign_eligible_for_a_duration(tenant: Tenant) -> None:
     assert (journal["action"], journal["roleName"], journal["status"]) == ("assign", "Global Administrator", "ok")
 
 
+def test_durations_are_sent_in_one_form_whatever_the_spelling(tenant: Tenant) -> None:
+    tenant.create("alice")
+    for given, sent in (("P1W", "P7D"), ("p1w", "P7D"), ("1w", "P7D"), ("36h", "P1DT12H"), ("PT36000S", "PT10H")):
+        plan = tenant.ok("roles", "assign", ALICE, "global", "--eligible", "--duration", given, "--dry-run").stdout
+        assert f'assignment = "eligible, for {sent}"' in plan, (given, plan)
+    refused = tenant.run("roles", "assign", ALICE, "global", "--eligible", "--duration", "P1DT", "--dry-run")
+    assert refused.exit_code == 64 and "--duration" in refused.stderr
+
+
 def test_active_assignments_go_through_pim_and_show_their_end(tenant: Tenant) -> None:
     tenant.create("alice")
     tenant.ok("roles", "assign", ALICE, "billing", "--until", "2099-01-31", "--yes")
