@@ -29,6 +29,7 @@ from provisioner.forbidden import Refusals
 from provisioner.graph import Kind, Request, Response, backoff
 from provisioner.journal import Outcome, OutcomeSink
 from provisioner.pacing import Budget
+from provisioner.roles.rules import Replacements
 from provisioner.writes import write_request
 
 # With a 10 % fault rate, twelve unknown outcomes in a row happen about once in 10^12 items.
@@ -135,12 +136,14 @@ class Executor:
         self._ids = itertools.count(1)
         self._refusals = Refusals()  # what a 403 lacked: Graph's answer does not say
         self._told_lag = False
+        self._replacing = Replacements(())
 
     async def run(self, changes: Sequence[Change]) -> Report:
         report = Report(total=len(changes))
         started = time.monotonic()
         held_back = [c for c in changes if self.last is not None and self.last(c)]
         held = set(map(id, held_back))
+        self._replacing = Replacements(changes)
         try:
             for action in Action:
                 phase = [c for c in changes if c.action is action and id(c) not in held]
@@ -149,6 +152,9 @@ class Executor:
             # Writes that can remove a Global Administrator: after every other write, one at a time,
             # each right after ``recheck`` has read the holders again.
             for change in held_back:
+                if self._kept(change, report):
+                    self._flush()
+                    continue
                 refusal = await self.recheck(change) if self.recheck is not None else None
                 if refusal is not None:
                     self._settle(report, Outcome(change, "refused", code="LastGlobalAdministrator", message=refusal))
@@ -246,8 +252,17 @@ class Executor:
             self._settle(report, Outcome(c, "failed", code="FailedDependency",
                                          message=f"{c.upn} was not created, so no role was assigned"))
             return None
+        if self._kept(c, report):
+            return None
         target = self._principal(c, report) if c.action is Action.ASSIGN else self._object_id(c, report)
         return write_request(c, rid, target or "", lambda: self._password(c))
+
+    def _kept(self, c: Change, report: Report) -> bool:
+        """Settle, unsent, a revoke whose eligible replacement was not granted (``Replacements``)."""
+        why = self._replacing.kept(c)
+        if why is not None:
+            self._settle(report, Outcome(c, "failed", code="FailedDependency", message=why))
+        return why is not None
 
     @staticmethod
     def _principal(c: Change, report: Report) -> str | None:
@@ -394,6 +409,7 @@ class Executor:
             report.deleted.add(self._object_id(c, report).lower())
         if c.action is Action.ASSIGN and made:
             report.assigned.add(made)
+        self._replacing.done(c, self._principal(c, report))
         if c.action is Action.UPDATE and (c.updates.get("usageLocation") or (None, None))[1]:
             report.located.add(self._object_id(c, report).lower())
         if c.action is Action.PASSWORD and c.password is not PasswordSource.HIDDEN and self.passwords is not None:

@@ -161,6 +161,12 @@ def change_fields(
             if not isinstance(d[key], bool):
                 raise PlanFormatError(f"{where}: {key} must be true or false")
             fields[name] = d[key]
+    # An eligible assignment is granted and removed only through PIM's schedule requests: without
+    # throughPim the write would be the direct API's, which only knows active assignments (a revoke
+    # would DELETE the active assignment its id names, whatever "eligible" says).
+    if action in ("assign", "revoke") and fields.get("eligible") and not fields.get("through_pim"):
+        raise PlanFormatError(f"{where}: eligible is true but throughPim is not; an eligible assignment is made and "
+                              "removed only through PIM (throughPim: true)")
     for key, name in (("endDateTime", "end"), ("duration", "duration"), ("justification", "justification")):
         if key in d:
             fields[name] = _string(d, key, where)

@@ -32,7 +32,10 @@ def fingerprint(state: TenantState, plan: Plan, licenses: Mapping[str, Mapping[s
     deleted users, their role assignments; and every Global Administrator assignment, which the
     guardrails read; for every policy-rule change, the role's policy id and the rule as it is; for
     every license change of an existing user, the licenses it holds (``licenses``: lower-cased
-    object id -> skuId -> ``plan.licenses.Held``; a user missing from it holds none it is known to).
+    object id -> skuId -> ``plan.licenses.Held``; a user missing from it holds none it is known to);
+    for every grant through PIM whose role's policy was read (``state.policies``), the policy id and
+    its admin expiry rule for that kind (``Expiration_Admin_Eligibility`` or ``_Assignment``): a rule
+    tightened since would make the grant fail at apply, and the revoke it replaces must not run alone.
     Free seats are left out: another user's assignment must not make a plan stale, so ``apply``
     counts the seats again instead. The clock is left out, so the same tenant gives the same digest
     later.
@@ -76,10 +79,27 @@ def fingerprint(state: TenantState, plan: Plan, licenses: Mapping[str, Mapping[s
                "globalAdmins": ga_users}
     if rules:  # only a plan with policy-rule changes: other plans' fingerprints stay as they were
         payload["policyRules"] = rules
+    expiry = _expiry_rules(state, plan, index)
+    if expiry:  # likewise only a plan granting through PIM a role whose policy was read
+        payload["expiryRules"] = expiry
     licensed = sorted({c.object_id.lower() for c in plan.changes if c.action is Action.LICENSE and c.object_id})
     if licensed:  # likewise only a plan with license changes
         payload["licenses"] = {oid: _held_digest((licenses or {}).get(oid)) for oid in licensed}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _expiry_rules(state: TenantState, plan: Plan, index: Index) -> dict[str, Any]:
+    """Role template id/rule id -> [policy id, the rule as read], for each kind of grant through PIM."""
+    found: dict[str, Any] = {}
+    for c in plan.changes:
+        if c.action is not Action.ASSIGN or not c.through_pim:
+            continue
+        template = index.template(c.role_id or "")
+        policy = state.policies.get(template)
+        if policy is not None:
+            rule_id = "Expiration_Admin_Eligibility" if c.eligible else "Expiration_Admin_Assignment"
+            found[f"{template}/{rule_id}"] = [policy.id, policy.rules.get(rule_id)]
+    return found
 
 
 def _is_ga(a: RoleAssignment, index: Index) -> bool:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from provisioner.changes import Action, Change, Plan
 from provisioner.errors import Refused
-from provisioner.model import Policy, TenantState, User, parse_datetime
+from provisioner.model import Policy, TenantState, User, format_datetime, parse_datetime
 from provisioner.plan.expiry import iso_span
 from provisioner.plan.index import Index, day
 from provisioner.roles.catalog import GLOBAL_ADMIN_ID
@@ -27,6 +27,8 @@ from provisioner.roles.rules import (
 
 # The audit's default --expiring-within: an active Global Administrator ending sooner is "expiring".
 EXPIRING_WITHIN = timedelta(days=7)
+# A plan leaving only active Global Administrators that end sooner is refused: nobody could act tomorrow.
+CANNOT_ACT = timedelta(hours=24)
 
 _SYNCED = (
     "{upn} is synced from on-premises Active Directory (onPremisesSyncEnabled); delete it there, in "
@@ -47,7 +49,8 @@ def guardrails(plan: Plan, state: TenantState, policy: Policy) -> None:
 
     Refused: deleting or purging a directory-synced user, or updating one or resetting its password;
     deleting, purging, disabling, renaming, resetting the password of, revoking a role from or giving
-    an end date to a role of a protected account; leaving no active Global Administrator; more
+    an end date to a role of a protected account; leaving no active Global Administrator, or only
+    active ones whose assignments all end within 24 hours (``ends_too_soon``); more
     deletes (or purges) than ``policy.max_deletes`` unless ``policy.force``; restoring past the 30-day window;
     restoring to a user principal name another user holds.
     """
@@ -120,6 +123,8 @@ def guardrails(plan: Plan, state: TenantState, policy: Policy) -> None:
             f"this plan would leave the tenant without an active Global Administrator ({what}); assign "
             "Global Administrator to another active user first: provisioner roles assign USER global"
         )
+    elif (soon := ends_too_soon(plan, state)) is not None:
+        problems.append(soon)
     deletes = plan.count(Action.DELETE)
     if deletes > policy.max_deletes and not policy.force:
         problems.append(
@@ -159,15 +164,38 @@ def warnings(plan: Plan, state: TenantState, within: timedelta = EXPIRING_WITHIN
     Administrator, or moving the end of an active one, that leaves only active ones whose assignments
     end within ``within`` (the others eligible or gone). None of them could act after that end; an
     eligible one can act only once it activates, which needs an active administrator when approval is
-    on. The refusal of zero active Global Administrators is ``guardrails``'; an end not known (a plan
-    applied from a file reads none) counts as permanent."""
+    on. The refusals (zero active Global Administrators, or only ones ending within ``CANNOT_ACT``) are
+    ``guardrails``'. An end not read (PIM instances not given) counts as permanent."""
+    ends = remaining_ends(plan, state)
+    if not ends or any(end is None or end - state.now > within for end in ends.values()):
+        return []
+    return [f"warning: after this plan every active Global Administrator assignment ends within "
+            f"{within.days} days ({_listed(ends, state)}); an eligible one can act only once activated. Give one "
+            "a permanent or longer assignment first: provisioner roles assign USER global"]
+
+
+def ends_too_soon(plan: Plan, state: TenantState) -> str | None:
+    """The refusal of a plan after which every remaining active Global Administrator assignment ends
+    within ``CANNOT_ACT`` (24 hours): by tomorrow nobody could administer the tenant, nor activate an
+    eligible assignment whose activation needs approval."""
+    ends = remaining_ends(plan, state)
+    if not ends or any(end is None or end - state.now > CANNOT_ACT for end in ends.values()):
+        return None
+    return (f"this plan would leave only active Global Administrator assignments that end within 24 hours "
+            f"({_listed(ends, state, exact=True)}); after that nobody could administer the tenant. Give one a "
+            "permanent or longer assignment first: provisioner roles assign USER global")
+
+
+def remaining_ends(plan: Plan, state: TenantState) -> dict[str, datetime | None]:
+    """Each active Global Administrator left after a plan that removes one or moves the end of one
+    (lower object id -> the latest end of its assignments, None: no end); empty for other plans."""
     removes = RemovesGlobalAdmin(state)
     written = WrittenIds(state)
     # An active Global Administrator assignment whose end the plan moves: its new end (None: permanent).
     moved = {written(c)[0]: parse_datetime(c.updates["endDateTime"][1]) for c in plan.changes
              if c.action is Action.RESCHEDULE and not c.eligible and written(c)[1] == GLOBAL_ADMIN_ID}
     if not any(removes(c) for c in plan.changes) and not moved:
-        return []
+        return {}
     now = state.now
     gone = {written(c)[0] for c in plan.changes if removes(c)}
     templates = template_of(state)
@@ -186,14 +214,14 @@ def warnings(plan: Plan, state: TenantState, within: timedelta = EXPIRING_WITHIN
             span = iso_span(c.duration) if c.duration else None
             end = parse_datetime(c.end) if c.end else (now + span if span is not None else None)
             ends[oid] = _later(ends.get(oid, now), end)
-    if not ends or any(end is None or end - now > within for end in ends.values()):
-        return []
+    return ends
+
+
+def _listed(ends: dict[str, datetime | None], state: TenantState, *, exact: bool = False) -> str:
     index = Index(state)
-    listed = ", ".join(f"{index.by_id[oid].user_principal_name if oid in index.by_id else oid} on {day(end)}"
-                       for oid, end in sorted(ends.items(), key=lambda kv: (kv[1], kv[0])) if end is not None)
-    return [f"warning: after this plan every active Global Administrator assignment ends within "
-            f"{within.days} days ({listed}); an eligible one can act only once activated. Give one a permanent "
-            "or longer assignment first: provisioner roles assign USER global"]
+    return ", ".join(f"{index.by_id[oid].user_principal_name if oid in index.by_id else oid} "
+                     + (f"at {format_datetime(end)}" if exact else f"on {day(end)}")
+                     for oid, end in sorted(ends.items(), key=lambda kv: (kv[1], kv[0])) if end is not None)
 
 
 def _later(a: datetime | None, b: datetime | None) -> datetime | None:

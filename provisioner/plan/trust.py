@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 
 from provisioner.changes import Action, Change, Plan
 from provisioner.licenses import Sku
-from provisioner.model import TenantState
+from provisioner.model import RoleAssignment, TenantState
 from provisioner.plan.index import Index
 from provisioner.plan.pim_rules import rebuilt
 from provisioner.planfile import RULE_TYPES
@@ -151,10 +151,14 @@ def _role_problem(c: Change, index: Index) -> str | None:
 
 
 def _assignment_problem(c: Change, index: Index) -> str | None:
-    a = index.assignments.get(c.assignment_id or "")
-    if c.action is Action.RESCHEDULE and c.eligible:
-        a = next((e for e in index.state.eligible if e.id == c.assignment_id), None)
+    """A revoke's or reschedule's assignment, looked up among the kind the change says it is (eligible
+    ones in ``state.eligible``, active ones in ``state.assignments``): a revoke labelled eligible that
+    carries an active assignment's id is refused, not sent."""
+    a = _held(c, index)
     if a is None:
+        other = index.assignments.get(c.assignment_id or "") if c.eligible else _eligible(c, index)
+        if other is not None and c.action is Action.REVOKE:
+            return f"role assignment {c.assignment_id} is not an {_kind(c)} assignment in this tenant"
         return f"role assignment {c.assignment_id} does not exist in this tenant"
     if a.directory_scope_id != "/":
         return f"role assignment {c.assignment_id} is scoped to {a.directory_scope_id}, not tenant-wide"
@@ -168,15 +172,28 @@ def _assignment_problem(c: Change, index: Index) -> str | None:
     return None
 
 
+def _kind(c: Change) -> str:
+    return "eligible" if c.eligible else "active"
+
+
+def _eligible(c: Change, index: Index) -> RoleAssignment | None:
+    return next((e for e in index.state.eligible if e.id == c.assignment_id), None)
+
+
+def _held(c: Change, index: Index) -> RoleAssignment | None:
+    """The assignment a change names, among the kind it says it is."""
+    return _eligible(c, index) if c.eligible else index.assignments.get(c.assignment_id or "")
+
+
 def _end_problem(c: Change, index: Index) -> str | None:
     """A reschedule: its assignment is the user's, of that role and kind, through PIM, and ends (by day)
     when the plan says it does now; what the write sends is the new end, which a person read as such."""
     found = _assignment_problem(c, index)
     if found is not None:
-        kind = "eligible" if c.eligible else "active"
-        return found.replace("does not exist in this tenant", f"is not an {kind} assignment in this tenant")
-    held = index.assignments.get(c.assignment_id or "") if not c.eligible else next(
-        e for e in index.state.eligible if e.id == c.assignment_id)
+        return found.replace("does not exist in this tenant", f"is not an {_kind(c)} assignment in this tenant")
+    held = _held(c, index)
+    if held is None:  # found above; kept for the type
+        return f"role assignment {c.assignment_id} does not exist in this tenant"
     if not c.eligible and held.outside_pim is not False:
         return (f"role assignment {c.assignment_id} was made outside PIM (or PIM was not read): PIM cannot "
                 "change its end")

@@ -3,6 +3,8 @@ active Global Administrator (a tenant without one is locked out of its own admin
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from provisioner.changes import Action, Change, Plan
 from provisioner.model import TenantState
 from provisioner.roles.catalog import GLOBAL_ADMIN_ID
@@ -38,10 +40,12 @@ def global_admin_holders(state: TenantState) -> set[str]:
 
 class WrittenIds:
     """What a change's write touches, by id: ``ids(change)`` is the lower-cased (object id, role
-    template id), "" when none.
+    template id), "" when none; ``removes_active(change)``: whether a revoke's write takes away an
+    active assignment.
 
-    A revoke deletes an assignment by its id, so its principal and role are that assignment's
-    (when the state holds it), whatever the change's other ids say.
+    A direct revoke (no ``through_pim``) is ``DELETE /roleAssignments/{assignmentId}``: its principal
+    and role are that assignment's (when the state holds it), whatever the change's other ids say. A
+    PIM revoke (``adminRemove``) names the principal and the role itself: they are the change's.
     """
 
     def __init__(self, state: TenantState):
@@ -50,10 +54,19 @@ class WrittenIds:
 
     def __call__(self, change: Change) -> tuple[str, str]:
         oid, role_id = (change.object_id or "").lower(), (change.role_id or "").lower()
-        a = self.assignments.get(change.assignment_id or "") if change.action is Action.REVOKE else None
+        direct = change.action is Action.REVOKE and not change.through_pim
+        a = self.assignments.get(change.assignment_id or "") if direct else None
         if a is not None:
             oid, role_id = a.principal_id.lower(), a.role_definition_id.lower()
         return oid, self.templates.get(role_id, role_id)
+
+    @staticmethod
+    def removes_active(change: Change) -> bool:
+        """Whether a revoke's write removes an active assignment. Decided by the write, not by the
+        change's ``eligible`` label: ``DELETE /roleAssignments/{id}`` only ever removes an active
+        assignment (eligible ones are not role assignments, P§A1.5), and PIM's ``adminRemove`` removes
+        the kind of the endpoint it is sent to (``roleAssignmentScheduleRequests`` unless eligible)."""
+        return change.action is Action.REVOKE and (not change.through_pim or not change.eligible)
 
 
 class RemovesGlobalAdmin:
@@ -72,7 +85,34 @@ class RemovesGlobalAdmin:
             return False
         return (change.action in (Action.DELETE, Action.PURGE)
                 or (change.action is Action.UPDATE and disables(change))
-                or (change.action is Action.REVOKE and template == GLOBAL_ADMIN_ID and not change.eligible))
+                or (template == GLOBAL_ADMIN_ID and self.written.removes_active(change)))
+
+
+class Replacements:
+    """A revoke of an active assignment that an eligible grant of the same run replaces (same principal,
+    same role: a fix plan's or a manifest's change of kind) waits for that grant: ``kept(change)`` is
+    why it must not be sent when the grant did not succeed (revoked anyway, the user would keep neither
+    kind); ``done(change, principal)`` records each change that succeeded. Re-running converges."""
+
+    def __init__(self, changes: Iterable[Change]):
+        self.planned = {_pair(c) for c in changes if c.action is Action.ASSIGN and c.eligible}
+        self.granted: set[tuple[str, str]] = set()
+
+    def done(self, change: Change, principal: str | None) -> None:
+        if change.action is Action.ASSIGN and change.eligible:  # granted, or already in place
+            self.granted.add(_pair(change, principal))
+
+    def kept(self, change: Change) -> str | None:
+        pair = _pair(change)
+        if not WrittenIds.removes_active(change) or pair not in self.planned or pair in self.granted:
+            return None
+        return (f"{change.role_name or change.role_id} was kept active for {change.upn}: the eligible assignment "
+                "that replaces it was not granted, so the active one was not revoked")
+
+
+def _pair(c: Change, principal: str | None = None) -> tuple[str, str]:
+    """(principal, role), lower-cased: how a revoke finds the grant that replaces it."""
+    return ((principal or c.object_id or c.upn).lower(), (c.role_id or "").lower())
 
 
 def removes_last_global_admin(plan: Plan, state: TenantState) -> list[Change]:
@@ -96,7 +136,7 @@ def removes_last_global_admin(plan: Plan, state: TenantState) -> list[Change]:
         oid, template = written(change)
         if change.action in (Action.DELETE, Action.PURGE) or (change.action is Action.UPDATE and disables(change)):
             gone.add(oid)
-        elif change.action is Action.REVOKE and template == GLOBAL_ADMIN_ID and not change.eligible:
+        elif template == GLOBAL_ADMIN_ID and written.removes_active(change):
             pass
         # Only an active assignment can act: an eligible one must first be activated (P§A1.5).
         elif (change.action is Action.ASSIGN and template == GLOBAL_ADMIN_ID and oid in enabled_ids

@@ -10,19 +10,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from provisioner import plan as planning
-from provisioner.changes import Action, Plan
+from provisioner.changes import Action, Change, Plan
 from provisioner.errors import Refused
+from provisioner.graph import role_policies_request
 from provisioner.licenses import Sku
 from provisioner.model import Manifest, TenantState
 from provisioner.plan import Planned
 from provisioner.plan.licenses import Held, refuse, saved_problems
 from provisioner.plan.pim_rules import added_approvers
+from provisioner.roles.rules import disables
 from provisioner.services.audit import POLICIES_REQUEST
 from provisioner.services.fixes import refuse_app_only_rules
 from provisioner.services.licenses import license_reads, take_licenses, with_licenses
 from provisioner.services.reads import (
     DEFINITIONS_REQUEST,
     DELETED_REQUEST,
+    GA_INSTANCES,
     GA_REQUEST,
     Reader,
     all_instances,
@@ -67,36 +70,57 @@ class ReadForPlan:
 async def read_for(target: Target, plan: Plan) -> ReadForPlan:
     """What the plan's fingerprint covers, in two round trips: the users it names (by UPN and by id),
     the deleted users, the Global Administrator assignments and the role definitions (and the roles'
-    PIM policies for a policy-rule change; the tenant's SKUs and the licensed users' licenses for a
-    license change: their object ids are in the plan); then those users' assignments and the Global
-    Administrators' accounts."""
+    PIM policies for a policy-rule change or a grant through PIM; how each Global Administrator
+    assignment is held, its end, when the plan could remove or shorten one; the tenant's SKUs and the
+    licensed users' licenses for a license change: their object ids are in the plan); then those
+    users' assignments (with their PIM instances when the plan revokes through PIM, revokes an
+    eligible role or moves an end) and the Global Administrators' accounts."""
     r = Reader(target.directory)
     names = {c.upn for c in plan.changes if c.upn} | {c.new_upn for c in plan.changes if c.new_upn}
     ids = {c.object_id for c in plan.changes if c.object_id}
     # A PIM policy-rule change: the roles' policies, and the approvers its labels name.
     rules = [c for c in plan.changes if c.action is Action.POLICY_RULE]
     ids |= {i for c in rules for i in added_approvers(c)}
+    # A grant through PIM: its role's expiry rules, which the fingerprint covers (all of them ride along
+    # with a policy-rule change's read of every policy).
+    granted = sorted({c.role_id.lower() for c in plan.changes
+                      if c.action is Action.ASSIGN and c.through_pim and c.role_id})
+    policies = [POLICIES_REQUEST] if rules else [role_policies_request(f"pol:{i}", i) for i in granted]
     licenses = [c for c in plan.changes if c.action is Action.LICENSE]
     licensed = sorted({c.object_id.lower() for c in licenses if c.object_id})
-    also = [GA_REQUEST, DELETED_REQUEST, DEFINITIONS_REQUEST, *([POLICIES_REQUEST] if rules else []),
+    ends = any(map(shortens_a_role, plan.changes))
+    also = [GA_REQUEST, *([GA_INSTANCES] if ends else []), DELETED_REQUEST, DEFINITIONS_REQUEST, *policies,
             *(license_reads(licensed) if licenses else [])]
     answers = await r.users(sorted(names | ids), also=also)
     if rules:
         r.state.policies = role_policies(await r.collect(answers["policies"]))
+    await r.take_policies(answers)
     read = ReadForPlan(r.state)
     if licenses:
         read.skus, read.held = await take_licenses(target.directory, answers, licensed, missing_ok=True)
     await r.global_admins(answers)
     await r.deleted(answers)
     await r.take_definitions(answers)
-    # A reschedule is checked against how its assignment is held (kind, PIM or not, end): PIM's instances.
-    pim = any(c.action is Action.RESCHEDULE for c in plan.changes)
+    # A reschedule is checked against how its assignment is held (kind, PIM or not, end), a revoke
+    # against the kind it says it removes: the users' PIM instances.
+    pim = any(c.action is Action.RESCHEDULE or (c.action is Action.REVOKE and (c.eligible or c.through_pim))
+              for c in plan.changes)
     await r.assignments_of(r.ids(), also=r.unknown_holders(), pim=pim)
     if pim and r.state.pim is None:  # too many users to read one by one: every instance, in one round trip
         held = await all_instances(target.directory)
         r.add_assignments(a for a in held.assignments if a.principal_id.lower() in r.ids())
         r.state.eligible, r.state.pim = held.eligible, held.pim
+    if ends:  # after the users' assignments, which say nothing of ends: each GA assignment's end
+        await r.take_ends(answers)
     return read
+
+
+def shortens_a_role(c: Change) -> bool:
+    """Whether a change can take away or shorten someone's Global Administrator (or any role): a
+    revoke, a new end, a delete or purge, a disable. Apply then reads how each Global Administrator
+    assignment is held, so the guardrails judge the ends that remain."""
+    return c.action in (Action.REVOKE, Action.RESCHEDULE, Action.DELETE, Action.PURGE) or (
+        c.action is Action.UPDATE and disables(c))
 
 
 async def check_plan(target: Target, plan: Plan) -> TenantState:

@@ -136,6 +136,18 @@ class Reader:
             else:  # the same ids as the role assignments: add how each is held
                 self.add_assignments(found)
 
+    async def take_ends(self, answers: Mapping[str, Response]) -> None:
+        """Take in how each Global Administrator assignment already read is held (its end, PIM or
+        not), from the instances read as :data:`GA_INSTANCES`. Only assignments read as such are
+        changed: an instance adds no holder (the fingerprint covers the assignments as listed). Not
+        given (no permission; no PIM, where every assignment is permanent): the ends stay unknown."""
+        resp = answers.get(GA_INSTANCES.id)
+        if resp is None or not resp.ok:
+            return
+        held = {a.id: a for a in self.state.assignments}
+        found = [RoleAssignment.from_instance(d, eligible=False) for d in await self.collect(resp)]
+        self.add_assignments(a for a in found if a.id in held)
+
     async def take_policies(self, answers: Mapping[str, Response]) -> None:
         """Take in the expiry rules of the role policies read as ``pol:`` (see :func:`policy_reads`).
         A policy Graph does not give (no permission, no licence) is left out: Graph still checks the
