@@ -117,9 +117,10 @@ async def take_licenses(d: Directory, answers: Mapping[str, Response], ids: Sequ
 
 async def with_licenses(d: Directory, planned: Planned, state: TenantState,
                         wanted: Sequence[tuple[str, Sequence[str] | None, str]],
-                        read: Mapping[str, Response] | None = None) -> Planned:
+                        read: Mapping[str, Response] | None = None, *, exact: bool = True) -> Planned:
     """``planned`` with the LICENSE changes that give each user (reference, SKUs as an admin names
-    them or None: keep what it holds, reason) exactly those direct licenses. One round trip (the
+    them or None: keep what it holds, reason) exactly those direct licenses (without ``exact``: at
+    least those, nothing removed). One round trip (the
     tenant's SKUs with the licenses of the users that exist), none when no input lists licenses
     or when the SKUs came with an earlier read (``read["skus"]``) and every user is new."""
     wanted = [w for w in wanted if w[1] is not None]
@@ -139,6 +140,6 @@ async def with_licenses(d: Directory, planned: Planned, state: TenantState,
                 found.append(resolve_sku(name, skus).id)
             except NotFound as e:
                 problems.append(f"{ref} ({reason}): {e}")
-        resolved.append(Wanted(ref, tuple(dict.fromkeys(found)), reason=reason))
+        resolved.append(Wanted(ref, tuple(dict.fromkeys(found)), exact=exact, reason=reason))
     refuse(problems)
     return add_wanted(planned, resolved, state, skus, held)

@@ -1,0 +1,71 @@
+"""Review findings on licenses and leavers, each reproduced first: exact output, exit codes, the tenant after."""
+
+from __future__ import annotations
+
+import pytest
+from cli_tenant import DOMAIN, Tenant
+from test_lifecycle import _get
+
+from provisioner.local.tenant import init_tenant
+
+ALEX = f"alex@{DOMAIN}"
+TARGET = "Target: local (local tenant, simulated)\n"
+E5 = "06ebc4ee-1bb5-47dd-8120-11324bc54e06"
+O365E3 = "6fd2c87f-b296-42f0-b197-1e91e994b900"
+
+
+@pytest.fixture
+def licensed(tenant: Tenant) -> Tenant:
+    """The CLI tenant with exactly SPE_E5 (2 seats) and ENTERPRISEPACK (2 seats); alex holds SPE_E5."""
+    init_tenant(tenant.state, skus={"SPE_E5": 2, "ENTERPRISEPACK": 2})
+    tenant.create("alex")
+    tenant.ok("licenses", "assign", ALEX, "SPE_E5", "--usage-location", "US", "--yes")
+    return tenant
+
+
+def _skus(tenant: Tenant, upn: str) -> list[str]:
+    return sorted(a["skuId"] for a in _get(tenant, upn, "assignedLicenses")["assignedLicenses"] or [])
+
+
+def test_create_of_an_existing_user_never_takes_its_licenses_away(licensed: Tenant) -> None:
+    oid = _get(licensed, ALEX, "id")["id"]
+    result = licensed.run("users", "create", ALEX, "--display-name", "Alex", "--license", "ENTERPRISEPACK",
+                          "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""  # nothing to do: before the fix, + ENTERPRISEPACK and - SPE_E5
+    assert result.stderr == TARGET + (
+        f"user {ALEX} already exists (object id {oid}); not created\n"
+        f"{ALEX} already exists: its licenses are left as they are (add them with provisioner licenses assign, "
+        "or --update-existing)\n"
+        "No changes. The tenant already matches.\n")
+    assert _skus(licensed, ALEX) == [E5]
+    result = licensed.run("users", "create", ALEX, "--display-name", "Alex", "--license", "ENTERPRISEPACK",
+                          "--update-existing", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        "Changes are marked: ~ change licenses\n\n"
+        f"  # the licenses of user {ALEX} will change (requested)\n"
+        f"  ~ user {ALEX} ({oid})\n"
+        "      + license ENTERPRISEPACK\n\n"
+        "Plan: 1 user to change licenses of.\n")
+    assert _skus(licensed, ALEX) == [E5, O365E3]
+
+
+def test_reassign_reports_never_makes_a_user_its_own_manager(tenant: Tenant) -> None:
+    lead, boss = f"lead@{DOMAIN}", f"boss@{DOMAIN}"
+    tenant.create("lead")
+    tenant.create("boss")
+    tenant.ok("users", "update", lead, "--manager", boss, "--yes")
+    tenant.ok("users", "update", boss, "--manager", lead, "--yes")  # a loop: each manages the other
+    ids = {u: _get(tenant, u, "id")["id"] for u in (lead, boss)}
+    result = tenant.run("users", "offboard", lead, "--reassign-reports", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert (f"  # the manager of user {boss} will be removed (offboarding {lead}, their manager)\n"
+            f"  ~ user {boss} ({ids[boss]})\n"
+            f'      ~ manager = "{lead}" -> null\n\n') in result.stdout
+    assert (f"{boss} manages {lead} and reports to {lead} (a loop): it cannot become its own manager, so its "
+            f"manager is removed; give it one with: provisioner users update {boss} --manager UPN\n") in result.stderr
+    assert f'-> "{boss}"' not in result.stdout
+    assert [_get(tenant, u, "manager")["manager"] for u in (lead, boss)] == [None, None]
+    again = tenant.ok("users", "offboard", lead, "--reassign-reports", "--yes")
+    assert "manager" not in again.stdout
