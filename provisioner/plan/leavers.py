@@ -86,6 +86,15 @@ def _reassign(leaver: User, found: Mapping[str, Leaver], leaving: set[str], note
             notes.append(f"{report.user_principal_name} reports to {upn} but is synced from on-premises Active "
                          "Directory; re-point its manager there")
             continue
+        if new_id is not None and report.id.lower() == new_id.lower():
+            # Managers in a loop (the leaver's manager reports to the leaver): a user cannot manage itself
+            # (Graph refuses it for good), so its departing manager is removed instead.
+            notes.append(f"{report.user_principal_name} manages {upn} and reports to {upn} (a loop): it cannot "
+                         "become its own manager, so its manager is removed; give it one with: provisioner users "
+                         f"update {report.user_principal_name} --manager UPN")
+            changes.append(Change(Action.MANAGER, report.user_principal_name, report.id,
+                                  updates={"manager": (upn, None)}, reason=why))
+            continue
         changes.append(Change(Action.MANAGER, report.user_principal_name, report.id,
                               updates={"manager": (upn, new_upn)}, manager_id=new_id, reason=why))
     return changes
