@@ -3,7 +3,7 @@ deterministic.
 
 A reset is one PASSWORD change (where the password comes from, never the password) and one
 SESSIONS change. Offboarding is, per user and in this order: disable, revoke sessions, reset the
-password to a random value nobody is shown, revoke every admin role, re-point its direct reports
+password to a random value nobody is shown, revoke every admin role (active and eligible), re-point its direct reports
 to its own manager (if asked), remove its manager, remove the direct licenses (if asked) and soft
 delete (if asked). What is already so is a note, so a
 re-run converges; the guardrails (last Global Administrator, protected accounts, synced users)
@@ -137,6 +137,15 @@ def plan_offboard(refs: Sequence[str], state: TenantState, found: Mapping[str, L
             changes.append(Change(Action.REVOKE, upn, oid, role_id=a.role_definition_id,
                                   role_name=names.get(a.role_definition_id.lower(), a.role_definition_id),
                                   assignment_id=a.id, reason=why))
+        # Eligible (PIM) ones too: a leaver must not be able to activate a role later. Removed through
+        # PIM (adminRemove), the only way an eligible assignment goes.
+        eligible = sorted({(a.role_definition_id.lower(), a.id): a for a in state.eligible
+                           if a.principal_id.lower() == oid.lower()}.values(),
+                          key=lambda a: names.get(a.role_definition_id.lower(), a.role_definition_id))
+        for a in eligible:
+            changes.append(Change(Action.REVOKE, upn, oid, role_id=a.role_definition_id,
+                                  role_name=names.get(a.role_definition_id.lower(), a.role_definition_id),
+                                  assignment_id=a.id, eligible=True, through_pim=True, reason=why))
         if reassign_reports:
             changes += _reassign(user, found, leaving, notes)
         if extra.manager is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from cli_tenant import DOMAIN, Tenant
+from cli_tenant import DOMAIN, Tenant, timeless
 from test_lifecycle import _get
 
 from provisioner.local.tenant import init_tenant
@@ -69,3 +69,25 @@ def test_reassign_reports_never_makes_a_user_its_own_manager(tenant: Tenant) -> 
     assert [_get(tenant, u, "manager")["manager"] for u in (lead, boss)] == [None, None]
     again = tenant.ok("users", "offboard", lead, "--reassign-reports", "--yes")
     assert "manager" not in again.stdout
+
+
+def test_offboard_removes_eligible_role_assignments_too(tenant: Tenant) -> None:
+    ann = f"ann@{DOMAIN}"
+    tenant.create("ann", "billing")
+    tenant.ok("roles", "assign", ann, "user", "--eligible", "--yes")
+    result = tenant.run("users", "offboard", ann, "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.endswith(
+        f"  # role Billing Administrator will be revoked from {ann} (offboarding)\n"
+        f"  - role Billing Administrator -> {ann}\n\n"
+        f"  # role User Administrator will be revoked from {ann} (offboarding)\n"
+        f"  - role User Administrator -> {ann}\n"
+        '        assignment = "eligible"\n\n'
+        "Plan: 1 to update, 1 user to sign out, 1 password to reset, 2 role assignments to remove.\n")
+    assert timeless(result.stderr) == TARGET + "Applied 5 of 5 change(s) in 0.0s.\n"
+    assert tenant.members("billing") == [] and tenant.members("user") == []
+    assert tenant.json("users", "show", ann)["roles"] == []
+    again = tenant.ok("users", "offboard", ann, "--yes")
+    assert "- role" not in again.stdout
+    assert [(r["alias"], r["holders"], r["eligibleHolders"]) for r in tenant.json("roles", "list")
+            if r["alias"] in ("billing", "user")] == [("billing", 0, 0), ("user", 0, 0)]
