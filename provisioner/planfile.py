@@ -67,9 +67,10 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "purge": ("objectId",),
 }
 PASSWORD_SOURCES = ("generate", "supplied")
-# A saved reset never carries a password: it is generated when the plan is applied, or random and
-# shown to nobody (offboarding). A supplied one could not be supplied again at apply time.
-RESET_SOURCES = ("generate", "random")
+# A saved reset never carries a password: it is generated when the plan is applied. A supplied one
+# could not be supplied again at apply time; a random one shown to nobody is offboarding's alone (a
+# file could otherwise lock anyone out, the only Global Administrator too), and offboarding saves no plan.
+RESET_SOURCES = ("generate",)
 _SHAPES = {
     "objectId": (GUID, "an object id (a GUID like 00000000-0000-0000-0000-000000000000)"),
     "managerId": (GUID, "the manager's object id (a GUID like 00000000-0000-0000-0000-000000000000)"),
@@ -205,8 +206,11 @@ def _reset(d: Mapping[str, Any], where: str) -> tuple[dict[str, Any], str]:
     if not isinstance(props, Mapping) or set(props) != {"forceChangePasswordNextSignIn"} or not isinstance(
             props["forceChangePasswordNextSignIn"], bool):
         raise PlanFormatError(f"{where}: properties must be {{\"forceChangePasswordNextSignIn\": true or false}}")
+    if d["password"] == "random":
+        raise PlanFormatError(f"{where}: password must be \"generate\", not \"random\": a reset to a password nobody "
+                              "sees is only made by users offboard, never from a file")
     if d["password"] not in RESET_SOURCES:
-        raise PlanFormatError(f"{where}: password must be \"generate\" or \"random\" (never a password itself)")
+        raise PlanFormatError(f"{where}: password must be \"generate\" (never a password itself)")
     return dict(props), d["password"]
 
 
