@@ -104,15 +104,22 @@ def plan_licenses(edits: Iterable[LicenseEdit], state: TenantState, skus: Iterab
     return _finish(changes, notes, state, held)
 
 
-def seat_problems(needed: Counter[str], freed: Counter[str], by_id: Mapping[str, Sku]) -> list[str]:
-    """One line per SKU the plan needs more free seats of than the tenant has (L§6.1)."""
+def seat_problems(needed: Counter[str], freed: Counter[str], by_id: Mapping[str, Sku],
+                  restoring: Mapping[str, int] | None = None) -> list[str]:
+    """One line per SKU the plan needs more free seats of than the tenant has (L§6.1). ``restoring``:
+    the seats users the plan restores take back (L§6.9: they come back even past the limit, so it is
+    the plan's additions that would fail); only a SKU the plan adds is judged."""
+    restoring = restoring or {}
     problems = []
     for sku, n in sorted(needed.items()):
         s = by_id[sku]
-        if n - freed[sku] > s.free:
+        back = restoring.get(sku, 0)
+        if n and n + back - freed[sku] > s.free:
             name = PRODUCT_NAMES.get(s.part_number)
-            problems.append(f"{s.part_number}{f' ({name})' if name else ''}: {n - freed[sku]} seat(s) needed, "
-                            f"{s.free} free ({s.enabled} enabled, {s.consumed} consumed); free seats first or buy more")
+            why = f" ({back} of them taken back by restored users)" if back else ""
+            problems.append(f"{s.part_number}{f' ({name})' if name else ''}: {n + back - freed[sku]} seat(s) needed"
+                            f"{why}, {s.free} free ({s.enabled} enabled, {s.consumed} consumed); free seats first "
+                            "or buy more")
     return problems
 
 
@@ -134,9 +141,11 @@ class Wanted:
 
 
 def add_wanted(planned: Planned, wanted: Iterable[Wanted], state: TenantState, skus: Iterable[Sku],
-               held: Mapping[str, Mapping[str, Held]]) -> Planned:
+               held: Mapping[str, Mapping[str, Held]], *,
+               returning: Mapping[str, Mapping[str, Held]] | None = None) -> Planned:
     """``planned`` (a create, update or sync plan) with the LICENSE changes that give each user the
-    direct licenses it wants; ``held`` is keyed by lower-cased object id, then skuId.
+    direct licenses it wants; ``held`` is keyed by lower-cased object id, then skuId; ``returning``
+    likewise, the licenses of the users the plan restores (they take their seats back first).
 
     A license a group gives counts as held (nothing to add, and it is never removed). A user the
     plan creates is licensed after its create (no object id yet); one the plan restores gets its
@@ -191,7 +200,8 @@ def add_wanted(planned: Planned, wanted: Iterable[Wanted], state: TenantState, s
             labels[sku] = by_id[sku].part_number if sku in by_id else sku
             freed[sku] += 1
         changes.append(Change(Action.LICENSE, upn, oid, updates=updates, properties=labels, reason=w.reason))
-    problems += seat_problems(needed, freed, by_id)
+    restoring: Counter[str] = Counter(sku for oid in restored for sku in (returning or {}).get(oid, {}))
+    problems += seat_problems(needed, freed, by_id, restoring)
     refuse(problems)
     if not changes:
         return Planned(plan, planned.notes + tuple(notes))

@@ -91,3 +91,41 @@ def test_offboard_removes_eligible_role_assignments_too(tenant: Tenant) -> None:
     assert "- role" not in again.stdout
     assert [(r["alias"], r["holders"], r["eligibleHolders"]) for r in tenant.json("roles", "list")
             if r["alias"] in ("billing", "user")] == [("billing", 0, 0), ("user", 0, 0)]
+
+
+def test_seats_a_restore_takes_back_count_before_the_first_write(licensed: Tenant, tmp_path) -> None:
+    carlos, new2 = f"carlos@{DOMAIN}", f"new2@{DOMAIN}"
+    licensed.create("carlos")
+    licensed.ok("users", "delete", ALEX, "--yes")  # alex's E5 seat is free while alex is deleted
+    licensed.ok("licenses", "assign", carlos, "SPE_E5", "--usage-location", "US", "--yes")
+    manifest = tmp_path / "users.toml"
+    manifest.write_text(f"""[scope]
+domains = ["{DOMAIN}"]
+
+[[users]]
+userPrincipalName = "{ALEX}"
+displayName = "Alex"
+
+[[users]]
+userPrincipalName = "{carlos}"
+displayName = "carlos"
+
+[[users]]
+userPrincipalName = "{new2}"
+displayName = "New2"
+usageLocation = "US"
+licenses = ["SPE_E5"]
+""", encoding="utf-8")
+    before = licensed.snapshot()
+    result = licensed.run("sync", str(manifest), "--yes")
+    assert result.exit_code == 4, result.stderr
+    assert result.stderr == TARGET + (
+        "Error: refused (1 problem); nothing was written:\n"
+        "  - SPE_E5 (Microsoft 365 E5): 2 seat(s) needed (1 of them taken back by restored users), 1 free "
+        "(2 enabled, 1 consumed); free seats first or buy more\n")
+    assert licensed.snapshot() == before
+    # With a second seat bought, the same manifest goes through.
+    init_tenant(licensed.state, skus={"SPE_E5": 3, "ENTERPRISEPACK": 2})
+    result = licensed.run("sync", str(manifest), "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert (_skus(licensed, ALEX), _skus(licensed, new2)) == ([E5], [E5])
