@@ -129,3 +129,17 @@ licenses = ["SPE_E5"]
     result = licensed.run("sync", str(manifest), "--yes")
     assert result.exit_code == 0, result.stderr
     assert (_skus(licensed, ALEX), _skus(licensed, new2)) == ([E5], [E5])
+
+
+def test_removing_a_license_asks_first_adding_does_not(licensed: Tenant) -> None:
+    before = licensed.snapshot()
+    result = licensed.run("licenses", "revoke", ALEX, "SPE_E5")
+    assert result.exit_code == 64
+    assert result.stderr.endswith(
+        "Error: not applied: no terminal to confirm on; re-run with --yes to apply this plan\n")
+    assert licensed.snapshot() == before and _skus(licensed, ALEX) == [E5]
+    # Adding needs no confirmation; removing with --yes goes through.
+    licensed.ok("licenses", "assign", ALEX, "ENTERPRISEPACK")
+    assert _skus(licensed, ALEX) == [E5, O365E3]
+    assert licensed.run("licenses", "revoke", ALEX, "ENTERPRISEPACK", "--yes").exit_code == 0
+    assert _skus(licensed, ALEX) == [E5]
