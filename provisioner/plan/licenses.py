@@ -221,7 +221,9 @@ def saved_problems(plan: Plan, state: TenantState, skus: Iterable[Sku],
     then): the seats its additions need against the seats free now, which another user may have
     taken since the plan was made (L§6.1); a usage location for each user it gives a license (its
     own, an UPDATE of the same plan or its create's, L§6.5); no removal of a license only a group
-    gives (L§6.7). One line per problem. A SKU the tenant does not have is ``check_labels``' to
+    gives (L§6.7); what each change says the user holds ("before") true, so an addition is never
+    shown as a change of disabled plans, nor a SKU the user does not hold removed. One line per
+    problem. A SKU the tenant does not have is ``check_labels``' to
     report; a user gone or changed, the fingerprint's."""
     index = Index(state)
     by_id = {s.id: s for s in skus}
@@ -237,10 +239,13 @@ def saved_problems(plan: Plan, state: TenantState, skus: Iterable[Sku],
         oid = (c.object_id or "").lower()
         user = index.by_id.get(oid) if oid else None
         has = held.get(oid, {}) if oid else {}
-        for key, (_, new) in c.updates.items():
+        for key, (before, new) in c.updates.items():
             sku = key.lower()  # a plan file may spell a GUID in capitals; Graph does not mind
             current = has.get(sku)
             if sku not in by_id:
+                continue
+            if problem := _shown_wrong(c.upn, by_id[sku].part_number, before, new, current):
+                problems.append(problem)
                 continue
             if new is not None:
                 needed[sku] += current is None  # a license a group already gives takes no second seat
@@ -258,3 +263,24 @@ def saved_problems(plan: Plan, state: TenantState, skus: Iterable[Sku],
             problems.append(f"{c.upn} has no usage location, which a license needs; set one (provisioner users "
                             f"update {c.upn} --usage-location US, two letters) and make the plan again")
     return problems + seat_problems(needed, freed, by_id)
+
+
+def _shown_wrong(upn: str, name: str, before: list[str] | None, new: list[str] | None,
+                 current: Held | None) -> str | None:
+    """Why a saved license change misstates what the user holds, or None: "before" is null exactly
+    when the SKU is not held directly, else the disabled plans held (an edited plan could otherwise
+    show an addition, which takes a seat, as a change of disabled plans); a removal needs the SKU held."""
+    direct = current.disabled if current is not None and current.direct else None
+    if new is None and current is not None and not current.direct:
+        return None  # a group's license: said as such by the caller
+    if new is None and direct is None:
+        return f"{upn} does not hold {name} directly: the plan cannot remove it; make the plan again"
+    if before is None and direct is not None:
+        return f"{upn} already holds {name}: the plan shows it as added; make the plan again"
+    if before is not None and direct is None:
+        return (f"{upn} does not hold {name} directly: the plan shows a change of its disabled plans, but it would "
+                "add the license (a seat); make the plan again")
+    if before is not None and direct is not None and sorted(p.lower() for p in before) != sorted(direct):
+        return (f"{upn} holds {name} with disabled plans {sorted(direct) or 'none'}, not {sorted(before) or 'none'} "
+                "as the plan shows; make the plan again")
+    return None
