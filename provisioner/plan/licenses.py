@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from provisioner.changes import Action, Change, Plan
-from provisioner.errors import Refused
+from provisioner.errors import ExitCode, Refused
 from provisioner.licenses import PRODUCT_NAMES, Sku
 from provisioner.model import TenantState
 from provisioner.plan.fingerprint import fingerprint
@@ -123,10 +123,17 @@ def seat_problems(needed: Counter[str], freed: Counter[str], by_id: Mapping[str,
     return problems
 
 
-def refuse(problems: list[str]) -> None:
+class BadLicenseNames(Refused):
+    """The input names a license the tenant does not have: a usage error, listed with every other problem."""
+
+    exit_code = ExitCode.USAGE
+
+
+def refuse(problems: list[str], *, bad_input: bool = False) -> None:
+    """Every problem at once, nothing written; ``bad_input``: some are the input's own (exit 64)."""
     if problems:
         lines = [f"refused ({len(problems)} problem{'s' if len(problems) > 1 else ''}); nothing was written:"]
-        raise Refused("\n".join(lines + [f"  - {p}" for p in problems]))
+        raise (BadLicenseNames if bad_input else Refused)("\n".join(lines + [f"  - {p}" for p in problems]))
 
 
 @dataclass(frozen=True)
@@ -142,10 +149,11 @@ class Wanted:
 
 def add_wanted(planned: Planned, wanted: Iterable[Wanted], state: TenantState, skus: Iterable[Sku],
                held: Mapping[str, Mapping[str, Held]], *,
-               returning: Mapping[str, Mapping[str, Held]] | None = None) -> Planned:
+               returning: Mapping[str, Mapping[str, Held]] | None = None, unknown: Iterable[str] = ()) -> Planned:
     """``planned`` (a create, update or sync plan) with the LICENSE changes that give each user the
     direct licenses it wants; ``held`` is keyed by lower-cased object id, then skuId; ``returning``
-    likewise, the licenses of the users the plan restores (they take their seats back first).
+    likewise, the licenses of the users the plan restores (they take their seats back first);
+    ``unknown``: the input's license names the tenant does not have, listed first with the rest.
 
     A license a group gives counts as held (nothing to add, and it is never removed). A user the
     plan creates is licensed after its create (no object id yet); one the plan restores gets its
@@ -163,7 +171,8 @@ def add_wanted(planned: Planned, wanted: Iterable[Wanted], state: TenantState, s
                if c.action is Action.UPDATE and "usageLocation" in c.updates}
     changes: list[Change] = []
     notes: list[str] = []
-    problems: list[str] = []
+    unknown = tuple(unknown)
+    problems: list[str] = list(unknown)
     needed: Counter[str] = Counter()
     freed: Counter[str] = Counter()
     seen: set[str] = set()
@@ -188,7 +197,8 @@ def add_wanted(planned: Planned, wanted: Iterable[Wanted], state: TenantState, s
         location = (located.get(oid.lower()) if oid and oid.lower() in located
                     else user.usage_location if user is not None else new.properties.get("usageLocation"))  # type: ignore[union-attr]
         if add and not location:
-            problems.append(f"{upn} has no usage location, which a license needs; give one with it (usageLocation "
+            row = f" ({w.reason})" if w.reason.startswith("row ") else ""
+            problems.append(f"{upn}{row} has no usage location, which a license needs; give one with it (usageLocation "
                             "in a file or manifest, --usage-location on the command line: two letters, like US)")
         updates: dict[str, tuple[list[str] | None, list[str] | None]] = {}
         labels: dict[str, str] = {}
@@ -202,7 +212,7 @@ def add_wanted(planned: Planned, wanted: Iterable[Wanted], state: TenantState, s
         changes.append(Change(Action.LICENSE, upn, oid, updates=updates, properties=labels, reason=w.reason))
     restoring: Counter[str] = Counter(sku for oid in restored for sku in (returning or {}).get(oid, {}))
     problems += seat_problems(needed, freed, by_id, restoring)
-    refuse(problems)
+    refuse(problems, bad_input=bool(unknown))
     if not changes:
         return Planned(plan, planned.notes + tuple(notes))
     return _finish((*plan.changes, *changes), (*planned.notes, *notes), state, held)

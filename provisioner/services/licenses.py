@@ -17,7 +17,7 @@ from provisioner.graph import Kind, Request, Response, skus_request, user_licens
 from provisioner.licenses import Sku, resolve_sku
 from provisioner.model import TenantState
 from provisioner.plan import Planned
-from provisioner.plan.licenses import Held, LicenseEdit, Wanted, add_wanted, plan_licenses, refuse
+from provisioner.plan.licenses import Held, LicenseEdit, Wanted, add_wanted, plan_licenses
 from provisioner.services.reads import Reader
 from provisioner.services.target import Applied, Approve, Review, RunOptions, Target, carry_out, changing
 
@@ -172,5 +172,4 @@ async def with_licenses(d: Directory, planned: Planned, state: TenantState,
             except NotFound as e:
                 problems.append(f"{ref} ({reason}): {e}")
         resolved.append(Wanted(ref, tuple(dict.fromkeys(found)), exact=exact, reason=reason))
-    refuse(problems)
-    return add_wanted(planned, resolved, state, skus, held, returning=returning)
+    return add_wanted(planned, resolved, state, skus, held, returning=returning, unknown=problems)

@@ -143,3 +143,46 @@ def test_removing_a_license_asks_first_adding_does_not(licensed: Tenant) -> None
     assert _skus(licensed, ALEX) == [E5, O365E3]
     assert licensed.run("licenses", "revoke", ALEX, "ENTERPRISEPACK", "--yes").exit_code == 0
     assert _skus(licensed, ALEX) == [E5]
+
+
+def test_a_licenses_column_reports_every_problem_at_once(licensed: Tenant, tmp_path) -> None:
+    # SPE_E5: 2 seats, alex holds one. Row 2 names an unknown SKU, row 3 has no usage location, rows 3-4
+    # need two E5 seats where one is free; a trailing ';' (as spreadsheets leave it) is no empty entry.
+    joiners = tmp_path / "joiners.csv"
+    names = [f"{n}@{DOMAIN}" for n in ("dee", "eli", "fay")]
+    joiners.write_text("userPrincipalName,displayName,usageLocation,licenses\n"
+                       f"{names[0]},Dee,GB,NOPE;ENTERPRISEPACK\n{names[1]},Eli,,SPE_E5;\n{names[2]},Fay,US,SPE_E5;\n",
+                       encoding="utf-8")
+    before = licensed.snapshot()
+    result = licensed.run("users", "create", "--from", str(joiners), "--yes")
+    assert result.exit_code == 64
+    assert result.stderr == TARGET + (
+        "Error: refused (3 problems); nothing was written:\n"
+        f"  - {names[0]} (row 2): the tenant has no license 'NOPE'; it has: ENTERPRISEPACK, SPE_E5 (see: provisioner "
+        "licenses list)\n"
+        f"  - {names[1]} (row 3) has no usage location, which a license needs; give one with it (usageLocation in a "
+        "file or manifest, --usage-location on the command line: two letters, like US)\n"
+        "  - SPE_E5 (Microsoft 365 E5): 2 seat(s) needed, 1 free (2 enabled, 1 consumed); free seats first or buy "
+        "more\n")
+    assert licensed.snapshot() == before
+    # The rows fixed, the trailing ';' reads as the SKU alone.
+    joiners.write_text("userPrincipalName,displayName,usageLocation,licenses\n"
+                       f"{names[0]},Dee,GB,ENTERPRISEPACK\n{names[1]},Eli,GB,SPE_E5;\n", encoding="utf-8")
+    assert licensed.run("users", "create", "--from", str(joiners), "--yes").exit_code == 0
+    assert (_skus(licensed, names[0]), _skus(licensed, names[1])) == ([O365E3], [E5])
+
+
+def test_an_unknown_or_empty_license_option_is_a_usage_error(licensed: Tenant) -> None:
+    new = f"new@{DOMAIN}"
+    result = licensed.run("users", "create", new, "--display-name", "New", "--usage-location", "US",
+                          "--license", "NOPE", "--yes")
+    assert result.exit_code == 64
+    assert result.stderr == TARGET + (
+        "Error: refused (1 problem); nothing was written:\n"
+        f"  - {new} (requested): the tenant has no license 'NOPE'; it has: ENTERPRISEPACK, SPE_E5 (see: provisioner "
+        "licenses list)\n")
+    result = licensed.run("users", "create", new, "--display-name", "New", "--license", "", "--yes")
+    assert result.exit_code == 64
+    assert result.stderr.endswith("Error: --license: give a license (part number like SPE_E5, product name or "
+                                  "skuId), not an empty value (see: provisioner licenses list)\n")
+    assert new not in licensed.users()
