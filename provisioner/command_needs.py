@@ -104,6 +104,8 @@ REQUIREMENTS: dict[str, Requirement] = {
             "User Administrator",
             "--role also needs RoleManagement.ReadWrite.Directory (and Privileged Role Administrator for a person).",
             (USER_ADMINS,),
+            # assignLicense is not covered by User.ReadUpdate.All-like grants: the license needs are their own.
+            options=(("--license (or a licenses column)", (READ_SKUS, ASSIGN_LICENSES)),),
         ),
         Requirement(
             "users delete", (READ_USERS, DELETE_RESTORE, READ_ROLES), "User Administrator", person=(DELETERS,),
@@ -121,7 +123,8 @@ REQUIREMENTS: dict[str, Requirement] = {
         ),
         Requirement("users update", (READ_USERS, UPDATE_USERS), "User Administrator", person=(DELETERS,),
                     admins=True, acting="Renaming or re-phoning users",
-                    options=(("--manager", (WRITE_USERS,)), ("--upn", (READ_DOMAINS,)))),
+                    options=(("--manager", (WRITE_USERS,)), ("--upn", (READ_DOMAINS,)),
+                             ("--from with a licenses column", (READ_SKUS, ASSIGN_LICENSES)))),
         Requirement("users disable", (READ_USERS, READ_ROLES, ENABLE_DISABLE, REVOKE_SESSIONS), "User Administrator",
                     "--keep-sessions does not need User.RevokeSessions.All.", person=(DELETERS,), admins=True,
                     acting="Disabling or signing out users"),
@@ -156,6 +159,7 @@ REQUIREMENTS: dict[str, Requirement] = {
             "A manifest without roles does not need RoleManagement.ReadWrite.Directory.",
             (USER_ADMINS, ROLE_ADMINS),
             admins=True,
+            options=(("a manifest with licenses", (READ_SKUS, ASSIGN_LICENSES)),),
         ),
         Requirement(
             "apply",
@@ -164,7 +168,8 @@ REQUIREMENTS: dict[str, Requirement] = {
             "A plan needs only the permissions of the changes it holds (as sync).",
             (USER_ADMINS, ROLE_ADMINS),
             admins=True,
-            options=(("a plan from audit --fix-plan", (POLICY_RULES,)),),
+            options=(("a plan from audit --fix-plan", (POLICY_RULES,)),
+                     ("a plan with license changes", (READ_SKUS, ASSIGN_LICENSES))),
             app_cannot=("A plan from audit --fix-plan changes PIM role settings, which Graph accepts only from a "
                         "signed-in person (Privileged Role Administrator), never app-only: apply it with a "
                         "device-code or browser sign-in."),

@@ -69,9 +69,10 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "purge": ("objectId",),
 }
 PASSWORD_SOURCES = ("generate", "supplied")
-# A saved reset never carries a password: it is generated when the plan is applied, or random and
-# shown to nobody (offboarding). A supplied one could not be supplied again at apply time.
-RESET_SOURCES = ("generate", "random")
+# A saved reset never carries a password: it is generated when the plan is applied. A supplied one
+# could not be supplied again at apply time; a random one shown to nobody is offboarding's alone (a
+# file could otherwise lock anyone out, the only Global Administrator too), and offboarding saves no plan.
+RESET_SOURCES = ("generate",)
 _SHAPES = {
     "objectId": (GUID, "an object id (a GUID like 00000000-0000-0000-0000-000000000000)"),
     "managerId": (GUID, "the manager's object id (a GUID like 00000000-0000-0000-0000-000000000000)"),
@@ -213,8 +214,11 @@ def _reset(d: Mapping[str, Any], where: str) -> tuple[dict[str, Any], str]:
     if not isinstance(props, Mapping) or set(props) != {"forceChangePasswordNextSignIn"} or not isinstance(
             props["forceChangePasswordNextSignIn"], bool):
         raise PlanFormatError(f"{where}: properties must be {{\"forceChangePasswordNextSignIn\": true or false}}")
+    if d["password"] == "random":
+        raise PlanFormatError(f"{where}: password must be \"generate\", not \"random\": a reset to a password nobody "
+                              "sees is only made by users offboard, never from a file")
     if d["password"] not in RESET_SOURCES:
-        raise PlanFormatError(f"{where}: password must be \"generate\" or \"random\" (never a password itself)")
+        raise PlanFormatError(f"{where}: password must be \"generate\" (never a password itself)")
     return dict(props), d["password"]
 
 
@@ -224,10 +228,15 @@ def _license_updates(d: Mapping[str, Any], where: str) -> dict[str, tuple[Any, A
     if not isinstance(updates, Mapping) or not updates:
         raise PlanFormatError(f"{where}: updates must be a JSON object of skuId: [disabled plans before, after]")
     out: dict[str, tuple[Any, Any]] = {}
-    for sku, pair in updates.items():
-        if not GUID.fullmatch(sku):
-            raise PlanFormatError(f"{where}: updates key {sku!r} must be a license's skuId (a GUID like "
+    for key, pair in updates.items():
+        if not GUID.fullmatch(key):
+            raise PlanFormatError(f"{where}: updates key {key!r} must be a license's skuId (a GUID like "
                                   "06ebc4ee-1bb5-47dd-8120-11324bc54e06)")
+        # GUIDs are one id in any case: two spellings of one SKU would be two contradicting changes of it.
+        sku = key.lower()
+        if sku in out:
+            raise PlanFormatError(f"{where}: updates names license {sku} twice (skuIds are the same in any case); "
+                                  "keep one [before, after] pair for it")
         if not isinstance(pair, list) or len(pair) != 2 or pair == [None, None]:
             raise PlanFormatError(f"{where}: updates.{sku} must be a pair [before, after] of disabled plan "
                                   "lists, null for not held (before) or removed (after)")
@@ -236,7 +245,7 @@ def _license_updates(d: Mapping[str, Any], where: str) -> dict[str, tuple[Any, A
                     isinstance(p, str) and GUID.fullmatch(p) for p in value)):
                 raise PlanFormatError(f"{where}: updates.{sku} must hold lists of service plan ids (GUIDs) or "
                                       f"null, not {json.dumps(value)}")
-        out[sku] = (pair[0], pair[1])
+        out[sku] = tuple(None if v is None else list(dict.fromkeys(p.lower() for p in v)) for v in pair)  # type: ignore[assignment]
     return out
 
 
@@ -246,12 +255,17 @@ def _license_names(props: Any, updates: Mapping[str, tuple[Any, Any]], where: st
     shown = set(updates) | {p for _, new in updates.values() for p in new or ()}
     if not isinstance(props, Mapping):
         raise PlanFormatError(f"{where}: properties must be a JSON object of skuId or service plan id: name")
+    named: dict[str, str] = {}
     for key, name in props.items():
+        if not isinstance(key, str) or key.lower() in named:
+            raise PlanFormatError(f"{where}: properties names {key!r} twice (ids are the same in any case)")
+        key = key.lower()
         if key not in shown:
             raise PlanFormatError(f"{where}: properties key {key!r} is not a skuId in updates nor a plan they disable")
         if not isinstance(name, str) or not name.strip():
             raise PlanFormatError(f"{where}: properties.{key} must be the name of that license or plan, like SPE_E5")
-    return dict(props)
+        named[key] = name
+    return named
 
 
 def _properties(d: Mapping[str, Any], where: str, upn: str, allowed: Collection[str]) -> dict[str, Any]:

@@ -160,7 +160,12 @@ def asks(changes: Sequence[Change], opts: ChangeOptions) -> bool:
     from provisioner.roles.rules import disables
 
     return len(changes) > opts.confirm_above or any(
-        c.action.value in DESTRUCTIVE or disables(c) for c in changes)
+        c.action.value in DESTRUCTIVE or disables(c) or removes_license(c) for c in changes)
+
+
+def removes_license(change: Change) -> bool:
+    """A LICENSE change taking a SKU away: it starts the 30-day deletion of the user's mailbox data (L§6.9)."""
+    return change.action.value == "license" and any(new is None for _, new in change.updates.values())
 
 
 def confirm(changes: Sequence[Change], opts: ChangeOptions, *, typed: str | None = None) -> None:

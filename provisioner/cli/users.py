@@ -170,6 +170,9 @@ def create(app: App, upn: str | None, display_name: str | None, given_name: str 
             problem = check_policy(password)
             if problem:
                 raise click.UsageError(f"--password-stdin: {problem}")
+        if any(not name.strip() for name in licenses):
+            raise click.UsageError("--license: give a license (part number like SPE_E5, product name or skuId), "
+                                   "not an empty value (see: provisioner licenses list)")
         specs = [UserSpec(upn=upn, attributes={k: v for k, v in attributes.items() if v is not None},
                           roles=roles, password=password, licenses=tuple(dict.fromkeys(licenses)) or None)]
         refs, supplied = [upn], {upn.lower(): password} if password else {}

@@ -248,7 +248,9 @@ def license_cell(row: int, column: str, value: Any) -> tuple[tuple[str, ...], li
 
 def _names(row: int, column: str, value: Any, what: str, like: str) -> tuple[tuple[str, ...], list[RowError]]:
     if isinstance(value, str):
-        parts = [p.strip() for p in value.split(";")]
+        # One trailing ';' ("SPE_E5;", as spreadsheets often leave it) ends the list; it adds no empty entry.
+        trimmed = value.rstrip()
+        parts = [p.strip() for p in (trimmed[:-1] if trimmed.endswith(";") else trimmed).split(";")]
     elif isinstance(value, list) and all(isinstance(p, str) for p in value):
         parts = [p.strip() for p in value]
     else:

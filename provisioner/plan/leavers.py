@@ -3,7 +3,7 @@ deterministic.
 
 A reset is one PASSWORD change (where the password comes from, never the password) and one
 SESSIONS change. Offboarding is, per user and in this order: disable, revoke sessions, reset the
-password to a random value nobody is shown, revoke every admin role, re-point its direct reports
+password to a random value nobody is shown, revoke every admin role (active and eligible), re-point its direct reports
 to its own manager (if asked), remove its manager, remove the direct licenses (if asked) and soft
 delete (if asked). What is already so is a note, so a
 re-run converges; the guardrails (last Global Administrator, protected accounts, synced users)
@@ -86,6 +86,15 @@ def _reassign(leaver: User, found: Mapping[str, Leaver], leaving: set[str], note
             notes.append(f"{report.user_principal_name} reports to {upn} but is synced from on-premises Active "
                          "Directory; re-point its manager there")
             continue
+        if new_id is not None and report.id.lower() == new_id.lower():
+            # Managers in a loop (the leaver's manager reports to the leaver): a user cannot manage itself
+            # (Graph refuses it for good), so its departing manager is removed instead.
+            notes.append(f"{report.user_principal_name} manages {upn} and reports to {upn} (a loop): it cannot "
+                         "become its own manager, so its manager is removed; give it one with: provisioner users "
+                         f"update {report.user_principal_name} --manager UPN")
+            changes.append(Change(Action.MANAGER, report.user_principal_name, report.id,
+                                  updates={"manager": (upn, None)}, reason=why))
+            continue
         changes.append(Change(Action.MANAGER, report.user_principal_name, report.id,
                               updates={"manager": (upn, new_upn)}, manager_id=new_id, reason=why))
     return changes
@@ -128,6 +137,15 @@ def plan_offboard(refs: Sequence[str], state: TenantState, found: Mapping[str, L
             changes.append(Change(Action.REVOKE, upn, oid, role_id=a.role_definition_id,
                                   role_name=names.get(a.role_definition_id.lower(), a.role_definition_id),
                                   assignment_id=a.id, reason=why))
+        # Eligible (PIM) ones too: a leaver must not be able to activate a role later. Removed through
+        # PIM (adminRemove), the only way an eligible assignment goes.
+        eligible = sorted({(a.role_definition_id.lower(), a.id): a for a in state.eligible
+                           if a.principal_id.lower() == oid.lower()}.values(),
+                          key=lambda a: names.get(a.role_definition_id.lower(), a.role_definition_id))
+        for a in eligible:
+            changes.append(Change(Action.REVOKE, upn, oid, role_id=a.role_definition_id,
+                                  role_name=names.get(a.role_definition_id.lower(), a.role_definition_id),
+                                  assignment_id=a.id, eligible=True, through_pim=True, reason=why))
         if reassign_reports:
             changes += _reassign(user, found, leaving, notes)
         if extra.manager is not None:

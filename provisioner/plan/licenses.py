@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from provisioner.changes import Action, Change, Plan
-from provisioner.errors import Refused
+from provisioner.errors import ExitCode, Refused
 from provisioner.licenses import PRODUCT_NAMES, Sku
 from provisioner.model import TenantState
 from provisioner.plan.fingerprint import fingerprint
@@ -104,22 +104,36 @@ def plan_licenses(edits: Iterable[LicenseEdit], state: TenantState, skus: Iterab
     return _finish(changes, notes, state, held)
 
 
-def seat_problems(needed: Counter[str], freed: Counter[str], by_id: Mapping[str, Sku]) -> list[str]:
-    """One line per SKU the plan needs more free seats of than the tenant has (L§6.1)."""
+def seat_problems(needed: Counter[str], freed: Counter[str], by_id: Mapping[str, Sku],
+                  restoring: Mapping[str, int] | None = None) -> list[str]:
+    """One line per SKU the plan needs more free seats of than the tenant has (L§6.1). ``restoring``:
+    the seats users the plan restores take back (L§6.9: they come back even past the limit, so it is
+    the plan's additions that would fail); only a SKU the plan adds is judged."""
+    restoring = restoring or {}
     problems = []
     for sku, n in sorted(needed.items()):
         s = by_id[sku]
-        if n - freed[sku] > s.free:
+        back = restoring.get(sku, 0)
+        if n and n + back - freed[sku] > s.free:
             name = PRODUCT_NAMES.get(s.part_number)
-            problems.append(f"{s.part_number}{f' ({name})' if name else ''}: {n - freed[sku]} seat(s) needed, "
-                            f"{s.free} free ({s.enabled} enabled, {s.consumed} consumed); free seats first or buy more")
+            why = f" ({back} of them taken back by restored users)" if back else ""
+            problems.append(f"{s.part_number}{f' ({name})' if name else ''}: {n + back - freed[sku]} seat(s) needed"
+                            f"{why}, {s.free} free ({s.enabled} enabled, {s.consumed} consumed); free seats first "
+                            "or buy more")
     return problems
 
 
-def refuse(problems: list[str]) -> None:
+class BadLicenseNames(Refused):
+    """The input names a license the tenant does not have: a usage error, listed with every other problem."""
+
+    exit_code = ExitCode.USAGE
+
+
+def refuse(problems: list[str], *, bad_input: bool = False) -> None:
+    """Every problem at once, nothing written; ``bad_input``: some are the input's own (exit 64)."""
     if problems:
         lines = [f"refused ({len(problems)} problem{'s' if len(problems) > 1 else ''}); nothing was written:"]
-        raise Refused("\n".join(lines + [f"  - {p}" for p in problems]))
+        raise (BadLicenseNames if bad_input else Refused)("\n".join(lines + [f"  - {p}" for p in problems]))
 
 
 @dataclass(frozen=True)
@@ -134,9 +148,12 @@ class Wanted:
 
 
 def add_wanted(planned: Planned, wanted: Iterable[Wanted], state: TenantState, skus: Iterable[Sku],
-               held: Mapping[str, Mapping[str, Held]]) -> Planned:
+               held: Mapping[str, Mapping[str, Held]], *,
+               returning: Mapping[str, Mapping[str, Held]] | None = None, unknown: Iterable[str] = ()) -> Planned:
     """``planned`` (a create, update or sync plan) with the LICENSE changes that give each user the
-    direct licenses it wants; ``held`` is keyed by lower-cased object id, then skuId.
+    direct licenses it wants; ``held`` is keyed by lower-cased object id, then skuId; ``returning``
+    likewise, the licenses of the users the plan restores (they take their seats back first);
+    ``unknown``: the input's license names the tenant does not have, listed first with the rest.
 
     A license a group gives counts as held (nothing to add, and it is never removed). A user the
     plan creates is licensed after its create (no object id yet); one the plan restores gets its
@@ -154,7 +171,8 @@ def add_wanted(planned: Planned, wanted: Iterable[Wanted], state: TenantState, s
                if c.action is Action.UPDATE and "usageLocation" in c.updates}
     changes: list[Change] = []
     notes: list[str] = []
-    problems: list[str] = []
+    unknown = tuple(unknown)
+    problems: list[str] = list(unknown)
     needed: Counter[str] = Counter()
     freed: Counter[str] = Counter()
     seen: set[str] = set()
@@ -179,7 +197,8 @@ def add_wanted(planned: Planned, wanted: Iterable[Wanted], state: TenantState, s
         location = (located.get(oid.lower()) if oid and oid.lower() in located
                     else user.usage_location if user is not None else new.properties.get("usageLocation"))  # type: ignore[union-attr]
         if add and not location:
-            problems.append(f"{upn} has no usage location, which a license needs; give one with it (usageLocation "
+            row = f" ({w.reason})" if w.reason.startswith("row ") else ""
+            problems.append(f"{upn}{row} has no usage location, which a license needs; give one with it (usageLocation "
                             "in a file or manifest, --usage-location on the command line: two letters, like US)")
         updates: dict[str, tuple[list[str] | None, list[str] | None]] = {}
         labels: dict[str, str] = {}
@@ -191,8 +210,9 @@ def add_wanted(planned: Planned, wanted: Iterable[Wanted], state: TenantState, s
             labels[sku] = by_id[sku].part_number if sku in by_id else sku
             freed[sku] += 1
         changes.append(Change(Action.LICENSE, upn, oid, updates=updates, properties=labels, reason=w.reason))
-    problems += seat_problems(needed, freed, by_id)
-    refuse(problems)
+    restoring: Counter[str] = Counter(sku for oid in restored for sku in (returning or {}).get(oid, {}))
+    problems += seat_problems(needed, freed, by_id, restoring)
+    refuse(problems, bad_input=bool(unknown))
     if not changes:
         return Planned(plan, planned.notes + tuple(notes))
     return _finish((*plan.changes, *changes), (*planned.notes, *notes), state, held)
@@ -211,7 +231,9 @@ def saved_problems(plan: Plan, state: TenantState, skus: Iterable[Sku],
     then): the seats its additions need against the seats free now, which another user may have
     taken since the plan was made (L§6.1); a usage location for each user it gives a license (its
     own, an UPDATE of the same plan or its create's, L§6.5); no removal of a license only a group
-    gives (L§6.7). One line per problem. A SKU the tenant does not have is ``check_labels``' to
+    gives (L§6.7); what each change says the user holds ("before") true, so an addition is never
+    shown as a change of disabled plans, nor a SKU the user does not hold removed. One line per
+    problem. A SKU the tenant does not have is ``check_labels``' to
     report; a user gone or changed, the fingerprint's."""
     index = Index(state)
     by_id = {s.id: s for s in skus}
@@ -227,10 +249,13 @@ def saved_problems(plan: Plan, state: TenantState, skus: Iterable[Sku],
         oid = (c.object_id or "").lower()
         user = index.by_id.get(oid) if oid else None
         has = held.get(oid, {}) if oid else {}
-        for key, (_, new) in c.updates.items():
+        for key, (before, new) in c.updates.items():
             sku = key.lower()  # a plan file may spell a GUID in capitals; Graph does not mind
             current = has.get(sku)
             if sku not in by_id:
+                continue
+            if problem := _shown_wrong(c.upn, by_id[sku].part_number, before, new, current):
+                problems.append(problem)
                 continue
             if new is not None:
                 needed[sku] += current is None  # a license a group already gives takes no second seat
@@ -248,3 +273,24 @@ def saved_problems(plan: Plan, state: TenantState, skus: Iterable[Sku],
             problems.append(f"{c.upn} has no usage location, which a license needs; set one (provisioner users "
                             f"update {c.upn} --usage-location US, two letters) and make the plan again")
     return problems + seat_problems(needed, freed, by_id)
+
+
+def _shown_wrong(upn: str, name: str, before: list[str] | None, new: list[str] | None,
+                 current: Held | None) -> str | None:
+    """Why a saved license change misstates what the user holds, or None: "before" is null exactly
+    when the SKU is not held directly, else the disabled plans held (an edited plan could otherwise
+    show an addition, which takes a seat, as a change of disabled plans); a removal needs the SKU held."""
+    direct = current.disabled if current is not None and current.direct else None
+    if new is None and current is not None and not current.direct:
+        return None  # a group's license: said as such by the caller
+    if new is None and direct is None:
+        return f"{upn} does not hold {name} directly: the plan cannot remove it; make the plan again"
+    if before is None and direct is not None:
+        return f"{upn} already holds {name}: the plan shows it as added; make the plan again"
+    if before is not None and direct is None:
+        return (f"{upn} does not hold {name} directly: the plan shows a change of its disabled plans, but it would "
+                "add the license (a seat); make the plan again")
+    if before is not None and direct is not None and sorted(p.lower() for p in before) != sorted(direct):
+        return (f"{upn} holds {name} with disabled plans {sorted(direct) or 'none'}, not {sorted(before) or 'none'} "
+                "as the plan shows; make the plan again")
+    return None

@@ -3,7 +3,7 @@ guarded plan (L§7.3).
 
 A reset reads the users named (one batched round trip). Offboarding reads the users with the
 Global Administrator assignments (and the deleted users when a name matched no active one), then
-their role assignments, managers, direct reports (when they are re-pointed) and, when licenses go
+their role assignments (active and eligible), managers, direct reports (when they are re-pointed) and, when licenses go
 too, their direct licenses and the tenant's SKUs: two round trips (more pages of direct reports
 only for a manager of more than a page of them).
 """
@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from provisioner.changes import PasswordSource
-from provisioner.graph import Kind, Request, manager_request, skus_request, user_licenses_request
+from provisioner.graph import INSTANCES, PIM, Kind, Request, manager_request, skus_request, user_licenses_request
 from provisioner.model import User
 from provisioner.plan.leavers import Leaver, plan_offboard, plan_reset
 from provisioner.services.licenses import held_licenses
-from provisioner.services.reads import DELETED_REQUEST, GA_REQUEST, Reader
+from provisioner.services.reads import ASSIGNMENTS_LIST_ALL_ABOVE, DELETED_REQUEST, GA_REQUEST, Reader
 from provisioner.services.target import (
     Applied,
     Approve,
@@ -63,7 +63,7 @@ async def offboard_users(target: Target, refs: Sequence[str], review: Review | N
                          run: RunOptions | None = None, *, remove_licenses: bool = False,
                          delete: bool = False, reassign_reports: bool = False) -> Applied:
     """Offboard users in the order of L§7.3: disable, revoke sessions, reset the password to a
-    random value nobody sees, revoke every admin role, re-point their direct reports to their
+    random value nobody sees, revoke every admin role (active and eligible), re-point their direct reports to their
     manager (``reassign_reports``; none: the reports' manager is removed), remove the manager,
     remove direct licenses (``remove_licenses``), soft delete (``delete``). Re-running converges."""
     review, run = review or Approve(), run or RunOptions()
@@ -83,7 +83,11 @@ async def offboard_users(target: Target, refs: Sequence[str], review: Review | N
                      for oid in ids]
         if remove_licenses and ids:
             then += [user_licenses_request(f"lic:{oid}", oid) for oid in ids] + [skus_request("skus")]
-        answers = await r.assignments_of(ids, also=then)
+        # Eligible (PIM) assignments with the active ones: a leaver keeps none (a few leavers: each one's
+        # instances; many: every eligible one in the tenant, paged, and the planner keeps the leavers').
+        if len(ids) > ASSIGNMENTS_LIST_ALL_ABOVE:
+            then.append(Request("el:all", "GET", f"{PIM}/{INSTANCES[True]}"))
+        answers = await r.assignments_of(ids, also=then, pim=True)
         if "deleted" in answers:
             await r.deleted(answers)
         await r.name_held_roles()

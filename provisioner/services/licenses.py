@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from provisioner.changes import Action
 from provisioner.directory import Directory
 from provisioner.errors import NotFound
 from provisioner.graph import Kind, Request, Response, skus_request, user_licenses_request
 from provisioner.licenses import Sku, resolve_sku
 from provisioner.model import TenantState
 from provisioner.plan import Planned
-from provisioner.plan.licenses import Held, LicenseEdit, Wanted, add_wanted, plan_licenses, refuse
+from provisioner.plan.licenses import Held, LicenseEdit, Wanted, add_wanted, plan_licenses
 from provisioner.services.reads import Reader
 from provisioner.services.target import Applied, Approve, Review, RunOptions, Target, carry_out, changing
 
@@ -97,6 +98,32 @@ def license_reads(ids: Sequence[str], *, skus: bool = True) -> list[Request]:
     return reads + [user_licenses_request(f"lic:{oid.lower()}", oid) for oid in ids]
 
 
+def restored_license_reads(ids: Sequence[str]) -> list[Request]:
+    """The licenses deleted users of these object ids hold (a deleted user keeps its assignedLicenses,
+    L§6.9): each one's deleted object; many, the deleted users' listing, paged."""
+    if len(ids) > LIST_LICENSES_ABOVE:
+        return [Request("dlic:all", "GET", "/directory/deletedItems/microsoft.graph.user"
+                                           "?$select=id,assignedLicenses&$top=999")]
+    return [Request(f"dlic:{oid.lower()}", "GET", f"/directory/deletedItems/{oid.lower()}?$select=id,assignedLicenses")
+            for oid in ids]
+
+
+async def take_restored_licenses(d: Directory, answers: Mapping[str, Response],
+                                 ids: Sequence[str]) -> dict[str, dict[str, Held]]:
+    """lower-cased object id -> the licenses its restore takes back, as :func:`restored_license_reads`
+    asked; a deleted user not found (purged since) takes none back, and the restore says so itself."""
+    if "dlic:all" in answers:
+        wanted = {oid.lower() for oid in ids}
+        listed = await d.collect(answers["dlic:all"].checked())
+        return {oid: held_licenses(b) for b in listed if (oid := str(b.get("id", "")).lower()) in wanted}
+    found = {}
+    for oid in (i.lower() for i in ids):
+        resp = answers[f"dlic:{oid}"]
+        if resp.kind is not Kind.NOT_FOUND:
+            found[oid] = held_licenses(resp.checked().body)
+    return found
+
+
 async def take_licenses(d: Directory, answers: Mapping[str, Response], ids: Sequence[str], *,
                         missing_ok: bool = False) -> tuple[list[Sku], dict[str, dict[str, Held]]]:
     """The SKUs and the licenses held (lower-cased object id -> skuId -> Held) that
@@ -117,9 +144,10 @@ async def take_licenses(d: Directory, answers: Mapping[str, Response], ids: Sequ
 
 async def with_licenses(d: Directory, planned: Planned, state: TenantState,
                         wanted: Sequence[tuple[str, Sequence[str] | None, str]],
-                        read: Mapping[str, Response] | None = None) -> Planned:
+                        read: Mapping[str, Response] | None = None, *, exact: bool = True) -> Planned:
     """``planned`` with the LICENSE changes that give each user (reference, SKUs as an admin names
-    them or None: keep what it holds, reason) exactly those direct licenses. One round trip (the
+    them or None: keep what it holds, reason) exactly those direct licenses (without ``exact``: at
+    least those, nothing removed). One round trip (the
     tenant's SKUs with the licenses of the users that exist), none when no input lists licenses
     or when the SKUs came with an earlier read (``read["skus"]``) and every user is new."""
     wanted = [w for w in wanted if w[1] is not None]
@@ -127,9 +155,13 @@ async def with_licenses(d: Directory, planned: Planned, state: TenantState,
         return planned
     by_id = {u.id.lower(): u for u in state.users.values()}
     ids = sorted({u.id.lower() for ref, _, _ in wanted if (u := state.user(ref) or by_id.get(ref.lower()))})
-    reads = license_reads(ids, skus=not (read and "skus" in read))
+    # A user the plan restores takes back the licenses it had, seats free or not (L§6.9): read them
+    # from its deleted object with the rest, so the seats the plan's additions need count them too.
+    restored = sorted({c.object_id.lower() for c in planned.plan.changes if c.action is Action.RESTORE and c.object_id})
+    reads = license_reads(ids, skus=not (read and "skus" in read)) + restored_license_reads(restored)
     answers = {**(read or {}), **(await d.read(reads) if reads else {})}
     skus, held = await take_licenses(d, answers, ids)
+    returning = await take_restored_licenses(d, answers, restored)
     problems: list[str] = []
     resolved: list[Wanted] = []
     for ref, names, reason in wanted:
@@ -139,6 +171,5 @@ async def with_licenses(d: Directory, planned: Planned, state: TenantState,
                 found.append(resolve_sku(name, skus).id)
             except NotFound as e:
                 problems.append(f"{ref} ({reason}): {e}")
-        resolved.append(Wanted(ref, tuple(dict.fromkeys(found)), reason=reason))
-    refuse(problems)
-    return add_wanted(planned, resolved, state, skus, held)
+        resolved.append(Wanted(ref, tuple(dict.fromkeys(found)), exact=exact, reason=reason))
+    return add_wanted(planned, resolved, state, skus, held, returning=returning, unknown=problems)

@@ -155,8 +155,16 @@ async def _create(target: Target, specs: list[UserSpec], review: Review, run: Ru
     if unread:
         planned = replace(planned, notes=(*planned.notes, unread))
     if licensing:
-        wanted = [(s.upn, s.licenses, f"row {s.row}" if s.row is not None else "requested") for s in specs]
-        planned = await with_licenses(target.directory, planned, r.state, wanted, answers)
+        # Licenses go to the users this plan creates; a user that exists keeps every license it holds
+        # (with --update-existing the listed ones are added, none removed: a create never takes away).
+        kept = [s.upn for s in specs if s.licenses and not update_existing and r.state.user(s.upn) is not None]
+        if kept:
+            planned = replace(planned, notes=(*planned.notes, *(
+                f"{upn} already exists: its licenses are left as they are (add them with provisioner licenses "
+                "assign, or --update-existing)" for upn in kept)))
+        wanted = [(s.upn, s.licenses, f"row {s.row}" if s.row is not None else "requested") for s in specs
+                  if update_existing or r.state.user(s.upn) is None]
+        planned = await with_licenses(target.directory, planned, r.state, wanted, answers, exact=False)
     passwords = passwords or Passwords({s.upn: s.password for s in specs if s.password})
     return await carry_out(target, r.state, planned, review, run, passwords=passwords)
 

@@ -55,7 +55,7 @@ def test_joiner_created_with_licenses_then_refused_without_location_or_seats(lic
     assert licensed.snapshot() == before
     result = licensed.run("users", "create", BOB, "--display-name", "Bob", "--usage-location", "US",
                           "--license", "NOPE", "--yes")
-    assert (result.exit_code, result.stderr) == (4, TARGET + (
+    assert (result.exit_code, result.stderr) == (64, TARGET + (
         "Error: refused (1 problem); nothing was written:\n"
         f"  - {BOB} (requested): the tenant has no license 'NOPE'; it has: ENTERPRISEPACK, SPE_E5 (see: provisioner "
         "licenses list)\n"))
@@ -161,7 +161,7 @@ def test_manifest_licenses_sync_out_apply_converges_and_edited_plan_refused(lice
     assert "      - license ENTERPRISEPACK\n" in result.stdout and _skus(licensed, BOB) == []
     manifest.write_text(MANIFEST + 'licenses = ["SPE_E3"]\n', encoding="utf-8")
     result = licensed.run("sync", str(manifest), "--yes")
-    assert result.exit_code == 4 and "the tenant has no license 'SPE_E3'" in result.stderr
+    assert result.exit_code == 64 and "the tenant has no license 'SPE_E3'" in result.stderr
 
 
 def test_manifest_licenses_must_be_a_list_of_names(licensed: Tenant, tmp_path: Path) -> None:

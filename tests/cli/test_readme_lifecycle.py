@@ -38,6 +38,7 @@ def test_the_readme_example_runs_as_written(tmp_path: Path) -> None:
     t = Tenant(tmp_path, tmp_path / "tenant.db", config, tmp_path / "journal.jsonl", {})
     parts = example(ROOT / "README.md")
     assert [name for name, _ in parts] == ["setup", "joiner", "mover", "leaver"]
+    assert [c.split()[1:3] for c in parts[1][1]] == [["users", "create"]]  # a joiner is one step
     ran = []
     for name, commands in parts:
         for command in commands:
