@@ -225,8 +225,8 @@ def _finish(changes: Iterable[Change], notes: Iterable[str], state: TenantState,
     return Planned(replace(planned.plan, fingerprint=fingerprint(state, planned.plan, held)), planned.notes)
 
 
-def saved_problems(plan: Plan, state: TenantState, skus: Iterable[Sku],
-                   held: Mapping[str, Mapping[str, Held]]) -> list[str]:
+def saved_problems(plan: Plan, state: TenantState, skus: Iterable[Sku], held: Mapping[str, Mapping[str, Held]],
+                   returning: Mapping[str, Mapping[str, Held]] | None = None) -> list[str]:
     """The license guardrails once more, for a saved plan about to be applied (``held`` as read
     then): the seats its additions need against the seats free now, which another user may have
     taken since the plan was made (L§6.1); a usage location for each user it gives a license (its
@@ -234,7 +234,8 @@ def saved_problems(plan: Plan, state: TenantState, skus: Iterable[Sku],
     gives (L§6.7); what each change says the user holds ("before") true, so an addition is never
     shown as a change of disabled plans, nor a SKU the user does not hold removed. One line per
     problem. A SKU the tenant does not have is ``check_labels``' to
-    report; a user gone or changed, the fingerprint's."""
+    report; a user gone or changed, the fingerprint's. ``returning``: the licenses the users the plan
+    restores take back (their seats count as needed)."""
     index = Index(state)
     by_id = {s.id: s for s in skus}
     created = {c.upn.lower(): c for c in plan.changes if c.action is Action.CREATE}
@@ -272,7 +273,8 @@ def saved_problems(plan: Plan, state: TenantState, skus: Iterable[Sku],
         if not location:
             problems.append(f"{c.upn} has no usage location, which a license needs; set one (provisioner users "
                             f"update {c.upn} --usage-location US, two letters) and make the plan again")
-    return problems + seat_problems(needed, freed, by_id)
+    restoring: Counter[str] = Counter(sku for taken in (returning or {}).values() for sku in taken)
+    return problems + seat_problems(needed, freed, by_id, restoring)
 
 
 def _shown_wrong(upn: str, name: str, before: list[str] | None, new: list[str] | None,

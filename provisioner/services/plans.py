@@ -21,7 +21,13 @@ from provisioner.plan.pim_rules import added_approvers
 from provisioner.roles.rules import disables
 from provisioner.services.audit import POLICIES_REQUEST
 from provisioner.services.fixes import refuse_app_only_rules
-from provisioner.services.licenses import license_reads, take_licenses, with_licenses
+from provisioner.services.licenses import (
+    license_reads,
+    restored_license_reads,
+    take_licenses,
+    take_restored_licenses,
+    with_licenses,
+)
 from provisioner.services.reads import (
     DEFINITIONS_REQUEST,
     DELETED_REQUEST,
@@ -65,6 +71,7 @@ class ReadForPlan:
     state: TenantState
     skus: list[Sku] = field(default_factory=list)
     held: dict[str, dict[str, Held]] = field(default_factory=dict)
+    returning: dict[str, dict[str, Held]] = field(default_factory=dict)  # what the plan's restores take back
 
 
 async def read_for(target: Target, plan: Plan) -> ReadForPlan:
@@ -88,9 +95,12 @@ async def read_for(target: Target, plan: Plan) -> ReadForPlan:
     policies = [POLICIES_REQUEST] if rules else [role_policies_request(f"pol:{i}", i) for i in granted]
     licenses = [c for c in plan.changes if c.action is Action.LICENSE]
     licensed = sorted({c.object_id.lower() for c in licenses if c.object_id})
+    # A restore takes its user's licenses back, seats included (L§6.9): counted against the additions.
+    restored = sorted({c.object_id.lower() for c in plan.changes if c.action is Action.RESTORE and c.object_id}
+                      if licenses else ())
     ends = any(map(shortens_a_role, plan.changes))
     also = [GA_REQUEST, *([GA_INSTANCES] if ends else []), DELETED_REQUEST, DEFINITIONS_REQUEST, *policies,
-            *(license_reads(licensed) if licenses else [])]
+            *(license_reads(licensed) if licenses else []), *restored_license_reads(restored)]
     answers = await r.users(sorted(names | ids), also=also)
     if rules:
         r.state.policies = role_policies(await r.collect(answers["policies"]))
@@ -98,6 +108,7 @@ async def read_for(target: Target, plan: Plan) -> ReadForPlan:
     read = ReadForPlan(r.state)
     if licenses:
         read.skus, read.held = await take_licenses(target.directory, answers, licensed, missing_ok=True)
+        read.returning = await take_restored_licenses(target.directory, answers, restored)
     await r.global_admins(answers)
     await r.deleted(answers)
     await r.take_definitions(answers)
@@ -143,7 +154,7 @@ async def check_plan(target: Target, plan: Plan) -> TenantState:
         raise Refused("\n".join([head, *(f"  - {p}" for p in problems)]))
     # The seats: the fingerprint leaves them out (another user's license must not make the plan
     # stale), so they are counted again here, with the usage locations, before the first write.
-    refuse(saved_problems(plan, state, read.skus, read.held))
+    refuse(saved_problems(plan, state, read.skus, read.held, read.returning))
     return state
 
 

@@ -126,7 +126,21 @@ licenses = ["SPE_E5"]
     assert licensed.snapshot() == before
     # With a second seat bought, the same manifest goes through.
     init_tenant(licensed.state, skus={"SPE_E5": 3, "ENTERPRISEPACK": 2})
-    result = licensed.run("sync", str(manifest), "--yes")
+    plan = tmp_path / "plan.json"
+    licensed.ok("sync", str(manifest), "--out", str(plan))
+    # A saved plan counts them again when applied: a seat taken since by someone else refuses it.
+    licensed.create("dora")
+    licensed.ok("licenses", "assign", f"dora@{DOMAIN}", "SPE_E5", "--usage-location", "US", "--yes")
+    before = licensed.snapshot()
+    result = licensed.run("apply", str(plan), "--yes")
+    assert result.exit_code == 4, result.stderr
+    assert result.stderr.endswith(
+        "Error: refused (1 problem); nothing was written:\n"
+        "  - SPE_E5 (Microsoft 365 E5): 2 seat(s) needed (1 of them taken back by restored users), 1 free "
+        "(3 enabled, 2 consumed); free seats first or buy more\n")
+    assert licensed.snapshot() == before
+    licensed.ok("licenses", "revoke", f"dora@{DOMAIN}", "SPE_E5", "--yes")
+    result = licensed.run("apply", str(plan), "--yes")
     assert result.exit_code == 0, result.stderr
     assert (_skus(licensed, ALEX), _skus(licensed, new2)) == ([E5], [E5])
 
