@@ -20,7 +20,8 @@ PAGE_SIZE = 999  # Graph's largest page for users and deleted items
 BATCH_LIMIT = 20  # Graph's limit of requests in one $batch
 MAX_IN_VALUES = 15  # Graph's limit of values in one `in (...)` filter
 ADVANCED = {"ConsistencyLevel": "eventual"}
-DELETED_SELECT = "id,userPrincipalName,displayName,deletedDateTime,onPremisesSyncEnabled"
+# assignedLicenses: a restore takes them back, seats included (L§6.9), which users restore warns about.
+DELETED_SELECT = "id,userPrincipalName,displayName,deletedDateTime,onPremisesSyncEnabled,assignedLicenses"
 ASSIGNMENTS = "/roleManagement/directory/roleAssignments"
 
 

@@ -168,6 +168,7 @@ class DeletedUser:
     deleted: datetime
     display_name: str = ""
     on_premises_sync_enabled: bool | None = None
+    sku_ids: tuple[str, ...] = ()  # the licenses it held (lower-case skuIds): a restore takes them back
 
     @property
     def original_upn(self) -> str:
@@ -201,6 +202,8 @@ class DeletedUser:
             deleted=deleted,
             display_name=d.get("displayName") or "",
             on_premises_sync_enabled=d.get("onPremisesSyncEnabled"),
+            sku_ids=tuple(sorted(str(x.get("skuId", "")).lower() for x in d.get("assignedLicenses") or ()
+                                 if isinstance(x, dict) and x.get("skuId"))),
         )
 
     def to_graph(self, now: datetime) -> dict[str, Any]:

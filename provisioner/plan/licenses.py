@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from provisioner.changes import Action, Change, Plan
 from provisioner.errors import ExitCode, Refused
 from provisioner.licenses import PRODUCT_NAMES, Sku
-from provisioner.model import TenantState
+from provisioner.model import DeletedUser, TenantState
 from provisioner.plan.fingerprint import fingerprint
 from provisioner.plan.imperative import Planned, finish
 from provisioner.plan.index import Index
@@ -296,3 +296,20 @@ def _shown_wrong(upn: str, name: str, before: list[str] | None, new: list[str] |
         return (f"{upn} holds {name} with disabled plans {sorted(direct) or 'none'}, not {sorted(before) or 'none'} "
                 "as the plan shows; make the plan again")
     return None
+
+
+def restore_seat_notes(plan: Plan, deleted: Iterable[DeletedUser], skus: Iterable[Sku]) -> list[str]:
+    """What restoring the plan's users does to the seats: their licenses come back "even if there are no
+    seats available" (L§6.9), so a SKU without enough free seats ends over its limit. Said, not refused:
+    the restore is what the admin asked for."""
+    held = {d.id.lower(): d.sku_ids for d in deleted}
+    back: Counter[str] = Counter(sku for c in plan.changes if c.action is Action.RESTORE and c.object_id
+                                 for sku in held.get(c.object_id.lower(), ()))
+    notes = []
+    for s in skus:
+        n = back.get(s.id, 0)
+        if n > s.free:
+            notes.append(f"the restore takes back {n} {s.part_number} seat(s) but {s.free} are free: the tenant will "
+                         f"use {s.consumed + n} of its {s.enabled} until you free seats or buy more (Graph restores "
+                         "licenses even past the limit)")
+    return notes

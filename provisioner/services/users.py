@@ -18,8 +18,10 @@ from provisioner.graph import (
     skus_request,
 )
 from provisioner.ids import is_guid
+from provisioner.licenses import Sku
 from provisioner.model import USER_SELECT, DeletedUser, User, UserSpec
 from provisioner.plan import plan_create, plan_delete, plan_purge, plan_restore
+from provisioner.plan.licenses import restore_seat_notes
 from provisioner.services.licenses import with_licenses
 from provisioner.services.reads import (
     DEFINITIONS_REQUEST,
@@ -211,7 +213,9 @@ async def _restore(target: Target, refs: Sequence[str], review: Review, run: Run
     r = Reader(target.directory)
     # Active users too: one already restored (a re-run) is a note, not an error.
     names = [ref for ref in refs if not is_guid(ref)] + ([new_upn] if new_upn else [])
-    await r.deleted(await r.users([*refs, *([new_upn] if new_upn else [])], also=[DELETED_REQUEST]))
+    # The SKUs travel with the users: a restore takes its licenses back even past the seats (L§6.9).
+    answers = await r.users([*refs, *([new_upn] if new_upn else [])], also=[DELETED_REQUEST, skus_request("skus")])
+    await r.deleted(answers)
     planned = plan_restore(refs, r.state, new_upn=new_upn, auto_reconcile=auto_reconcile, rows=rows)
     # The names the restores take back must be free: read those not read yet (named by object id).
     asked = {n.lower() for n in names}
@@ -219,6 +223,10 @@ async def _restore(target: Target, refs: Sequence[str], review: Review, run: Run
     if taken:
         await r.users(taken)
         planned = plan_restore(refs, r.state, new_upn=new_upn, auto_reconcile=auto_reconcile, rows=rows)
+    skus = answers["skus"]  # not readable (no Organization.Read.All): nothing to say about seats
+    if skus.ok:
+        seats = restore_seat_notes(planned.plan, r.state.deleted, [Sku.from_graph(s) for s in skus.values()])
+        planned = replace(planned, notes=(*planned.notes, *seats))
     applied = await carry_out(target, r.state, planned, review, run)
     result = Restored(applied.planned, applied.report)
     if applied.report is not None and applied.report.created:

@@ -200,3 +200,21 @@ def test_an_unknown_or_empty_license_option_is_a_usage_error(licensed: Tenant) -
     assert result.stderr.endswith("Error: --license: give a license (part number like SPE_E5, product name or "
                                   "skuId), not an empty value (see: provisioner licenses list)\n")
     assert new not in licensed.users()
+
+
+def test_a_restore_past_the_seats_says_so_and_restores(licensed: Tenant) -> None:
+    carlos, bea = f"carlos@{DOMAIN}", f"bea@{DOMAIN}"
+    licensed.create("carlos")
+    licensed.create("bea")
+    licensed.ok("users", "delete", ALEX, "--yes")  # alex's E5 seat is free while alex is deleted
+    for upn in (carlos, bea):
+        licensed.ok("licenses", "assign", upn, "SPE_E5", "--usage-location", "US", "--yes")
+    result = licensed.run("users", "restore", ALEX, "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert ("the restore takes back 1 SPE_E5 seat(s) but 0 are free: the tenant will use 3 of its 2 until you free "
+            "seats or buy more (Graph restores licenses even past the limit)\n") in result.stderr
+    assert _skus(licensed, ALEX) == [E5]
+    # Within the seats, nothing is said.
+    licensed.ok("users", "delete", ALEX, "--yes")
+    licensed.ok("licenses", "revoke", carlos, "SPE_E5", "--yes")
+    assert "seat" not in licensed.ok("users", "restore", ALEX, "--yes").stderr
