@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from provisioner.errors import NotFound
 from provisioner.model import DeletedUser, RoleAssignment, RoleDefinition, TenantState, User
 from provisioner.roles.catalog import classic_for, resolve_role
 from provisioner.roles.rules import template_of
@@ -60,6 +61,15 @@ class Index:
 
     def active(self, ref: str) -> User | None:
         return self.state.user(ref) or self.by_id.get(ref.lower())
+
+    def require_active(self, ref: str) -> User:
+        """The active user ``ref`` (UPN or object id) names; NotFound, saying what to do, if none."""
+        user = self.active(ref)
+        if user is None:
+            if self.deleted(ref):
+                raise NotFound(f"user {ref!r} is deleted; restore it first: provisioner users restore {ref}")
+            raise NotFound(f"user {ref!r} not found in the tenant; check the name with: provisioner users list")
+        return user
 
     def deleted(self, ref: str) -> list[DeletedUser]:
         by_id = self.deleted_by_id.get(ref.lower())

@@ -20,7 +20,6 @@ from provisioner.errors import Refused
 from provisioner.model import TenantState, User
 from provisioner.plan.imperative import Planned, finish
 from provisioner.plan.index import Index
-from provisioner.plan.lifecycle import _user
 
 
 def _users(refs: Iterable[str], index: Index, notes: list[str]) -> list[User]:
@@ -28,7 +27,7 @@ def _users(refs: Iterable[str], index: Index, notes: list[str]) -> list[User]:
     seen: set[str] = set()
     found: list[User] = []
     for ref in refs:
-        user = _user(ref, index)
+        user = index.require_active(ref)
         if user.id in seen:
             notes.append(f"{user.user_principal_name} is listed more than once; it is planned once")
             continue

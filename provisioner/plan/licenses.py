@@ -23,7 +23,6 @@ from provisioner.model import DeletedUser, TenantState
 from provisioner.plan.fingerprint import fingerprint
 from provisioner.plan.imperative import Planned, finish
 from provisioner.plan.index import Index
-from provisioner.plan.lifecycle import _user
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ def plan_licenses(edits: Iterable[LicenseEdit], state: TenantState, skus: Iterab
     freed: Counter[str] = Counter()
     seen: set[str] = set()
     for edit in edits:
-        user = _user(edit.ref, index)
+        user = index.require_active(edit.ref)
         upn, oid = user.user_principal_name, user.id
         if oid in seen:
             notes.append(f"{upn} is listed more than once; the first edit is planned")

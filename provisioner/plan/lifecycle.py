@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provisioner.changes import Action, Change
-from provisioner.errors import NotFound, Refused
+from provisioner.errors import Refused
 from provisioner.model import TenantState, User
 from provisioner.plan.imperative import Planned, finish
 from provisioner.plan.index import Index
@@ -39,15 +39,6 @@ class UserEdit:
         return f"row {self.row}" if self.row is not None else "requested"
 
 
-def _user(ref: str, index: Index) -> User:
-    user = index.active(ref)
-    if user is None:
-        if index.deleted(ref):
-            raise NotFound(f"user {ref!r} is deleted; restore it first: provisioner users restore {ref}")
-        raise NotFound(f"user {ref!r} not found in the tenant; check the name with: provisioner users list")
-    return user
-
-
 def plan_update(edits: Iterable[UserEdit], state: TenantState, *, verified_domains: Iterable[str] | None = None
                 ) -> Planned:
     """Plan the edits. ``verified_domains`` (lower-cased) is needed when an edit renames a user;
@@ -60,7 +51,7 @@ def plan_update(edits: Iterable[UserEdit], state: TenantState, *, verified_domai
     seen: set[str] = set()
     names: dict[str, str] = {}  # new UPN (lower) -> the user taking it
     for edit in edits:
-        user = _user(edit.ref, index)
+        user = index.require_active(edit.ref)
         upn = user.user_principal_name
         if user.id in seen:
             notes.append(f"{upn} is listed more than once; the first edit is planned")
