@@ -7,7 +7,8 @@ None), its ``properties`` map the ids to the names people read. Refused before a
 problem listed: more seats needed than are free (L§6.1), a user without a usage location when none
 is given (L§6.5; given, it is set by an UPDATE earlier in the same plan), removing a license that
 only a group gives (L§6.7). A saved plan meets the same rules again when it is applied
-(``saved_problems``): seats another user took since are not free any more.
+(``saved_problems``): seats another user took since are not free any more. The three planners
+keep their count in one ``Ledger``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from provisioner.changes import Action, Change, Plan
 from provisioner.errors import ExitCode, Refused
 from provisioner.licenses import PRODUCT_NAMES, Sku
-from provisioner.model import DeletedUser, TenantState
+from provisioner.model import DeletedUser, TenantState, User
 from provisioner.plan.fingerprint import fingerprint
 from provisioner.plan.imperative import Planned, finish
 from provisioner.plan.index import Index
@@ -32,6 +33,91 @@ class Held:
 
     disabled: tuple[str, ...] = ()
     direct: bool = True
+
+
+# How the admin gives a user the usage location a license needs, in the words of the command at
+# hand ({upn}: the user): the problem is worded once (``Ledger.need_location``), the fix is the command's.
+GIVE_WITH_FLAG = "give one with --usage-location CC (a two-letter country code)"
+GIVE_WITH_INPUT = ("give one with it (usageLocation in a file or manifest, --usage-location on the command line: "
+                   "two letters, like US)")
+SET_AND_PLAN_AGAIN = ("set one (provisioner users update {upn} --usage-location US, two letters) and make the "
+                      "plan again")
+
+
+@dataclass
+class Ledger:
+    """One count of what a plan does to the tenant's licenses: the seats it needs and frees per SKU,
+    the seats the users it restores take back (L§6.9), where each user's usage location comes from,
+    and the problems found, each worded once."""
+
+    skus: Mapping[str, Sku]  # skuId -> the tenant's SKU
+    created: Mapping[str, Change] = field(default_factory=dict)  # lower-cased UPN -> the plan's CREATE
+    located: Mapping[str, str | None] = field(default_factory=dict)  # object id -> the plan's UPDATE's location
+    restored: frozenset[str] = frozenset()  # object ids the plan restores
+    restoring: Counter[str] = field(default_factory=Counter)
+    needed: Counter[str] = field(default_factory=Counter)
+    freed: Counter[str] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, skus: Iterable[Sku], plan: Plan | None = None,
+           returning: Mapping[str, Mapping[str, Held]] | None = None) -> Ledger:
+        """The ledger of the tenant's SKUs, knowing what ``plan`` (if any) creates, restores and
+        sets; ``returning``: the licenses the users it restores held (lower-cased object id)."""
+        changes = plan.changes if plan is not None else ()
+        restored = frozenset(c.object_id.lower() for c in changes if c.action is Action.RESTORE and c.object_id)
+        return cls(
+            skus={s.id: s for s in skus},
+            created={c.upn.lower(): c for c in changes if c.action is Action.CREATE},
+            located={c.object_id.lower(): c.updates["usageLocation"][1] for c in changes
+                     if c.action is Action.UPDATE and c.object_id and "usageLocation" in c.updates},
+            restored=restored,
+            restoring=Counter(sku for oid in restored for sku in (returning or {}).get(oid, {})),
+        )
+
+    def name(self, sku: str) -> str:
+        return self.skus[sku].part_number if sku in self.skus else sku
+
+    def usage_location_of(self, user: User | None, upn: str) -> str | None:
+        """Where a user's usage location comes from: an UPDATE of the same plan (it runs first),
+        else the user's own; a user the plan creates, its create's."""
+        if user is not None:
+            return self.located.get(user.id.lower(), user.usage_location)
+        new = self.created.get(upn.lower())
+        return new.properties.get("usageLocation") if new is not None else None
+
+    def add(self, sku: str, current: Held | None) -> None:
+        self.needed[sku] += current is None  # a license a group already gives takes no second seat
+
+    def remove(self, upn: str, sku: str, current: Held) -> bool:
+        """Count a removal of a license held; False (a problem) when only a group gives it (L§6.7)."""
+        if not current.direct:
+            self.problems.append(f"{upn} gets {self.name(sku)} from a group: it cannot be removed from the user; "
+                                 "remove the user from that group (or the license from the group) instead")
+            return False
+        self.freed[sku] += 1
+        return True
+
+    def need_location(self, user: User | None, upn: str, reason: str, fix: str) -> None:
+        """A problem, unless the user gets a license with a usage location (L§6.5): ``fix`` says how."""
+        if not self.usage_location_of(user, upn):
+            row = f" ({reason})" if reason.startswith("row ") else ""
+            self.problems.append(f"{upn}{row} has no usage location, which a license needs; {fix.format(upn=upn)}")
+
+    def all_problems(self) -> list[str]:
+        """The problems found, then one line per SKU the plan needs more free seats of than the
+        tenant has (L§6.1): the seats restored users take back count too (L§6.9: they come back even
+        past the limit, so it is the plan's additions that would fail); only a SKU the plan adds is judged."""
+        seats = []
+        for sku, n in sorted(self.needed.items()):
+            s, back = self.skus[sku], self.restoring[sku]
+            if n and n + back - self.freed[sku] > s.free:
+                name = PRODUCT_NAMES.get(s.part_number)
+                why = f" ({back} of them taken back by restored users)" if back else ""
+                seats.append(f"{s.part_number}{f' ({name})' if name else ''}: {n + back - self.freed[sku]} seat(s) "
+                             f"needed{why}, {s.free} free ({s.enabled} enabled, {s.consumed} consumed); free seats "
+                             "first or buy more")
+        return self.problems + seats
 
 
 @dataclass(frozen=True)
@@ -49,12 +135,9 @@ def plan_licenses(edits: Iterable[LicenseEdit], state: TenantState, skus: Iterab
                   held: Mapping[str, Mapping[str, Held]]) -> Planned:
     """Plan the edits; ``held`` is keyed by lower-cased object id, then skuId."""
     index = Index(state)
-    by_id = {s.id: s for s in skus}
+    ledger = Ledger.of(skus)
     changes: list[Change] = []
     notes: list[str] = []
-    problems: list[str] = []
-    needed: Counter[str] = Counter()
-    freed: Counter[str] = Counter()
     seen: set[str] = set()
     for edit in edits:
         user = index.require_active(edit.ref)
@@ -68,58 +151,30 @@ def plan_licenses(edits: Iterable[LicenseEdit], state: TenantState, skus: Iterab
         labels: dict[str, str] = {}
         for sku, disabled in edit.add.items():
             current = has.get(sku)
-            name = by_id[sku].part_number
+            name = ledger.name(sku)
             if current is not None and current.direct and sorted(current.disabled) == sorted(disabled):
                 notes.append(f"{upn} already has {name}; nothing to add")
                 continue
             updates[sku] = (list(current.disabled) if current and current.direct else None, sorted(disabled))
             labels[sku] = name
-            labels.update({p.id: p.name for p in by_id[sku].plans if p.id in disabled})
-            needed[sku] += current is None  # a license a group already gives takes no second seat
+            labels.update({p.id: p.name for p in ledger.skus[sku].plans if p.id in disabled})
+            ledger.add(sku, current)
         for sku in edit.remove:
             current = has.get(sku)
-            name = by_id[sku].part_number if sku in by_id else sku
             if current is None:
-                notes.append(f"{upn} does not have {name}; nothing to remove")
-            elif not current.direct:
-                problems.append(f"{upn} gets {name} from a group: it cannot be removed from the user; remove the "
-                                "user from that group (or the license from the group) instead")
-            else:
-                updates[sku] = (list(current.disabled), None)
-                labels[sku] = name
-                freed[sku] += 1
-        adding = any(new is not None for _, new in updates.values())
-        if adding and not user.usage_location:
-            if edit.usage_location:
+                notes.append(f"{upn} does not have {ledger.name(sku)}; nothing to remove")
+            elif ledger.remove(upn, sku, current):
+                updates[sku], labels[sku] = (list(current.disabled), None), ledger.name(sku)
+        if any(new is not None for _, new in updates.values()):
+            if edit.usage_location and not user.usage_location:
                 changes.append(Change(Action.UPDATE, upn, oid, updates={"usageLocation": (None, edit.usage_location)},
                                       reason=f"{edit.reason}; a license needs a usage location"))
             else:
-                problems.append(f"{upn} has no usage location, which a license needs; give one with "
-                                "--usage-location CC (a two-letter country code)")
+                ledger.need_location(user, upn, edit.reason, GIVE_WITH_FLAG)
         if updates:
             changes.append(Change(Action.LICENSE, upn, oid, updates=updates, properties=labels, reason=edit.reason))
-    problems += seat_problems(needed, freed, by_id)
-    refuse(problems)
+    refuse(ledger.all_problems())
     return _finish(changes, notes, state, held)
-
-
-def seat_problems(needed: Counter[str], freed: Counter[str], by_id: Mapping[str, Sku],
-                  restoring: Mapping[str, int] | None = None) -> list[str]:
-    """One line per SKU the plan needs more free seats of than the tenant has (L§6.1). ``restoring``:
-    the seats users the plan restores take back (L§6.9: they come back even past the limit, so it is
-    the plan's additions that would fail); only a SKU the plan adds is judged."""
-    restoring = restoring or {}
-    problems = []
-    for sku, n in sorted(needed.items()):
-        s = by_id[sku]
-        back = restoring.get(sku, 0)
-        if n and n + back - freed[sku] > s.free:
-            name = PRODUCT_NAMES.get(s.part_number)
-            why = f" ({back} of them taken back by restored users)" if back else ""
-            problems.append(f"{s.part_number}{f' ({name})' if name else ''}: {n + back - freed[sku]} seat(s) needed"
-                            f"{why}, {s.free} free ({s.enabled} enabled, {s.consumed} consumed); free seats first "
-                            "or buy more")
-    return problems
 
 
 class BadLicenseNames(Refused):
@@ -162,30 +217,23 @@ def add_wanted(planned: Planned, wanted: Iterable[Wanted], state: TenantState, s
     more seats needed than are free.
     """
     index = Index(state)
-    by_id = {s.id: s for s in skus}
     plan = planned.plan
-    created = {c.upn.lower(): c for c in plan.changes if c.action is Action.CREATE}
-    restored = {c.object_id.lower() for c in plan.changes if c.action is Action.RESTORE and c.object_id}
-    located = {(c.object_id or "").lower(): c.updates["usageLocation"][1] for c in plan.changes
-               if c.action is Action.UPDATE and "usageLocation" in c.updates}
+    ledger = Ledger.of(skus, plan, returning)
+    unknown = tuple(unknown)
+    ledger.problems.extend(unknown)
     changes: list[Change] = []
     notes: list[str] = []
-    unknown = tuple(unknown)
-    problems: list[str] = list(unknown)
-    needed: Counter[str] = Counter()
-    freed: Counter[str] = Counter()
     seen: set[str] = set()
     for w in wanted:
         user = index.active(w.ref)
-        new = created.get(w.ref.lower()) if user is None else None
-        if user is None and new is None:
+        if user is None and w.ref.lower() not in ledger.created:
             continue  # the plan said what became of it (deleted, unknown, restored)
-        upn = user.user_principal_name if user is not None else new.upn  # type: ignore[union-attr]
+        upn = user.user_principal_name if user is not None else ledger.created[w.ref.lower()].upn
         oid = user.id if user is not None else None
         if (oid or upn).lower() in seen:
             continue
         seen.add((oid or upn).lower())
-        if oid is not None and oid.lower() in restored:
+        if oid is not None and oid.lower() in ledger.restored:
             notes.append(f"{upn} is restored with the licenses it had; the next run converges them")
             continue
         has = held.get(oid.lower(), {}) if oid else {}
@@ -193,25 +241,18 @@ def add_wanted(planned: Planned, wanted: Iterable[Wanted], state: TenantState, s
         remove = sorted(s for s, h in has.items() if w.exact and h.direct and s not in w.skus)
         if not add and not remove:
             continue
-        location = (located.get(oid.lower()) if oid and oid.lower() in located
-                    else user.usage_location if user is not None else new.properties.get("usageLocation"))  # type: ignore[union-attr]
-        if add and not location:
-            row = f" ({w.reason})" if w.reason.startswith("row ") else ""
-            problems.append(f"{upn}{row} has no usage location, which a license needs; give one with it (usageLocation "
-                            "in a file or manifest, --usage-location on the command line: two letters, like US)")
+        if add:
+            ledger.need_location(user, upn, w.reason, GIVE_WITH_INPUT)
         updates: dict[str, tuple[list[str] | None, list[str] | None]] = {}
-        labels: dict[str, str] = {}
         for sku in add:
-            updates[sku], labels[sku] = (None, []), by_id[sku].part_number
-            needed[sku] += 1
+            updates[sku] = (None, [])
+            ledger.add(sku, None)
         for sku in remove:
             updates[sku] = (list(has[sku].disabled), None)
-            labels[sku] = by_id[sku].part_number if sku in by_id else sku
-            freed[sku] += 1
+            ledger.remove(upn, sku, has[sku])
+        labels = {sku: ledger.name(sku) for sku in updates}
         changes.append(Change(Action.LICENSE, upn, oid, updates=updates, properties=labels, reason=w.reason))
-    restoring: Counter[str] = Counter(sku for oid in restored for sku in (returning or {}).get(oid, {}))
-    problems += seat_problems(needed, freed, by_id, restoring)
-    refuse(problems, bad_input=bool(unknown))
+    refuse(ledger.all_problems(), bad_input=bool(unknown))
     if not changes:
         return Planned(plan, planned.notes + tuple(notes))
     return _finish((*plan.changes, *changes), (*planned.notes, *notes), state, held)
@@ -236,13 +277,7 @@ def saved_problems(plan: Plan, state: TenantState, skus: Iterable[Sku], held: Ma
     report; a user gone or changed, the fingerprint's. ``returning``: the licenses the users the plan
     restores take back (their seats count as needed)."""
     index = Index(state)
-    by_id = {s.id: s for s in skus}
-    created = {c.upn.lower(): c for c in plan.changes if c.action is Action.CREATE}
-    located = {(c.object_id or "").lower(): c.updates["usageLocation"][1] for c in plan.changes
-               if c.action is Action.UPDATE and "usageLocation" in c.updates}
-    problems: list[str] = []
-    needed: Counter[str] = Counter()
-    freed: Counter[str] = Counter()
+    ledger = Ledger.of(skus, plan, returning)
     for c in plan.changes:
         if c.action is not Action.LICENSE:
             continue
@@ -252,28 +287,18 @@ def saved_problems(plan: Plan, state: TenantState, skus: Iterable[Sku], held: Ma
         for key, (before, new) in c.updates.items():
             sku = key.lower()  # a plan file may spell a GUID in capitals; Graph does not mind
             current = has.get(sku)
-            if sku not in by_id:
+            if sku not in ledger.skus:
                 continue
-            if problem := _shown_wrong(c.upn, by_id[sku].part_number, before, new, current):
-                problems.append(problem)
-                continue
-            if new is not None:
-                needed[sku] += current is None  # a license a group already gives takes no second seat
-            elif current is not None and not current.direct:
-                problems.append(f"{c.upn} gets {by_id[sku].part_number} from a group: it cannot be removed from the "
-                                "user; remove the user from that group (or the license from the group) instead")
+            if problem := _shown_wrong(c.upn, ledger.name(sku), before, new, current):
+                ledger.problems.append(problem)
+            elif new is not None:
+                ledger.add(sku, current)
             elif current is not None:
-                freed[sku] += 1
-        new_user = created.get(c.upn.lower()) if not oid else None
-        if not any(new is not None for _, new in c.updates.values()) or (user is None and new_user is None):
-            continue
-        location = (located[oid] if oid in located else user.usage_location if user is not None
-                    else new_user.properties.get("usageLocation") if new_user is not None else None)
-        if not location:
-            problems.append(f"{c.upn} has no usage location, which a license needs; set one (provisioner users "
-                            f"update {c.upn} --usage-location US, two letters) and make the plan again")
-    restoring: Counter[str] = Counter(sku for taken in (returning or {}).values() for sku in taken)
-    return problems + seat_problems(needed, freed, by_id, restoring)
+                ledger.remove(c.upn, sku, current)
+        known = user is not None or (not oid and c.upn.lower() in ledger.created)  # else the fingerprint's
+        if known and any(new is not None for _, new in c.updates.values()):
+            ledger.need_location(user, c.upn, c.reason, SET_AND_PLAN_AGAIN)
+    return ledger.all_problems()
 
 
 def _shown_wrong(upn: str, name: str, before: list[str] | None, new: list[str] | None,
