@@ -42,6 +42,9 @@ GIVE_WITH_INPUT = ("give one with it (usageLocation in a file or manifest, --usa
                    "two letters, like US)")
 SET_AND_PLAN_AGAIN = ("set one (provisioner users update {upn} --usage-location US, two letters) and make the "
                       "plan again")
+# A user the saved plan creates does not exist yet: ``users update`` cannot reach it.
+GIVE_AND_PLAN_AGAIN = ("give it one where the plan came from (usageLocation in the file or manifest: two letters, "
+                       "like US) and make the plan again")
 
 
 @dataclass
@@ -297,7 +300,7 @@ def saved_problems(plan: Plan, state: TenantState, skus: Iterable[Sku], held: Ma
                 ledger.remove(c.upn, sku, current)
         known = user is not None or (not oid and c.upn.lower() in ledger.created)  # else the fingerprint's
         if known and any(new is not None for _, new in c.updates.values()):
-            ledger.need_location(user, c.upn, c.reason, SET_AND_PLAN_AGAIN)
+            ledger.need_location(user, c.upn, c.reason, SET_AND_PLAN_AGAIN if user else GIVE_AND_PLAN_AGAIN)
     return ledger.all_problems()
 
 

@@ -204,8 +204,8 @@ def test_a_new_users_license_needs_its_seat_and_usage_location_when_applied(lice
                       encoding="utf-8")
     assert refused(licensed, edited) == TARGET + (
         "Error: refused (1 problem); nothing was written:\n"
-        f"  - {dan} has no usage location, which a license needs; set one (provisioner users update {dan} "
-        "--usage-location US, two letters) and make the plan again\n")
+        f"  - {dan} has no usage location, which a license needs; give it one where the plan came from "
+        "(usageLocation in the file or manifest: two letters, like US) and make the plan again\n")
     # Unedited, but the only seat went to carl meanwhile.
     licensed.ok("licenses", "assign", CARL, "SPE_E5", "--yes")
     assert refused(licensed, plan) == TARGET + (

@@ -5,6 +5,7 @@ locations are counted again, and the plan file keeps the names."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -109,6 +110,25 @@ def test_seats_and_usage_locations_are_counted_again() -> None:
     # A skuId in capitals is the same SKU: its seats are counted all the same.
     shouted = Plan((Change(Action.LICENSE, "ann@c.com", ANN_ID, updates={E5.id.upper(): (None, [])}),))
     assert len(saved_problems(shouted, tenant(), [full], {})) == 1
+
+
+def test_a_saved_plans_missing_usage_location_is_worded_as_when_it_was_made() -> None:
+    # The same sentence as at plan time, naming the input row; the fix fits the user: one the plan
+    # creates does not exist yet, so `users update` cannot reach it.
+    row = Plan((Change(Action.LICENSE, "ann@c.com", ANN_ID, updates={E5.id: (None, [])}, reason="row 3"),))
+    assert saved_problems(row, tenant(ann=None), [E5], {}) == [
+        "ann@c.com (row 3) has no usage location, which a license needs; set one (provisioner users update "
+        "ann@c.com --usage-location US, two letters) and make the plan again"]
+    located = Plan((Change(Action.UPDATE, "ann@c.com", ANN_ID, updates={"usageLocation": (None, "FR")}), *row.changes))
+    assert saved_problems(located, tenant(ann=None), [E5], {}) == []
+    new = Plan((Change(Action.CREATE, "cy@c.com", properties={"displayName": "Cy"}),
+                Change(Action.LICENSE, "cy@c.com", None, updates={E5.id: (None, [])}, reason="row 4")))
+    assert saved_problems(new, tenant(), [E5], {}) == [
+        "cy@c.com (row 4) has no usage location, which a license needs; give it one where the plan came from "
+        "(usageLocation in the file or manifest: two letters, like US) and make the plan again"]
+    with_location = Plan((replace(new.changes[0], properties={"displayName": "Cy", "usageLocation": "GB"}),
+                          new.changes[1]))
+    assert saved_problems(with_location, tenant(), [E5], {}) == []
 
 
 def test_the_plan_file_keeps_the_names_and_only_names_of_ids_it_shows() -> None:
