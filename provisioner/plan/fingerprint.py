@@ -118,4 +118,5 @@ def _held_digest(held: Mapping[str, Any] | None) -> Any:
     """skuId -> [disabled plan ids, assigned directly], the way the licenses of a user were read."""
     if held is None:
         return None
-    return {sku: [sorted(h.disabled), h.direct] for sku, h in sorted(held.items())}
+    # by_group only when set: plans made before it was read keep their digest.
+    return {sku: [sorted(h.disabled), h.direct, *([True] if h.by_group else [])] for sku, h in sorted(held.items())}

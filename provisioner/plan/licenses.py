@@ -28,11 +28,13 @@ from provisioner.plan.index import Index
 
 @dataclass(frozen=True)
 class Held:
-    """One license a user holds: its disabled plans, and whether it is assigned directly (else only
-    through a group)."""
+    """One license a user holds: its disabled plans, whether it is assigned directly (else only
+    through a group), and whether a group gives it too (removing the direct one then frees no seat:
+    the user still takes one through the group, L§6.7)."""
 
     disabled: tuple[str, ...] = ()
     direct: bool = True
+    by_group: bool = False
 
 
 # How the admin gives a user the usage location a license needs, in the words of the command at
@@ -98,7 +100,7 @@ class Ledger:
             self.problems.append(f"{upn} gets {self.name(sku)} from a group: it cannot be removed from the user; "
                                  "remove the user from that group (or the license from the group) instead")
             return False
-        self.freed[sku] += 1
+        self.freed[sku] += not current.by_group
         return True
 
     def need_location(self, user: User | None, upn: str, reason: str, fix: str) -> None:

@@ -33,10 +33,12 @@ def held_licenses(body: Mapping[str, Any]) -> dict[str, Held]:
     license is direct when a state without ``assignedByGroup`` names it (no states: all direct)."""
     states = [s for s in body.get("licenseAssignmentStates") or [] if isinstance(s, Mapping)]
     direct = {str(s.get("skuId", "")).lower() for s in states if not s.get("assignedByGroup")}
+    grouped = {str(s.get("skuId", "")).lower() for s in states if s.get("assignedByGroup")}
     held = {}
     for a in body.get("assignedLicenses") or []:
         sku = str(a.get("skuId", "")).lower()
-        held[sku] = Held(tuple(str(p).lower() for p in a.get("disabledPlans") or []), not states or sku in direct)
+        held[sku] = Held(tuple(str(p).lower() for p in a.get("disabledPlans") or []), not states or sku in direct,
+                         sku in grouped)
     return held
 
 

@@ -147,3 +147,28 @@ def test_the_plan_file_keeps_the_names_and_only_names_of_ids_it_shows() -> None:
         load({E5.id: ""})
     with pytest.raises(PlanFormatError, match="properties must be a JSON object of skuId or service plan id: name"):
         load(["SPE_E5"])
+
+
+def test_removing_a_direct_license_a_group_also_gives_frees_no_seat() -> None:
+    """L§6.7: the user still takes a seat through the group, so the seat cannot go to someone else."""
+    from provisioner.errors import Refused
+
+    full = replace(E5, consumed=2)  # 2 enabled, 0 free
+    state = tenant()
+    edits = [LicenseEdit("ann@c.com", remove=(E5.id,)), give("bob@c.com", full)]
+    with pytest.raises(Refused, match="SPE_E5 \\(Microsoft 365 E5\\): 1 seat\\(s\\) needed, 0 free"):
+        plan_licenses(edits, state, [full], {ANN_ID: {E5.id: Held(direct=True, by_group=True)}, BOB_ID: {}})
+    # Held directly only, the removal frees the seat bob needs.
+    planned = plan_licenses(edits, state, [full], {ANN_ID: {E5.id: Held()}, BOB_ID: {}})
+    assert [c.upn for c in planned.plan.changes] == ["ann@c.com", "bob@c.com"]
+
+
+def test_a_license_held_directly_and_through_a_group_is_read_as_both() -> None:
+    from provisioner.services.licenses import held_licenses
+
+    states = [{"skuId": E5.id.upper(), "assignedByGroup": None}, {"skuId": E5.id, "assignedByGroup": "g-1"},
+              {"skuId": O365E3.id, "assignedByGroup": "g-1"}]
+    body = {"assignedLicenses": [{"skuId": E5.id, "disabledPlans": []}, {"skuId": O365E3.id}],
+            "licenseAssignmentStates": states}
+    assert held_licenses(body) == {E5.id: Held((), direct=True, by_group=True),
+                                   O365E3.id: Held((), direct=False, by_group=True)}
