@@ -25,28 +25,21 @@ from typing import Any
 
 from provisioner.errors import ExitCode, ProvisionerError
 from provisioner.forbidden import explained_read
-from provisioner.graph import (
+from provisioner.graph import BATCH_LIMIT, RETRIED, Kind, Request, Response, backoff, chunks, transport_failure
+from provisioner.model import USER_SELECT, DeletedUser, RoleAssignment, RoleDefinition, User
+from provisioner.queries import (
     ADVANCED,
-    BATCH_LIMIT,
     MAX_IN_VALUES,
     PAGE_SIZE,
-    RETRIED,
-    Kind,
-    Request,
-    Response,
     assignments_request,
-    backoff,
-    chunks,
     deleted_users_request,
     get_user_request,
     listing,
     role_definitions_request,
     starting_now,
-    transport_failure,
     user_count_request,
     users_by_upn_request,
 )
-from provisioner.model import USER_SELECT, DeletedUser, RoleAssignment, RoleDefinition, User
 
 log = logging.getLogger("provisioner.graph")
 

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from provisioner import graph
+from provisioner import graph, queries
 from provisioner.changes import Action, Change, PasswordSource
 from provisioner.directory import Directory
 from provisioner.errors import ProvisionerError
@@ -245,9 +245,9 @@ class Executor:
         c = item.change
         rid = str(next(self._ids))
         if item.verify and c.action is Action.ASSIGN:
-            return graph.assignments_request(rid, principal_id=self._principal(c, report) or "", role_id=c.role_id)
+            return queries.assignments_request(rid, principal_id=self._principal(c, report) or "", role_id=c.role_id)
         if item.verify:
-            return graph.get_user_request(rid, c.upn)
+            return queries.get_user_request(rid, c.upn)
         if c.action is Action.ASSIGN and self._principal(c, report) is None:
             self._settle(report, Outcome(c, "failed", code="FailedDependency",
                                          message=f"{c.upn} was not created, so no role was assigned"))

@@ -11,8 +11,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from provisioner.changes import Action, Change
-from provisioner.graph import Request, Response, assignments_request
+from provisioner.graph import Request, Response
 from provisioner.permissions import Grants, is_sensitive, read_refusal, refusal
+from provisioner.queries import assignments_request
 
 if TYPE_CHECKING:
     from provisioner.directory import Directory

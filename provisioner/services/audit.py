@@ -29,12 +29,11 @@ from provisioner.audit import baseline as scuba
 from provisioner.config import Scuba
 from provisioner.directory import Directory
 from provisioner.errors import ProvisionerError
-from provisioner.graph import (
+from provisioner.graph import Request, Response, chunks
+from provisioner.model import USER_SELECT, Manifest, TenantState, User
+from provisioner.queries import (
     MAX_IN_VALUES,
-    Request,
-    Response,
     assignment_instances_request,
-    chunks,
     eligibility_instances_request,
     privileged_users_request,
     role_policies_request,
@@ -42,7 +41,6 @@ from provisioner.graph import (
     users_by_id_request,
     users_by_upn_request,
 )
-from provisioner.model import USER_SELECT, Manifest, TenantState, User
 from provisioner.roles.catalog import GLOBAL_ADMIN_ID
 from provisioner.roles.rules import template_of
 from provisioner.services.reads import full_state, role_policies

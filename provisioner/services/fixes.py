@@ -19,10 +19,11 @@ from provisioner.audit import baseline as scuba
 from provisioner.changes import Action, Plan
 from provisioner.config import Profile
 from provisioner.errors import NotFound, ProvisionerError, Refused
-from provisioner.graph import Kind, Response, get_user_request
+from provisioner.graph import Kind, Response
 from provisioner.model import User
 from provisioner.plan.fixes import EXPIRING_WITHIN, FixPlan, FixRequest
 from provisioner.plan.fixes import fix_plan as plan_fixes
+from provisioner.queries import get_user_request
 from provisioner.services.audit import BASELINE_READS, baseline, read_tenant, with_approvers
 from provisioner.services.target import Target
 

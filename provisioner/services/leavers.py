@@ -13,9 +13,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from provisioner.changes import PasswordSource
-from provisioner.graph import INSTANCES, PIM, Kind, Request, manager_request, skus_request, user_licenses_request
+from provisioner.graph import Kind
 from provisioner.model import User
 from provisioner.plan.leavers import Leaver, plan_offboard, plan_reset
+from provisioner.queries import (
+    direct_reports_request,
+    eligibility_instances_request,
+    manager_request,
+    skus_request,
+    user_licenses_request,
+)
 from provisioner.services.licenses import held_licenses
 from provisioner.services.reads import ASSIGNMENTS_LIST_ALL_ABOVE, DELETED_REQUEST, GA_REQUEST, Reader
 from provisioner.services.target import (
@@ -28,8 +35,6 @@ from provisioner.services.target import (
     carry_out,
     changing,
 )
-
-REPORT_SELECT = "id,userPrincipalName,onPremisesSyncEnabled"
 
 
 async def reset_passwords(target: Target, refs: Sequence[str], review: Review | None = None,
@@ -79,14 +84,13 @@ async def offboard_users(target: Target, refs: Sequence[str], review: Review | N
         ids = sorted({u.id.lower() for u in named})
         then += [manager_request(f"mgr:{oid}", oid) for oid in ids]
         if reassign_reports:
-            then += [Request(f"rep:{oid}", "GET", f"/users/{oid}/directReports?$select={REPORT_SELECT}")
-                     for oid in ids]
+            then += [direct_reports_request(f"rep:{oid}", oid) for oid in ids]
         if remove_licenses and ids:
             then += [user_licenses_request(f"lic:{oid}", oid) for oid in ids] + [skus_request("skus")]
         # Eligible (PIM) assignments with the active ones: a leaver keeps none (a few leavers: each one's
         # instances; many: every eligible one in the tenant, paged, and the planner keeps the leavers').
         if len(ids) > ASSIGNMENTS_LIST_ALL_ABOVE:
-            then.append(Request("el:all", "GET", f"{PIM}/{INSTANCES[True]}"))
+            then.append(eligibility_instances_request("el:all"))
         answers = await r.assignments_of(ids, also=then, pim=True)
         if "deleted" in answers:
             await r.deleted(answers)

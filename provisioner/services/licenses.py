@@ -13,11 +13,18 @@ from typing import Any
 from provisioner.changes import Action
 from provisioner.directory import Directory
 from provisioner.errors import NotFound
-from provisioner.graph import Kind, Request, Response, skus_request, user_licenses_request
+from provisioner.graph import Kind, Request, Response
 from provisioner.licenses import Sku, resolve_sku
 from provisioner.model import TenantState
 from provisioner.plan import Planned
 from provisioner.plan.licenses import Held, LicenseEdit, Wanted, add_wanted, plan_licenses
+from provisioner.queries import (
+    deleted_licenses_listing_request,
+    deleted_user_licenses_request,
+    skus_request,
+    user_licenses_listing_request,
+    user_licenses_request,
+)
 from provisioner.services.reads import Reader
 from provisioner.services.target import Applied, Approve, Review, RunOptions, Target, carry_out, changing
 
@@ -95,8 +102,7 @@ def license_reads(ids: Sequence[str], *, skus: bool = True) -> list[Request]:
     with other independent reads; see :func:`take_licenses`."""
     reads = [skus_request("skus")] if skus else []
     if len(ids) > LIST_LICENSES_ABOVE:
-        return [*reads, Request("lic:all", "GET",
-                                "/users?$select=id,assignedLicenses,licenseAssignmentStates&$top=999")]
+        return [*reads, user_licenses_listing_request("lic:all")]
     return reads + [user_licenses_request(f"lic:{oid.lower()}", oid) for oid in ids]
 
 
@@ -104,10 +110,8 @@ def restored_license_reads(ids: Sequence[str]) -> list[Request]:
     """The licenses deleted users of these object ids hold (a deleted user keeps its assignedLicenses,
     L§6.9): each one's deleted object; many, the deleted users' listing, paged."""
     if len(ids) > LIST_LICENSES_ABOVE:
-        return [Request("dlic:all", "GET", "/directory/deletedItems/microsoft.graph.user"
-                                           "?$select=id,assignedLicenses&$top=999")]
-    return [Request(f"dlic:{oid.lower()}", "GET", f"/directory/deletedItems/{oid.lower()}?$select=id,assignedLicenses")
-            for oid in ids]
+        return [deleted_licenses_listing_request("dlic:all")]
+    return [deleted_user_licenses_request(f"dlic:{oid.lower()}", oid.lower()) for oid in ids]
 
 
 async def take_restored_licenses(d: Directory, answers: Mapping[str, Response],

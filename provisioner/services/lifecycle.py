@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from provisioner.graph import Kind, domains_request, manager_request
+from provisioner.graph import Kind
 from provisioner.model import User
 from provisioner.plan.lifecycle import UserEdit, plan_update
+from provisioner.queries import domains_request, manager_request
 from provisioner.services.licenses import with_licenses
 from provisioner.services.reads import GA_REQUEST, Reader
 from provisioner.services.target import Applied, Approve, Review, RunOptions, Target, carry_out, changing

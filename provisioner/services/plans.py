@@ -12,12 +12,12 @@ from dataclasses import dataclass, field, replace
 from provisioner import plan as planning
 from provisioner.changes import Action, Change, Plan
 from provisioner.errors import Refused
-from provisioner.graph import role_policies_request
 from provisioner.licenses import Sku
 from provisioner.model import Manifest, TenantState
 from provisioner.plan import Planned
 from provisioner.plan.licenses import Held, refuse, saved_problems
 from provisioner.plan.pim_rules import added_approvers
+from provisioner.queries import role_policies_request
 from provisioner.roles.rules import disables
 from provisioner.services.audit import POLICIES_REQUEST
 from provisioner.services.fixes import refuse_app_only_rules

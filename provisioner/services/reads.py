@@ -11,29 +11,24 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
 
 from provisioner.directory import Directory
 from provisioner.errors import NotFound
-from provisioner.graph import (
-    INSTANCES,
+from provisioner.graph import NO_PIM_LICENCE, Kind, Request, Response, chunks
+from provisioner.ids import is_guid
+from provisioner.model import DeletedUser, RoleAssignment, RoleDefinition, RolePolicy, TenantState, User
+from provisioner.queries import (
     MAX_IN_VALUES,
-    NO_PIM_LICENCE,
-    PIM,
-    Kind,
-    Request,
-    Response,
     assignments_request,
-    chunks,
     deleted_users_request,
+    eligibility_instances_request,
     get_user_request,
     instances_request,
+    pim_instances_request,
     role_definitions_request,
     role_policies_request,
     users_by_upn_request,
 )
-from provisioner.ids import is_guid
-from provisioner.model import DeletedUser, RoleAssignment, RoleDefinition, RolePolicy, TenantState, User
 from provisioner.roles.catalog import GLOBAL_ADMIN_ID, classic_definitions, classic_for, resolve_role
 
 # Past this many users, one paged listing of the tenant is cheaper than looking each one up.
@@ -237,11 +232,9 @@ def pim_reads(principal_id: str) -> list[Request]:
 GA_REQUEST = assignments_request("ga", role_id=GLOBAL_ADMIN_ID)
 # Whether the tenant has PIM (400 AadPremiumLicenseRequired without P2 or Governance, P§A3), asked with
 # what is worth knowing anyway: who is eligible for Global Administrator (a few).
-PIM_PROBE = Request("el:ga", "GET", f"{PIM}/{INSTANCES[True]}?$filter="
-                                    + quote(f"roleDefinitionId eq '{GLOBAL_ADMIN_ID}'"))
+PIM_PROBE = pim_instances_request("el:ga", True, role_id=GLOBAL_ADMIN_ID)
 # How each Global Administrator assignment is held (its end): read with GA_REQUEST, same ids.
-GA_INSTANCES = Request("ac:ga", "GET", f"{PIM}/{INSTANCES[False]}?$filter="
-                                       + quote(f"roleDefinitionId eq '{GLOBAL_ADMIN_ID}'"))
+GA_INSTANCES = pim_instances_request("ac:ga", False, role_id=GLOBAL_ADMIN_ID)
 DELETED_REQUEST = deleted_users_request("deleted")
 DEFINITIONS_REQUEST = role_definitions_request("definitions")
 
@@ -344,17 +337,15 @@ async def all_instances(d: Directory) -> TenantState:
     """Every PIM instance of the tenant, eligible and active (``pim`` False without P2), read together."""
     r = Reader(d)
     # Two plain GETs in flight (not a $batch): the audit's reads stay single requests.
-    answers = await asyncio.gather(*(d.read([Request(f"{tag}:all", "GET", f"/roleManagement/directory/"
-                                                     f"{INSTANCES[tag == 'el']}")]) for tag in ("el", "ac")))
+    answers = await asyncio.gather(*(d.read([pim_instances_request(f"{tag}:all", tag == "el")])
+                                     for tag in ("el", "ac")))
     await r.take_instances({k: v for answer in answers for k, v in answer.items()})
     return r.state
 
 
 async def role_instances(d: Directory, role_id: str) -> list[RoleAssignment]:
     """One role's PIM instances, active and eligible, in one round trip ([] without PIM)."""
-    flt = quote(f"roleDefinitionId eq '{role_id}'")
-    requests = [Request(f"{tag}:{role_id}", "GET", f"/roleManagement/directory/{INSTANCES[tag == 'el']}?$filter={flt}")
-                for tag in ("el", "ac")]
+    requests = [pim_instances_request(f"{tag}:{role_id}", tag == "el", role_id=role_id) for tag in ("el", "ac")]
     r = Reader(d)
     await r.take_instances(await d.read(requests))
     return [*r.state.assignments, *r.state.eligible]
@@ -363,7 +354,7 @@ async def role_instances(d: Directory, role_id: str) -> list[RoleAssignment]:
 async def eligible_instances(d: Directory) -> list[RoleAssignment] | None:
     """Every eligible assignment of the tenant (PIM): [] without P2 (Graph's 400 AadPremiumLicenseRequired
     says there can be none), None when Graph would not list them (e.g. no permission)."""
-    resp = (await d.read([Request("el:all", "GET", f"{PIM}/{INSTANCES[True]}")]))["el:all"]
+    resp = (await d.read([eligibility_instances_request("el:all")]))["el:all"]
     if not resp.ok:
         return [] if resp.error().code == NO_PIM_LICENCE else None
     return [RoleAssignment.from_instance(i, eligible=True) for i in await d.collect(resp)]

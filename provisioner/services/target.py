@@ -238,7 +238,7 @@ async def keeps_a_global_admin(d: Directory, change: Change) -> str | None:
     """Read the Global Administrators again, right before a write that can remove one: the refusal
     when it would leave none (another command may have removed the others since the plan was made)."""
     from provisioner.changes import Plan
-    from provisioner.graph import get_user_request
+    from provisioner.queries import get_user_request
     from provisioner.roles.rules import removes_last_global_admin
     from provisioner.services.reads import GA_REQUEST, Reader
 

@@ -8,20 +8,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from provisioner.errors import NotFound
-from provisioner.graph import (
-    NO_PIM_LICENCE,
-    Kind,
-    Response,
-    assignments_request,
-    domains_request,
-    odata_string,
-    skus_request,
-)
+from provisioner.graph import NO_PIM_LICENCE, Kind, Response
 from provisioner.ids import is_guid
 from provisioner.licenses import Sku
 from provisioner.model import USER_SELECT, DeletedUser, User, UserSpec
 from provisioner.plan import plan_create, plan_delete, plan_purge, plan_restore
 from provisioner.plan.licenses import restore_seat_notes
+from provisioner.queries import assignments_request, domains_request, get_user_request, odata_string, skus_request
 from provisioner.services.licenses import with_licenses
 from provisioner.services.reads import (
     DEFINITIONS_REQUEST,
@@ -81,12 +74,10 @@ async def show_user(target: Target, ref: str) -> UserDetails:
     """One active user (by UPN or object id), the admin roles and the licenses it holds: two round
     trips at most (one when named by object id and unlicensed: the user and its assignments are
     read together; the SKUs' names are read only for a licensed user)."""
-    from provisioner.graph import Request, skus_request, user_path
-
     r = Reader(target.directory)
     # assignedLicenses comes only with $select (L§6.7): asked for with the user itself.
-    select = ",".join((*USER_SELECT, "assignedLicenses", "licenseAssignmentStates"))
-    requests = [Request("user", "GET", f"{user_path(ref)}?$select={select}")]
+    select = (*USER_SELECT, "assignedLicenses", "licenseAssignmentStates")
+    requests = [get_user_request("user", ref, select=select)]
     if is_guid(ref):
         requests += [assignments_request("held", principal_id=ref.lower()), *pim_reads(ref.lower())]
     answers = await r.send(requests)

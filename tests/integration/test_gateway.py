@@ -7,8 +7,9 @@ from pathlib import Path
 
 from provisioner.bootstrap import connect
 from provisioner.config import load_config
-from provisioner.graph import Kind, get_user_request
+from provisioner.graph import Kind
 from provisioner.local import init_tenant
+from provisioner.queries import get_user_request
 from provisioner.services.reads import Reader
 
 ADMIN = "admin@contoso.onmicrosoft.com"

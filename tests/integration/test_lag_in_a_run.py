@@ -11,10 +11,10 @@ from provisioner.bootstrap import connected
 from provisioner.changes import Action, Change
 from provisioner.config import load_config
 from provisioner.execute import Executor
-from provisioner.graph import user_licenses_request
 from provisioner.local import init_tenant
 from provisioner.local.store import assignment_id
 from provisioner.pacing import Budget
+from provisioner.queries import user_licenses_request
 
 DOMAIN = "contoso.onmicrosoft.com"
 BILLING = "b0f54661-2d74-4c50-afa3-1ec803f12efe"

@@ -10,7 +10,7 @@ import pytest
 from test_baseline_conformance import BASE, P2W, build, drop_r1, result_of
 
 from provisioner.audit import baseline as b
-from provisioner.graph import (
+from provisioner.queries import (
     assignment_instances_request,
     eligibility_instances_request,
     privileged_users_request,

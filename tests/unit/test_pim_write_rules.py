@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from provisioner.config import Profile
-from provisioner.graph import Request, policy_rule_request, schedule_request, starting_now
+from provisioner.graph import Request
 from provisioner.local.permissions import unsigned_token
+from provisioner.queries import policy_rule_request, schedule_request, starting_now
 from provisioner.services.fixes import app_only
 
 NOW = datetime(2026, 1, 1, 12, 0, 30, 500000, tzinfo=UTC)
