@@ -1,0 +1,182 @@
+"""Past a threshold of users, reads switch from one request per user to one paged listing of the tenant:
+the licenses of more than 50 users (``lic:all``), the licenses restored users take back (``dlic:all``),
+and the eligible (PIM) roles of more than 50 leavers (``el:all``). Each path end to end: the exact
+summary line, the tenant after, and the requests sent (the listing, not a read per user). The users
+are seeded on the local tenant itself, not one CLI call each, to keep the tests quick."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+from cli_tenant import DOMAIN, Tenant, timeless
+
+from provisioner.local import pim
+from provisioner.local.licenses import assign_license
+from provisioner.local.roles import create_assignment
+from provisioner.local.store import Store
+from provisioner.local.tenant import init_tenant
+from provisioner.local.users import create_user, delete_user
+from provisioner.services.licenses import LIST_LICENSES_ABOVE
+from provisioner.services.reads import ASSIGNMENTS_LIST_ALL_ABOVE
+
+TARGET = "Target: local (local tenant, simulated)\n"
+E5 = "06ebc4ee-1bb5-47dd-8120-11324bc54e06"
+O365E3 = "6fd2c87f-b296-42f0-b197-1e91e994b900"
+BILLING = "b0f54661-2d74-4c50-afa3-1ec803f12efe"
+USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
+MANY = 60
+GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+assert MANY > max(LIST_LICENSES_ABOVE, ASSIGNMENTS_LIST_ALL_ABOVE)  # else these tests take the per-user reads
+
+
+def upn(n: int, prefix: str = "user") -> str:
+    return f"{prefix}{n:02d}@{DOMAIN}"
+
+
+def seed(tenant: Tenant, names: Iterable[str], *, licenses: dict[str, list[str]] | None = None,
+         eligible: Iterable[str] = (), active: Iterable[str] = (), pim_active: Iterable[str] = (),
+         delete: Iterable[str] = ()) -> dict[str, str]:
+    """Users made on the tenant itself (upn -> object id), as its Graph routes make them: ``licenses``
+    (upn -> SKU ids) assigned, Billing Administrator eligible (PIM) for ``eligible``, User Administrator
+    assigned for ``active`` (a plain role assignment) and ``pim_active`` (through PIM), then ``delete``d."""
+    licenses = licenses or {}
+    store = Store(tenant.state)
+    ids = {}
+    try:
+        for name in names:
+            body = {"userPrincipalName": name, "displayName": name.split("@")[0].title(), "accountEnabled": True,
+                    "mailNickname": name.split("@")[0], "usageLocation": "US",
+                    "passwordProfile": {"password": "Seeded-Pa55word!", "forceChangePasswordNextSignIn": False}}
+            ids[name] = create_user(store, body)["id"]
+            if licenses.get(name):
+                assign_license(store, ids[name], {"addLicenses": [{"skuId": s, "disabledPlans": []}
+                                                                  for s in licenses[name]], "removeLicenses": []})
+        grant = {"action": "adminAssign", "directoryScopeId": "/",
+                 "scheduleInfo": {"expiration": {"type": "noExpiration"}}}
+        for name in eligible:
+            pim.submit(store, "eligible", {**grant, "principalId": ids[name], "roleDefinitionId": BILLING}, None)
+        for name in pim_active:
+            pim.submit(store, "active", {**grant, "principalId": ids[name], "roleDefinitionId": USER_ADMIN}, None)
+        for name in active:
+            create_assignment(store, {"principalId": ids[name], "roleDefinitionId": USER_ADMIN,
+                                      "directoryScopeId": "/"})
+        for name in delete:
+            delete_user(store, ids[name])
+    finally:
+        store.close()
+    return ids
+
+
+def sent(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The requests a command sent, as the gateway logs them: each HTTP request ("GET /v1.0/users") and
+    each $batch item ("  $batch item GET /users"), without statuses and timings."""
+    return [re.sub(r" -> .*", "", r.getMessage()) for r in caplog.records if r.name == "provisioner.graph"]
+
+
+def run(tenant: Tenant, caplog: pytest.LogCaptureFixture, *args: str):
+    """The command's result and the requests it sent."""
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="provisioner.graph"):
+        result = tenant.run(*args)
+    return result, sent(caplog)
+
+
+def reads(requests: list[str]) -> list[str]:
+    """The requests before the first write: what the command read to make its plan."""
+    writes = [n for n, r in enumerate(requests) if r.startswith("  $batch item ") and " GET " not in r]
+    # The $batch request is logged when it is answered, before its items: it carries the first write.
+    return requests[:writes[0] - 1] if writes else requests
+
+
+def per_user(requests: Iterable[str]) -> list[str]:
+    """The requests naming one object by id (a read per user, where a listing was due)."""
+    return [r for r in requests if GUID.search(r)]
+
+
+def seats(tenant: Tenant) -> dict[str, tuple[int, int]]:
+    """skuPartNumber -> (enabled, consumed), as licenses list says."""
+    return {s["skuPartNumber"]: (s["enabled"], s["consumed"]) for s in tenant.json("licenses", "list")}
+
+
+def held(tenant: Tenant) -> dict[str, list[str]]:
+    """upn -> the skuIds each active user holds (those holding any)."""
+    store = Store(tenant.state)
+    try:
+        with store.read() as db:
+            rows = db.execute("SELECT upn, props FROM users WHERE deleted IS NULL").fetchall()
+    finally:
+        store.close()
+    found = {u: sorted(a["skuId"] for a in json.loads(p).get("assignedLicenses") or []) for u, p in rows}
+    return {u: s for u, s in found.items() if s}
+
+
+# --- 1. the licenses of more than 50 users: one listing (lic:all) -----------------------------------
+
+
+def test_update_from_a_file_of_60_users_lists_everyones_licenses_once(tenant: Tenant, tmp_path: Path,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    init_tenant(tenant.state, skus={"SPE_E5": MANY, "ENTERPRISEPACK": MANY})
+    names = [upn(n) for n in range(MANY)]
+    # 20 hold Office 365 E3 (swapped for E5), 10 hold E5 already (nothing to do), 30 hold nothing.
+    seed(tenant, names, licenses={n: [O365E3] for n in names[:20]} | {n: [E5] for n in names[20:30]})
+    assert seats(tenant)["SPE_E5"] == (MANY, 10)
+    movers = tmp_path / "movers.csv"
+    movers.write_text("userPrincipalName,licenses\n" + "".join(f"{n},SPE_E5\n" for n in names), encoding="utf-8")
+    result, requests = run(tenant, caplog, "users", "update", "--from", str(movers), "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.endswith("\nPlan: 50 users to change licenses of.\n")
+    assert result.stdout.count("      - license ENTERPRISEPACK\n") == 20
+    assert result.stdout.count("      + license SPE_E5\n") == 50
+    assert timeless(result.stderr) == TARGET + "Applied 50 of 50 change(s) in 0.0s.\n"
+    assert seats(tenant)["SPE_E5"] == (MANY, MANY) and seats(tenant)["ENTERPRISEPACK"] == (MANY, 0)
+    assert held(tenant) == {n: [E5] for n in names}
+    # Two round trips of reads: the users (by UPN, 15 a request), then the SKUs with ONE listing of
+    # every user's licenses, not 60 reads of one user's.
+    assert reads(requests) == ["POST /v1.0/$batch", *["  $batch item GET /users"] * 4,
+                               "POST /v1.0/$batch", "  $batch item GET /subscribedSkus", "  $batch item GET /users"]
+    assert per_user(reads(requests)) == []
+    assert len(requests) - len(reads(requests)) == 3 + 50  # the writes: three $batch of 20, 20 and 10
+    again = tenant.run("users", "update", "--from", str(movers), "--yes")
+    assert again.stderr.endswith("No changes. The tenant already matches.\n")
+
+
+def _manifest(users: Iterable[str], *, licenses: str | None = None, extra: str = "") -> str:
+    blocks = [f'''[[users]]
+userPrincipalName = "{u}"
+displayName = "{u.split("@")[0].title()}"
+''' + (f"licenses = {licenses}\n" if licenses is not None else "") for u in users]
+    return f'[scope]\ndomains = ["{DOMAIN}"]\n\n' + "\n".join(blocks) + extra
+
+
+def test_sync_of_60_users_with_licenses_lists_everyones_licenses_once(tenant: Tenant, tmp_path: Path,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    init_tenant(tenant.state, skus={"SPE_E5": MANY, "ENTERPRISEPACK": MANY})
+    names = [upn(n) for n in range(MANY)]
+    seed(tenant, names, licenses={n: [O365E3] for n in names[:20]} | {n: [E5, O365E3] for n in names[20:30]})
+    manifest = tmp_path / "users.toml"
+    manifest.write_text(_manifest(names, licenses='["SPE_E5"]'), encoding="utf-8")
+    result, requests = run(tenant, caplog, "sync", str(manifest), "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.endswith("\nPlan: 60 users to change licenses of.\n")
+    assert result.stdout.count("      - license ENTERPRISEPACK\n") == 30
+    assert result.stdout.count("      + license SPE_E5\n") == 50
+    assert timeless(result.stderr) == TARGET + "Applied 60 of 60 change(s) in 0.0s.\n"
+    assert seats(tenant)["SPE_E5"] == (MANY, MANY) and seats(tenant)["ENTERPRISEPACK"] == (MANY, 0)
+    assert held(tenant) == {n: [E5] for n in names}
+    # The tenant's listings (read together, in any order), then the SKUs with ONE listing of every
+    # user's licenses, not 60 reads of one user's.
+    listings = ["GET /v1.0/users", "GET /v1.0/roleManagement/directory/roleDefinitions",
+                "GET /v1.0/roleManagement/directory/roleAssignments",
+                "GET /v1.0/directory/deletedItems/microsoft.graph.user",
+                "GET /v1.0/roleManagement/directory/roleEligibilityScheduleInstances",
+                "GET /v1.0/roleManagement/directory/roleAssignmentScheduleInstances"]
+    assert sorted(reads(requests)[:-3]) == sorted(listings)
+    assert reads(requests)[-3:] == ["POST /v1.0/$batch", "  $batch item GET /subscribedSkus",
+                                    "  $batch item GET /users"]
+    assert tenant.ok("sync", str(manifest), "--dry-run").stderr.endswith("No changes. The tenant already matches.\n")
