@@ -94,9 +94,9 @@ def reads(requests: list[str]) -> list[str]:
     return requests[:writes[0] - 1] if writes else requests
 
 
-def per_user(requests: Iterable[str]) -> list[str]:
-    """The requests naming one object by id (a read per user, where a listing was due)."""
-    return [r for r in requests if GUID.search(r)]
+def per_user(requests: Iterable[str], path: str = "") -> list[str]:
+    """The requests naming one object by id under ``path`` (a read per user, where a listing was due)."""
+    return [r for r in requests if GUID.search(r) and path in r]
 
 
 def seats(tenant: Tenant) -> dict[str, tuple[int, int]]:
@@ -180,3 +180,75 @@ def test_sync_of_60_users_with_licenses_lists_everyones_licenses_once(tenant: Te
     assert reads(requests)[-3:] == ["POST /v1.0/$batch", "  $batch item GET /subscribedSkus",
                                     "  $batch item GET /users"]
     assert tenant.ok("sync", str(manifest), "--dry-run").stderr.endswith("No changes. The tenant already matches.\n")
+
+
+# --- 2. restored users' licenses above the threshold: the deleted users' listing (dlic:all) ---------
+
+
+def _restoring(tenant: Tenant, tmp_path: Path, enabled: int) -> tuple[Path, list[str]]:
+    """60 deleted users who held SPE_E5 (their seats free while deleted), one active holder, and a
+    manifest restoring the 60 and adding a joiner with SPE_E5."""
+    init_tenant(tenant.state, skus={"SPE_E5": enabled, "ENTERPRISEPACK": 2})
+    gone = [upn(n, "gone") for n in range(MANY)]
+    seed(tenant, [*gone, f"keeper@{DOMAIN}"], licenses={n: [E5] for n in [*gone, f"keeper@{DOMAIN}"]}, delete=gone)
+    assert seats(tenant)["SPE_E5"] == (enabled, 1)
+    manifest = tmp_path / "users.toml"
+    manifest.write_text(_manifest(gone, extra=f'''
+[[users]]
+userPrincipalName = "joiner@{DOMAIN}"
+displayName = "Joiner"
+usageLocation = "US"
+licenses = ["SPE_E5"]
+'''), encoding="utf-8")
+    return manifest, gone
+
+
+def test_sync_restoring_60_license_holders_past_the_seats_is_refused_before_any_write(
+        tenant: Tenant, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    manifest, gone = _restoring(tenant, tmp_path, enabled=MANY + 1)
+    before = tenant.snapshot()
+    result, requests = run(tenant, caplog, "sync", str(manifest), "--yes")
+    assert result.exit_code == 4, result.stderr
+    assert result.stdout == ""
+    assert result.stderr == TARGET + (
+        "Error: refused (1 problem); nothing was written:\n"
+        "  - SPE_E5 (Microsoft 365 E5): 61 seat(s) needed (60 of them taken back by restored users), 60 free "
+        "(61 enabled, 1 consumed); free seats first or buy more\n")
+    assert tenant.snapshot() == before and seats(tenant)["SPE_E5"] == (MANY + 1, 1)
+    assert reads(requests) == requests  # nothing written
+    # What the restores take back: ONE listing of the deleted users with their licenses, with the SKUs
+    # (the joiner's licenses need no read: it is new), not 60 reads of one deleted user each.
+    assert requests[-3:] == ["POST /v1.0/$batch", "  $batch item GET /subscribedSkus",
+                             "  $batch item GET /directory/deletedItems/microsoft.graph.user"]
+    assert per_user(requests) == []
+
+
+def test_apply_of_a_saved_plan_restoring_60_license_holders_counts_them_again(
+        tenant: Tenant, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    manifest, gone = _restoring(tenant, tmp_path, enabled=MANY + 2)
+    plan = tmp_path / "plan.json"
+    saved = tenant.ok("sync", str(manifest), "--out", str(plan))
+    assert saved.stdout.endswith("\nPlan: 1 to create, 60 to restore, 1 user to change licenses of.\n")
+    # A seat taken since by someone else: the saved plan no longer fits, refused before any write.
+    seed(tenant, [f"late@{DOMAIN}"], licenses={f"late@{DOMAIN}": [E5]})
+    before = tenant.snapshot()
+    result, requests = run(tenant, caplog, "apply", str(plan), "--yes")
+    assert result.exit_code == 4, result.stderr
+    assert result.stderr.endswith(
+        "Error: refused (1 problem); nothing was written:\n"
+        "  - SPE_E5 (Microsoft 365 E5): 61 seat(s) needed (60 of them taken back by restored users), 60 free "
+        "(62 enabled, 2 consumed); free seats first or buy more\n")
+    assert tenant.snapshot() == before
+    assert reads(requests) == requests
+    # The deleted users twice in one round trip: the fingerprint's, and what the restores take back
+    # (their licenses); not 60 reads of one deleted user each. (The plan's users are read by id: the
+    # fingerprint's, answered 404 for a deleted one.)
+    assert requests.count("  $batch item GET /directory/deletedItems/microsoft.graph.user") == 2
+    assert per_user(requests, "/directory/deletedItems/") == []
+    # With one more seat the same plan goes through: every restored user holds E5 again.
+    init_tenant(tenant.state, skus={"SPE_E5": MANY + 3, "ENTERPRISEPACK": 2})
+    result = tenant.run("apply", str(plan), "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert timeless(result.stderr).endswith("Applied 62 of 62 change(s) in 0.0s.\n")
+    assert seats(tenant)["SPE_E5"] == (MANY + 3, MANY + 3)
+    assert held(tenant) == {n: [E5] for n in [*gone, f"keeper@{DOMAIN}", f"late@{DOMAIN}", f"joiner@{DOMAIN}"]}
