@@ -111,6 +111,7 @@ class Reader:
             answers, everything = await asyncio.gather(self.send(also), self.d.role_assignments())
             keep = {p.lower() for p in wanted}
             self.add_assignments(a for a in everything if a.principal_id.lower() in keep)
+            await self.take_instances(answers)  # PIM instances the caller listed itself (offboard's el:all)
             return answers
         requests = [assignments_request(f"as:{p}", principal_id=p) for p in wanted]
         answers = await self.send([*requests, *also])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def seed(tenant: Tenant, names: Iterable[str], *, licenses: dict[str, list[str]]
             if licenses.get(name):
                 assign_license(store, ids[name], {"addLicenses": [{"skuId": s, "disabledPlans": []}
                                                                   for s in licenses[name]], "removeLicenses": []})
-        grant = {"action": "adminAssign", "directoryScopeId": "/",
+        grant = {"action": "adminAssign", "directoryScopeId": "/", "justification": "seeded",
                  "scheduleInfo": {"expiration": {"type": "noExpiration"}}}
         for name in eligible:
             pim.submit(store, "eligible", {**grant, "principalId": ids[name], "roleDefinitionId": BILLING}, None)
@@ -252,3 +253,59 @@ def test_apply_of_a_saved_plan_restoring_60_license_holders_counts_them_again(
     assert timeless(result.stderr).endswith("Applied 62 of 62 change(s) in 0.0s.\n")
     assert seats(tenant)["SPE_E5"] == (MANY + 3, MANY + 3)
     assert held(tenant) == {n: [E5] for n in [*gone, f"keeper@{DOMAIN}", f"late@{DOMAIN}", f"joiner@{DOMAIN}"]}
+
+
+# --- 3. the roles of more than 50 leavers: every eligibility listed once (el:all) -------------------
+
+
+def _roles(tenant: Tenant) -> dict[str, set[tuple[str, str]]]:
+    """upn -> (role id, "eligible" | "active") for every role held, as the tenant holds them."""
+    store = Store(tenant.state)
+    try:
+        with store.read() as db:
+            names = dict(db.execute("SELECT id, upn FROM users").fetchall())
+            active = db.execute("SELECT principal_id, role_definition_id FROM role_assignments").fetchall()
+            eligible = db.execute("SELECT principal_id, role_definition_id FROM pim_schedules"
+                                  " WHERE kind = 'eligible'").fetchall()
+    finally:
+        store.close()
+    found: dict[str, set[tuple[str, str]]] = {}
+    for rows, kind in ((active, "active"), (eligible, "eligible")):
+        for principal, role in rows:
+            found.setdefault(names[principal], set()).add((role, kind))
+    return found
+
+
+def test_offboard_from_a_file_of_60_leavers_removes_every_role_eligible_or_active(
+        tenant: Tenant, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    leavers = [upn(n, "leaver") for n in range(MANY)]
+    stayer = f"stayer@{DOMAIN}"
+    # 20 leavers eligible for Billing Administrator, 10 of them also active User Administrator (through
+    # PIM), 10 others active User Administrator (a plain assignment); a stayer eligible, who keeps it.
+    seed(tenant, [*leavers, stayer], eligible=[*leavers[:20], stayer], pim_active=leavers[10:20],
+         active=leavers[20:30])
+    before = _roles(tenant)
+    assert sum(len(before.get(n, ())) for n in leavers) == 40 and before[stayer] == {(BILLING, "eligible")}
+    path = tmp_path / "leavers.csv"
+    path.write_text("userPrincipalName\n" + "".join(f"{n}\n" for n in leavers), encoding="utf-8")
+    result, requests = run(tenant, caplog, "users", "offboard", "--from", str(path), "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.endswith(
+        "\nPlan: 60 to update, 60 users to sign out, 60 passwords to reset, 40 role assignments to remove.\n")
+    assert timeless(result.stderr) == TARGET + "Applied 220 of 220 change(s) in 0.0s.\n"
+    after = _roles(tenant)
+    assert {n: after[n] for n in leavers if n in after} == {}
+    assert after[stayer] == {(BILLING, "eligible")}
+    assert not any(u["accountEnabled"] for n, u in tenant.users().items() if n in leavers)
+    # Two round trips of reads: the leavers (by UPN) with the Global Administrator assignments; then
+    # every role assignment (one listing) and every eligibility (el:all, one listing) with the managers
+    # and the Global Administrator's account; not two PIM reads a leaver.
+    got = Counter(GUID.sub("{id}", r) for r in reads(requests))
+    assert got == Counter({"POST /v1.0/$batch": 5, "  $batch item GET /users": 4,
+                           "  $batch item GET /roleManagement/directory/roleAssignments": 1,
+                           "GET /v1.0/roleManagement/directory/roleAssignments": 1,
+                           "  $batch item GET /users/{id}": 1, "  $batch item GET /users/{id}/manager": MANY,
+                           "  $batch item GET /roleManagement/directory/roleEligibilityScheduleInstances": 1})
+    again = tenant.run("users", "offboard", "--from", str(path), "--yes")
+    assert again.exit_code == 0, again.stderr
+    assert again.stdout.endswith("\nPlan: 60 users to sign out, 60 passwords to reset.\n")
