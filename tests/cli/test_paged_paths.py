@@ -309,3 +309,25 @@ def test_offboard_from_a_file_of_60_leavers_removes_every_role_eligible_or_activ
     again = tenant.run("users", "offboard", "--from", str(path), "--yes")
     assert again.exit_code == 0, again.stderr
     assert again.stdout.endswith("\nPlan: 60 users to sign out, 60 passwords to reset.\n")
+
+
+def test_revoke_from_a_file_of_60_users_removes_eligible_roles_too(tenant: Tenant, tmp_path: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    names = [upn(n) for n in range(MANY)]
+    stayer = f"stayer@{DOMAIN}"
+    seed(tenant, [*names, stayer], eligible=[*names[:40], stayer])
+    path = tmp_path / "roles.csv"
+    path.write_text("userPrincipalName,roles\n" + "".join(f"{n},billing\n" for n in names), encoding="utf-8")
+    result, requests = run(tenant, caplog, "roles", "revoke", "--from", str(path), "--yes")
+    assert result.exit_code == 0, result.stderr
+    # Before the fix: "does not hold Billing Administrator; nothing to revoke" for each, and no change.
+    assert result.stdout.endswith("\nPlan: 40 role assignments to remove.\n")
+    assert result.stdout.count('        assignment = "eligible"\n') == 40
+    assert timeless(result.stderr).endswith("Applied 40 of 40 change(s) in 0.0s.\n")
+    assert _roles(tenant) == {f"admin@{DOMAIN}": {("62e90394-69f5-4237-9190-012177145e10", "active")},
+                              stayer: {(BILLING, "eligible")}}
+    # Every assignment and every PIM instance, one listing each, not two PIM reads a user.
+    got = reads(requests)
+    assert per_user(got, "/roleManagement/") == []
+    for listing in ("roleAssignments", "roleEligibilityScheduleInstances", "roleAssignmentScheduleInstances"):
+        assert f"GET /v1.0/roleManagement/directory/{listing}" in got, listing
