@@ -1,6 +1,7 @@
 """Past a threshold of users, reads switch from one request per user to one paged listing of the tenant:
 the licenses of more than 50 users (``lic:all``), the licenses restored users take back (``dlic:all``),
-and the eligible (PIM) roles of more than 50 leavers (``el:all``). Each path end to end: the exact
+the eligible (PIM) roles of more than 50 leavers (``el:all``), and the PIM instances of more than 50
+users a role is revoked from (every instance listed). Each path end to end: the exact
 summary line, the tenant after, and the requests sent (the listing, not a read per user). The users
 are seeded on the local tenant itself, not one CLI call each, to keep the tests quick."""
 
