@@ -103,9 +103,21 @@ class Reader:
         if pim and len(wanted) <= ASSIGNMENTS_LIST_ALL_ABOVE:
             also = [*also, *(r for p in wanted for r in pim_reads(p))]
         if len(wanted) > ASSIGNMENTS_LIST_ALL_ABOVE:
-            answers, everything = await asyncio.gather(self.send(also), self.d.role_assignments())
+            # Too many to read one by one: every assignment and, with ``pim``, every PIM instance (unless
+            # the caller lists them itself, as offboarding does), read together; these principals' kept.
+            listed = pim and not any(q.id.partition(":")[0] in ("el", "ac") for q in also)
+
+            async def instances() -> TenantState | None:
+                return await all_instances(self.d) if listed else None
+
+            answers, everything, held = await asyncio.gather(self.send(also), self.d.role_assignments(), instances())
             keep = {p.lower() for p in wanted}
             self.add_assignments(a for a in everything if a.principal_id.lower() in keep)
+            await self.take_instances(answers)  # the instances the caller listed
+            if held is not None:
+                self.add_assignments(a for a in held.assignments if a.principal_id.lower() in keep)
+                self.state.eligible += [a for a in held.eligible if a.principal_id.lower() in keep]
+                self.state.pim = held.pim
             return answers
         requests = [assignments_request(f"as:{p}", principal_id=p) for p in wanted]
         answers = await self.send([*requests, *also])
