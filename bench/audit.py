@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ import httpx
 from click.testing import CliRunner
 from tabulate import tabulate
 
-from bench.proc import measure
+from bench.proc import measure_quiet
 from bench.served import CLI, TOKEN_ENV, Served, base_env, last_line, positive, write_config
 from provisioner.audit.baseline import HIGHLY_PRIVILEGED
 from provisioner.cli.app import App
@@ -112,11 +111,8 @@ def served_runs(state: Path, work: Path, latency_ms: float, runs: int) -> tuple[
             try:
                 env = {**base_env(), "PROVISIONER_CONFIG": str(write_config(work, served.url)), TOKEN_ENV: "bench"}
                 verbose = n == 0 and latency == 0.0
-                with (work / "stderr.txt").open("w+", encoding="utf-8") as err:
-                    run = measure(CLI + (["-v"] if verbose else []) + ["audit", "-o", "json"], env=env, cwd=work,
-                                  stdout=subprocess.DEVNULL, stderr=err)
-                    err.seek(0)
-                    stderr = err.read()
+                run, stderr = measure_quiet(CLI + (["-v"] if verbose else []) + ["audit", "-o", "json"], env=env,
+                                            cwd=work)
             finally:
                 served.stop()
             if run.code != 0:

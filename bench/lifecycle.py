@@ -32,7 +32,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.proc import measure
+from bench.proc import measure, measure_quiet
 from bench.served import CLI, TOKEN_ENV, Served, base_env, last_line, positive
 
 DOMAIN = "contoso.onmicrosoft.com"
@@ -194,10 +194,7 @@ def offboard_run(template: Path, work: Path, n: int, expected: dict[str, int], s
         env = {**base_env(), "PROVISIONER_CONFIG": str(work / "config.toml"), TOKEN_ENV: "bench"}
         cmd = CLI + ["users", "offboard", "--from", "leavers.csv", "--remove-licenses", "--delete", "--force",
                  "--yes", "-q"]
-        with (work / "stderr.txt").open("w+", encoding="utf-8") as err:
-            run = measure(cmd, env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=err)
-            err.seek(0)
-            stderr = err.read()
+        run, stderr = measure_quiet(cmd, env=env, cwd=work)
     finally:
         served.stop()
     if run.code != 0:

@@ -54,3 +54,14 @@ def proc_peak_mb() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+
+
+def measure_quiet(cmd: list[str], *, env: dict[str, str], cwd: Path) -> tuple[Measured, str]:
+    """Run `cmd` as :func:`measure` does, its stdout discarded and its stderr kept (in cwd/stderr.txt,
+    not a pipe: a long run's log would fill one) and returned."""
+    import subprocess
+
+    with (cwd / "stderr.txt").open("w+", encoding="utf-8") as err:
+        run = measure(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err)
+        err.seek(0)
+        return run, err.read()

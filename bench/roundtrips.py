@@ -23,7 +23,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from bench.proc import measure
+from bench.proc import measure_quiet
 from bench.served import CLI, TOKEN_ENV, Served, base_env, last_line, positive, write_config
 
 DOMAIN = "contoso.onmicrosoft.com"
@@ -83,10 +83,7 @@ def timed_run(case: Case, template: Path, work: Path, latency_ms: float, verbose
     try:
         env = {**base_env(), "PROVISIONER_CONFIG": str(write_config(work, served.url)), TOKEN_ENV: "bench"}
         cmd = CLI + (["-v"] if verbose else []) + list(case.args)
-        with (work / "stderr.txt").open("w+", encoding="utf-8") as err:
-            run = measure(cmd, env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=err)
-            err.seek(0)
-            stderr = err.read()
+        run, stderr = measure_quiet(cmd, env=env, cwd=work)
     finally:
         served.stop()
     if run.code != 0 or (case.applied and case.applied not in stderr):
