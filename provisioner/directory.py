@@ -303,8 +303,9 @@ class Directory:
             return []
         return [RoleAssignment.from_graph(d) for d in await self.collect(first)]
 
-    async def token_for_doctor(self) -> str:
-        """The bearer token this gateway sends (fetching it signs in), for ``doctor`` to read its claims."""
+    async def bearer_token(self) -> str:
+        """The bearer token this gateway sends (fetching it signs in), for its claims: who it acts as,
+        what it may do (``doctor``; whether an Azure CLI sign-in is a person or an application)."""
         provider = getattr(self._adapter, "_authentication_provider", None)
         token_provider = getattr(provider, "access_token_provider", None)
         url = self._adapter.base_url + "/users"

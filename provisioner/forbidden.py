@@ -48,7 +48,7 @@ class Refusals:
             from provisioner.auth import token_claims
 
             try:
-                self._grants = Grants.from_claims(token_claims(await directory.token_for_doctor()))
+                self._grants = Grants.from_claims(token_claims(await directory.bearer_token()))
             except Exception:  # no token, not a JWT, a credential gone: the explanation names every cause
                 self._grants = None
         ids = sorted({c.object_id for c in changes if c.object_id and c.object_id not in self._roles

@@ -41,3 +41,9 @@ def iso_text(span: timedelta) -> str | None:
     if not days and not time:
         return None
     return "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "")
+
+
+def sent(span: timedelta) -> str:
+    """The duration sent to PIM for a positive ``span``: :func:`iso_text`, a fraction of a second
+    rounded up to ``PT1S`` (never none: no duration would mean a permanent assignment)."""
+    return iso_text(span) or "PT1S"

@@ -50,7 +50,7 @@ def until_time(text: str) -> str:
 
 def iso_duration(text: str) -> str:
     """``P30D``/``PT8H`` (ISO 8601), or the tool's ``30d``/``8h``, as the duration sent to PIM."""
-    from provisioner.isoduration import iso_span, iso_text
+    from provisioner.isoduration import iso_span, sent
 
     value = text.strip()
     span = iso_span(value.upper())
@@ -61,7 +61,7 @@ def iso_duration(text: str) -> str:
             raise click.BadParameter(f"{e} (or ISO 8601: P30D, PT8H)", param_hint="--duration") from None
     if span.total_seconds() <= 0:
         raise click.BadParameter(f"{text!r} is empty; give a duration like P30D or 8h", param_hint="--duration")
-    return iso_text(span) or "PT1S"
+    return sent(span)
 
 
 def assign_holding(eligible: bool, until: str | None, duration: str | None, permanent: bool,

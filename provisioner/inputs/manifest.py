@@ -14,7 +14,7 @@ from typing import Any
 from provisioner import tomlcheck as tc
 from provisioner.errors import InputError, RowError
 from provisioner.inputs.fields import COUNTRY, UPN, EntryError, text_problem
-from provisioner.isoduration import iso_span, iso_text
+from provisioner.isoduration import iso_span, sent
 from provisioner.model import DEFAULT_MANAGED_ROLES, USER_WRITABLE, Holding, Manifest, UserSpec
 
 _NAMES = tc.Kind("a list of names", '["name"]', lambda v: tc.STRLIST.test(v) and all(x.strip() for x in v))
@@ -58,9 +58,9 @@ def _role_entry(x: Any) -> bool:
 
 
 def _sent(duration: str | None) -> str | None:
-    """A checked duration in the form sent to PIM (``P1W`` -> ``P7D``)."""
+    """A checked duration (positive, see ``_role_problems``) in the form sent to PIM (``P1W`` -> ``P7D``)."""
     span = iso_span(duration) if duration else None
-    return iso_text(span) if span else None
+    return sent(span) if span else None
 
 
 def _role_problems(entry: dict) -> list[tc.Problem]:
@@ -72,9 +72,9 @@ def _role_problems(entry: dict) -> list[tc.Problem]:
         duration, until = x.get("duration"), x.get("until")
         if duration and until:
             found.append(tc.Problem("roles", f"role {x['role']!r} has both duration and until; keep one"))
-        if duration and iso_span(duration) is None:
-            found.append(tc.Problem("roles", f"role {x['role']!r}: duration {duration!r} is not ISO 8601, "
-                                             "like P180D or PT8H"))
+        if duration and not iso_span(duration):  # not ISO 8601, or zero: no end would be a permanent grant
+            found.append(tc.Problem("roles", f"role {x['role']!r}: duration {duration!r} is not a positive ISO 8601 "
+                                             "duration, like P180D or PT8H"))
         if until and not re.fullmatch(r"\d{4}-\d\d-\d\d", until):
             found.append(tc.Problem("roles", f"role {x['role']!r}: until {until!r} is not a date, like 2027-01-31"))
     return found

@@ -26,6 +26,7 @@ from provisioner.changes import Action, Change, Plan
 from provisioner.isoduration import iso_span, iso_text
 from provisioner.model import RoleAssignment, RolePolicy, TenantState, User, parse_datetime
 from provisioner.plan.expiry import spoken
+from provisioner.plan.guardrails import CANNOT_ACT, EXPIRING_WITHIN
 from provisioner.plan.index import Index
 from provisioner.plan.pim_rules import approval_update, notification_update
 from provisioner.roles.catalog import GLOBAL_ADMIN_ID
@@ -36,7 +37,6 @@ ASSIGNMENT_ALERTS = ("Notification_Admin_Admin_Assignment", "Notification_Admin_
 ACTIVATION_ALERT = "Notification_Admin_EndUser_Assignment"  # 7.8 (Global Administrator), 7.9 (the others)
 APPROVAL = "Approval_EndUser_Assignment"  # 7.6
 JUSTIFICATION = "SCuBA MS.AAD.7.4/7.5: highly privileged roles are held eligible, through PIM"
-EXPIRING_WITHIN = timedelta(days=7)  # the audit's default --expiring-within
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,9 @@ class FixRequest:
     protected: frozenset[str] = frozenset()  # lower-cased object ids
     excluded: frozenset[str] = frozenset()  # lower-cased object ids (users and groups)
     expiring_within: timedelta = EXPIRING_WITHIN
+    # PIM's schedule instances were read: without them who holds what, and how, is not known (the
+    # role settings are still fixed, from the policies).
+    assignments_read: bool = True
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ def fix_plan(state: TenantState, baseline: scuba.Baseline, request: FixRequest) 
                      "not met.")
     changes: list[Change] = []
     kept: list[_Kept] = []
-    if not no_p2:
+    if not no_p2 and request.assignments_read:
         changes, kept = _conversions(state, index, request, notes)
     approval = _approval(state, index, request) if not no_p2 else None
     alerts = _alerts(state, index, request) if not no_p2 else {}
@@ -163,7 +166,9 @@ def _conversions(state: TenantState, index: Index, request: FixRequest,
                      "not planned (groups belong in PIM for Groups; applications cannot activate).")
     # Only active holders can act (P§A1.5), and one whose assignment ends soon will not for long:
     # judged as if those were gone, the last-GA rule says whether anyone lasting would be left.
-    ending = _ending_soon(state, index, request.expiring_within)
+    # Never a shorter window than apply's floor: a plan apply would refuse is no fix.
+    window = max(request.expiring_within, CANNOT_ACT)
+    ending = _ending_soon(state, index, window)
     lasting = replace(state, assignments=[a for a in state.assignments if a.id not in ending])
     if removes_last_global_admin(Plan(tuple(changes)), lasting):
         # Keep them all active rather than plan what apply refuses, or what leaves nobody soon.
@@ -178,7 +183,7 @@ def _conversions(state: TenantState, index: Index, request: FixRequest,
             why = "leave no active Global Administrator, and apply refuses that"
         else:
             why = (f"leave only Global Administrator(s) whose active assignment ends within "
-                   f"{spoken(request.expiring_within)} ({', '.join(soon)}), then nobody who can act")
+                   f"{spoken(window)} ({', '.join(soon)}), then nobody who can act")
         notes.append(f"Global Administrator stays active for {', '.join(held)}: making every holder eligible would "
                      f"{why}. Keep one or two break-glass accounts active: list them in safety.protected_accounts "
                      "and their object ids in [audit.scuba] excluded_users, then make this plan again.")
@@ -249,6 +254,8 @@ def _name(index: Index, template: str) -> str:
 
 # --- what each policy gets ------------------------------------------------------------------------
 
+_UNREAD = ("PIM's role assignments could not be read (Graph refused the schedule instances; RoleManagement.Read."
+           "Directory, and for a person a role such as Global Reader, allow it): no assignment is converted")
 _NO_P2 = ("the tenant has no PIM: it needs Microsoft Entra ID P2 or Microsoft Entra ID Governance (ScubaGear "
           "looks for AAD_PREMIUM_P2)")
 
@@ -290,8 +297,8 @@ def _assignment_fixes(results: Mapping[str, scuba.PolicyResult], changes: list[C
         revokes = [c for c in changes if c.assignment_id in held and offends(held[c.assignment_id])]
         made = ", ".join(f"{c.role_name}: {c.upn}" for c in revokes)
         result = results[pid]
-        if no_p2:
-            fixes.append(Fix(pid, "not planned", _NO_P2))
+        if no_p2 or not request.assignments_read:
+            fixes.append(Fix(pid, "not planned", _NO_P2 if no_p2 else _UNREAD))
             continue
         if result.requirement_met is None:
             fixes.append(Fix(pid, "not checked", result.details))
@@ -303,8 +310,9 @@ def _assignment_fixes(results: Mapping[str, scuba.PolicyResult], changes: list[C
         if still and pid == "MS.AAD.7.4v1":
             commands.append("list each break-glass account's object id in [audit.scuba] excluded_users")
         if still and pid == "MS.AAD.7.5v1":
-            commands.append("assign those roles again through PIM: provisioner roles assign USER ROLE --permanent "
-                            "(after removing the direct assignment)")
+            commands.append("grant those roles again through PIM: provisioner roles revoke USER ROLE --active, then "
+                            "provisioner roles assign USER ROLE --permanent (for Global Administrator, with another "
+                            "active one in place first)")
         status = "planned" if revokes and not still else "partly planned" if revokes else \
             "met" if result.requirement_met else "not planned"
         fixes.append(Fix(pid, status, "; ".join(parts), tuple(commands)))

@@ -30,7 +30,7 @@ async def doctor(profile: Profile) -> AsyncIterator[Check]:
     async with AsyncExitStack() as stack:
         try:
             d = await stack.enter_async_context(connected(profile))
-            claims = None if profile.is_local else auth.token_claims(await d.token_for_doctor())
+            claims = None if profile.is_local else auth.token_claims(await d.bearer_token())
         except Exception as e:  # any credential failure is the finding itself
             yield Check(False, f"credential ({profile.auth}): {type(e).__name__}: {e}")
             return

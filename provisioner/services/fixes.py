@@ -47,7 +47,8 @@ async def fix_plan(target: Target, *, recipients: tuple[str, ...] = (), approver
                            "name or object id")
         chosen = User.from_graph(resp.checked().body)
     profile = target.profile
-    if state.pim is None:  # the instances were not readable: PIM's licence, from the tenant's service plans
+    assignments_read = state.pim is not None
+    if not assignments_read:  # the instances were refused: PIM's licence, from the tenant's service plans
         state.pim = _pim_plan(answers.get("service_plans"))
     judged = await baseline(d, state, answers, profile.scuba, immutable=read.immutable)
     if chosen is not None:
@@ -56,13 +57,13 @@ async def fix_plan(target: Target, *, recipients: tuple[str, ...] = (), approver
         recipients=recipients, approver=chosen,
         protected=frozenset(i.lower() for i in planning.protected_ids(state, target.policy())),
         excluded=frozenset(i.lower() for i in (*profile.scuba.excluded_users, *profile.scuba.excluded_groups)),
-        expiring_within=expiring_within)
+        expiring_within=expiring_within, assignments_read=assignments_read)
     fixed = plan_fixes(state, judged, request)
     plan = replace(fixed.plan, tenant=profile.name, fingerprint=planning.fingerprint(state, fixed.plan))
     rules = _rule_changes(plan)
     person = ((f"Its {rules} PIM role setting change(s) need a signed-in person: Graph refuses them from an "
                f"application ({_credential(profile)}), so apply refuses this plan with it; {SIGN_IN}.",)
-              if rules and app_only(profile) else ())
+              if rules and await acts_as_app(target) else ())
     return replace(fixed, plan=plan, notes=(*judged.notes, *fixed.notes, *person))
 
 
@@ -102,11 +103,28 @@ def app_only(profile: Profile) -> bool:
     return not delegated
 
 
-def refuse_app_only_rules(target: Target, plan: Plan) -> None:
-    """Refuse (exit 4), before any read or write, a plan changing PIM role settings with an app-only
+async def acts_as_app(target: Target) -> bool:
+    """:func:`app_only`, and for an Azure CLI sign-in (``az login`` as a person, or as a service
+    principal or managed identity) the claims of the token it gives."""
+    profile = target.profile
+    if app_only(profile):
+        return True
+    if profile.auth != "azure-cli":
+        return False
+    from provisioner import auth, permissions
+
+    try:
+        delegated, _ = permissions.granted_from_claims(auth.token_claims(await target.directory.bearer_token()))
+    except ProvisionerError:
+        return False  # no token to tell from: Graph says what it refuses
+    return not delegated
+
+
+async def refuse_app_only_rules(target: Target, plan: Plan) -> None:
+    """Refuse (exit 4), before any write, a plan changing PIM role settings with an app-only
     credential: Graph accepts a rule PATCH only from a signed-in person (P§A4.3, A5)."""
     rules = _rule_changes(plan)
-    if rules and app_only(target.profile):
+    if rules and await acts_as_app(target):
         raise Refused(f"this plan changes {rules} PIM role setting(s), which Graph accepts only from a signed-in "
                       f"person, not from an application ({_credential(target.profile)}); nothing was written: "
                       f"{SIGN_IN}")

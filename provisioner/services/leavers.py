@@ -24,7 +24,7 @@ from provisioner.queries import (
     user_licenses_request,
 )
 from provisioner.services.licenses import held_licenses
-from provisioner.services.reads import ASSIGNMENTS_LIST_ALL_ABOVE, DELETED_REQUEST, GA_REQUEST, Reader
+from provisioner.services.reads import ASSIGNMENTS_LIST_ALL_ABOVE, DELETED_REQUEST, GA_READS, Reader
 from provisioner.services.target import (
     Applied,
     Approve,
@@ -74,8 +74,8 @@ async def offboard_users(target: Target, refs: Sequence[str], review: Review | N
     review, run = review or Approve(), run or RunOptions()
     async with changing(target, review, run):
         r = Reader(target.directory)
-        answers = await r.users(list(refs), also=[GA_REQUEST])
-        await r.global_admins(answers)
+        first = await r.users(list(refs), also=[*GA_READS])
+        await r.global_admins(first)
         by_id = {u.id.lower(): u for u in r.state.users.values()}
         named = [u for ref in refs if (u := r.state.user(ref) or by_id.get(ref.lower())) is not None]
         then = r.unknown_holders()
@@ -92,6 +92,7 @@ async def offboard_users(target: Target, refs: Sequence[str], review: Review | N
         if len(ids) > ASSIGNMENTS_LIST_ALL_ABOVE:
             then.append(eligibility_instances_request("el:all"))
         answers = await r.assignments_of(ids, also=then, pim=True)
+        await r.take_ends(first)  # after the leavers' assignments, which may be read again without their ends
         if "deleted" in answers:
             await r.deleted(answers)
         await r.name_held_roles()

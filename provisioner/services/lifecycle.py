@@ -16,7 +16,7 @@ from provisioner.model import User
 from provisioner.plan.lifecycle import UserEdit, plan_update
 from provisioner.queries import domains_request, manager_request
 from provisioner.services.licenses import with_licenses
-from provisioner.services.reads import GA_REQUEST, Reader
+from provisioner.services.reads import GA_READS, Reader
 from provisioner.services.target import Applied, Approve, Review, RunOptions, Target, carry_out, changing
 
 
@@ -31,10 +31,11 @@ async def update_users(target: Target, edits: Iterable[UserEdit], review: Review
         r = Reader(target.directory)
         disabling = any(e.values.get("accountEnabled") is False for e in edits)
         renaming = any(e.new_upn for e in edits)
-        also = ([GA_REQUEST] if disabling else []) + ([domains_request("domains")] if renaming else [])
+        also = ([*GA_READS] if disabling else []) + ([domains_request("domains")] if renaming else [])
         mentioned = [*(e.manager for e in edits if e.manager), *(e.new_upn for e in edits if e.new_upn)]
         answers = await r.users([*(e.ref for e in edits), *mentioned], also=also)
         await r.global_admins(answers)
+        await r.take_ends(answers)
         domains = [d["id"] for d in await r.collect(answers["domains"]) if d.get("isVerified")] if renaming else []
         by_id = {u.id.lower(): u for u in r.state.users.values()}
         managed = {u.id for e in edits if e.manager or e.clear_manager

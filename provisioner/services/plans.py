@@ -162,7 +162,7 @@ async def apply_plan(target: Target, plan: Plan, review: Review | None = None, r
                      passwords: Passwords | None = None) -> Applied:
     """Apply exactly a saved plan, if it still fits the tenant."""
     review, run = review or Approve(), run or RunOptions()
-    refuse_app_only_rules(target, plan)  # a PIM rule PATCH is delegated-only: before any write
+    await refuse_app_only_rules(target, plan)  # a PIM rule PATCH is delegated-only: before any write
     async with changing(target, review, run):
         state = await check_plan(target, plan)
         return await carry_out(target, state, Planned(plan), review, run, passwords=passwords or Passwords())

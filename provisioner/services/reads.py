@@ -247,6 +247,9 @@ GA_REQUEST = assignments_request("ga", role_id=GLOBAL_ADMIN_ID)
 PIM_PROBE = pim_instances_request("el:ga", True, role_id=GLOBAL_ADMIN_ID)
 # How each Global Administrator assignment is held (its end): read with GA_REQUEST, same ids.
 GA_INSTANCES = pim_instances_request("ac:ga", False, role_id=GLOBAL_ADMIN_ID)
+# What every command that can remove, disable or shorten a Global Administrator reads first: the
+# assignments and how each is held, so the guardrails judge the ends that remain (``take_ends``).
+GA_READS = (GA_REQUEST, GA_INSTANCES)
 DELETED_REQUEST = deleted_users_request("deleted")
 DEFINITIONS_REQUEST = role_definitions_request("definitions")
 
@@ -260,7 +263,7 @@ async def users_and_roles(r: Reader, refs: Sequence[str], *, global_admins: bool
     Administrators' accounts, with ``policies`` the PIM policies of the roles named and, when a name
     matched no active user, the deleted users)."""
     role_refs = list(role_refs)
-    first = ([GA_REQUEST, GA_INSTANCES] if global_admins else []) + (
+    first = ([*GA_READS] if global_admins else []) + (
         [] if r.catalog_knows(role_refs) else [DEFINITIONS_REQUEST])
     answers = await r.users(refs, also=first)
     await r.global_admins(answers)

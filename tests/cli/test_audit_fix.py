@@ -150,8 +150,8 @@ def test_plan_text_of_an_approval_and_the_last_global_administrator_kept_active(
         "      -> list each break-glass account's object id in [audit.scuba] excluded_users",
         f"  MS.AAD.7.5v1 not planned: {ADMIN} keeps Global Administrator active: the last active Global "
         "Administrator(s)",
-        "      -> assign those roles again through PIM: provisioner roles assign USER ROLE --permanent (after "
-        "removing the direct assignment)",
+        "      -> grant those roles again through PIM: provisioner roles revoke USER ROLE --active, then provisioner "
+        "roles assign USER ROLE --permanent (for Global Administrator, with another active one in place first)",
         f"  MS.AAD.7.6v1 planned: activating Global Administrator requires approval by {APPROVER}",
         "  MS.AAD.7.7v1 not planned: no alert recipient given",
         "      -> provisioner audit --fix-plan FILE --notify EMAIL",

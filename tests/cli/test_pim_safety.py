@@ -269,6 +269,20 @@ def test_leaving_only_global_admins_ending_within_24_hours_is_refused(tenant: Te
     assert tenant.snapshot() == before
 
 
+@pytest.mark.parametrize("command", [("users", "disable", ADMIN, "--yes"), ("users", "offboard", ADMIN, "--yes")])
+def test_disabling_or_offboarding_is_judged_on_the_ends_that_remain(tenant: Tenant, command: tuple[str, ...]) -> None:
+    tenant.create("bob")
+    end = _ga_until(tenant, BOB, "PT12H")
+    before = tenant.snapshot()
+    result = tenant.run(*command)
+    assert result.exit_code == ExitCode.REFUSED, result.output
+    assert result.stderr.endswith(
+        "  - this plan would leave only active Global Administrator assignments that end within 24 hours "
+        f"({BOB} at {end[:19]}Z); after that nobody could administer the tenant. Give one a permanent or longer "
+        "assignment first: provisioner roles assign USER global\n")
+    assert tenant.snapshot() == before
+
+
 def _saved_delete_of_admin(t: Tenant) -> tuple[Path, str]:
     """A saved plan deleting admin (the permanent Global Administrator), made while bob's Global
     Administrator has 3 days left (sync warns); bob's end as it was then."""

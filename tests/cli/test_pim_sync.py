@@ -45,4 +45,12 @@ def test_a_bad_role_table_is_one_line_naming_the_key(tenant: Tenant) -> None:
     result = tenant.run("sync", _manifest(tenant, '[{ role = "global", eligible = true, duration = "180 days" }]'),
                         "--yes")
     assert result.exit_code != 0
-    assert "role 'global': duration '180 days' is not ISO 8601, like P180D or PT8H" in result.stderr
+    assert ("role 'global': duration '180 days' is not a positive ISO 8601 duration, like P180D or PT8H"
+            in result.stderr)
+    # No duration at all would be a permanent grant: zero is refused, a fraction of a second rounded up.
+    for zero in ("PT0S", "P0D"):
+        result = tenant.run("sync", _manifest(tenant, f'[{{ role = "global", duration = "{zero}" }}]'), "--dry-run")
+        assert result.exit_code == 64, result.stderr
+        assert f"duration '{zero}' is not a positive ISO 8601 duration" in result.stderr
+    result = tenant.run("sync", _manifest(tenant, '[{ role = "billing", duration = "PT0.5S" }]'), "--dry-run")
+    assert 'for PT1S' in result.stdout, result.output

@@ -175,3 +175,23 @@ def test_a_policy_rule_change_round_trips_through_its_saved_form():
     assert Change.from_json(change.to_json()) == change
     with pytest.raises(ValueError, match="a create change has no policy_id"):
         Change(Action.CREATE, "a@b.c", policy_id=POLICY)
+
+
+def test_the_window_is_never_shorter_than_the_24_hours_apply_refuses_below():
+    # A window of one hour would plan the permanent Global Administrator eligible while the other ends
+    # in 12 hours: a plan apply then refuses whole. The 24 hours count instead.
+    s = state(direct(ADMIN, GA), timebound(SPARE, GA, "2026-01-01T12:00:00Z"))
+    fixed = fix_plan(s, judged(s), FixRequest(expiring_within=timedelta(hours=1)))
+    assert fixed.plan.changes == ()
+    assert "ends within 1 day (spare@contoso.com until 2026-01-01)" in fixed.notes[0]
+
+
+def test_unread_assignments_convert_nothing_and_say_why():
+    # PIM's instances refused (a 403): who holds what, and how, is unknown; the role settings are still fixed.
+    s = state(direct(ADMIN, GA), direct(SPARE, UA))
+    fixed = fix_plan(s, judged(s), FixRequest(assignments_read=False))
+    assert fixed.plan.changes == ()
+    assert fix_plan(s, judged(s), FixRequest()).plan.changes != ()  # read: the User Administrator converted
+    assert [(f.policy_id, f.status) for f in fixed.fixes[3:5]] == [("MS.AAD.7.4v1", "not planned"),
+                                                                  ("MS.AAD.7.5v1", "not planned")]
+    assert fixed.fixes[3].text.startswith("PIM's role assignments could not be read")
