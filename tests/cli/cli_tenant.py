@@ -8,14 +8,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner, Result
+from starlette.testclient import TestClient
 
 from provisioner.cli import cli
 from provisioner.local import init_tenant
+from provisioner.local.graph_app import graph_app
 
 DOMAIN = "contoso.onmicrosoft.com"
 ADMIN = f"admin@{DOMAIN}"
 GLOBAL_ADMIN = "Global Administrator"
+GA = "62e90394-69f5-4237-9190-012177145e10"
+BILLING = "b0f54661-2d74-4c50-afa3-1ec803f12efe"
+TARGET = "Target: local (local tenant, simulated)\n"
 
 
 @dataclass
@@ -63,6 +69,26 @@ class Tenant:
         """Everything a write could change: users, deleted users, and the holders of the classic roles."""
         return (self.users(), self.deleted(),
                 {r: self.members(r) for r in ("global", "billing", "password", "service", "user")})
+
+    def export(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Name this tenant in the process's own environment too: for a test's own reads of it made
+        outside the CLI (a recomputed fingerprint, PIM instances)."""
+        for key, value in self.env.items():
+            if value is None:
+                monkeypatch.delenv(key, raising=False)
+            else:
+                monkeypatch.setenv(key, value)
+
+    def graph(self, method: str, url: str, body: dict | None = None) -> Any:
+        """A call to the tenant's Graph API, as any other client of the tenant would make it."""
+        app = graph_app(self.state)
+        try:
+            with TestClient(app, base_url="http://local.tenant") as client:
+                resp = client.request(method, "/v1.0" + url, json=body)
+                assert resp.status_code < 300, resp.text
+                return resp.json() if resp.content else None
+        finally:
+            app.state.store.close()
 
     def create(self, name: str, *roles: str) -> str:
         upn = f"{name}@{DOMAIN}"
