@@ -13,8 +13,9 @@ from click.testing import CliRunner, Result
 from starlette.testclient import TestClient
 
 from provisioner.cli import cli
-from provisioner.local import init_tenant
+from provisioner.local import init_tenant, pim_policy
 from provisioner.local.graph_app import graph_app
+from provisioner.local.store import Store
 
 DOMAIN = "contoso.onmicrosoft.com"
 ADMIN = f"admin@{DOMAIN}"
@@ -105,6 +106,21 @@ def make_tenant(tmp_path: Path, **seed: Any) -> Tenant:
     config = tmp_path / "config.toml"
     config.write_text('[execution]\njournal = "journal.jsonl"\n', encoding="utf-8")
     return Tenant(tmp_path, state, config, tmp_path / "journal.jsonl", {})
+
+
+def require_expiry(t: Tenant, role_id: str, rule: str, maximum: str) -> None:
+    """Another administrator tightens the role's expiry rule: set on the tenant itself, as `PATCH
+    .../rules/{ruleId}` does (P§A4.3); called directly, since the suite's schema check reads a PATCH body
+    by the base rule type only."""
+    store = Store(t.state)
+    try:
+        with store.read() as db:
+            pid = pim_policy.policy_id(db, role_id)
+        pim_policy.patch_rule(store, pid, rule, {
+            "@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyExpirationRule",
+            "isExpirationRequired": True, "maximumDuration": maximum})
+    finally:
+        store.close()
 
 
 def timeless(text: str) -> str:
