@@ -91,6 +91,13 @@ class Tenant:
         finally:
             app.state.store.close()
 
+    def role_policy(self, role_id: str) -> dict[str, Any]:
+        """The role's PIM policy (its rules expanded), read through the tenant's Graph API."""
+        flt = f"scopeId eq '/' and scopeType eq 'DirectoryRole' and roleDefinitionId eq '{role_id}'"
+        found = self.graph("GET", f"/policies/roleManagementPolicyAssignments?$filter={flt}"
+                                  "&$expand=policy($expand=rules)")
+        return found["value"][0]["policy"]
+
     def create(self, name: str, *roles: str) -> str:
         upn = f"{name}@{DOMAIN}"
         args = ["users", "create", upn, "--display-name", name.title(), "--yes"]
