@@ -8,14 +8,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner, Result
+from starlette.testclient import TestClient
 
 from provisioner.cli import cli
-from provisioner.local import init_tenant
+from provisioner.local import init_tenant, pim_policy
+from provisioner.local.graph_app import graph_app
+from provisioner.local.store import Store
 
 DOMAIN = "contoso.onmicrosoft.com"
 ADMIN = f"admin@{DOMAIN}"
 GLOBAL_ADMIN = "Global Administrator"
+GA = "62e90394-69f5-4237-9190-012177145e10"
+BILLING = "b0f54661-2d74-4c50-afa3-1ec803f12efe"
+TARGET = "Target: local (local tenant, simulated)\n"
 
 
 @dataclass
@@ -64,6 +71,33 @@ class Tenant:
         return (self.users(), self.deleted(),
                 {r: self.members(r) for r in ("global", "billing", "password", "service", "user")})
 
+    def export(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Name this tenant in the process's own environment too: for a test's own reads of it made
+        outside the CLI (a recomputed fingerprint, PIM instances)."""
+        for key, value in self.env.items():
+            if value is None:
+                monkeypatch.delenv(key, raising=False)
+            else:
+                monkeypatch.setenv(key, value)
+
+    def graph(self, method: str, url: str, body: dict | None = None) -> Any:
+        """A call to the tenant's Graph API, as any other client of the tenant would make it."""
+        app = graph_app(self.state)
+        try:
+            with TestClient(app, base_url="http://local.tenant") as client:
+                resp = client.request(method, "/v1.0" + url, json=body)
+                assert resp.status_code < 300, resp.text
+                return resp.json() if resp.content else None
+        finally:
+            app.state.store.close()
+
+    def role_policy(self, role_id: str) -> dict[str, Any]:
+        """The role's PIM policy (its rules expanded), read through the tenant's Graph API."""
+        flt = f"scopeId eq '/' and scopeType eq 'DirectoryRole' and roleDefinitionId eq '{role_id}'"
+        found = self.graph("GET", f"/policies/roleManagementPolicyAssignments?$filter={flt}"
+                                  "&$expand=policy($expand=rules)")
+        return found["value"][0]["policy"]
+
     def create(self, name: str, *roles: str) -> str:
         upn = f"{name}@{DOMAIN}"
         args = ["users", "create", upn, "--display-name", name.title(), "--yes"]
@@ -79,6 +113,21 @@ def make_tenant(tmp_path: Path, **seed: Any) -> Tenant:
     config = tmp_path / "config.toml"
     config.write_text('[execution]\njournal = "journal.jsonl"\n', encoding="utf-8")
     return Tenant(tmp_path, state, config, tmp_path / "journal.jsonl", {})
+
+
+def require_expiry(t: Tenant, role_id: str, rule: str, maximum: str) -> None:
+    """Another administrator tightens the role's expiry rule: set on the tenant itself, as `PATCH
+    .../rules/{ruleId}` does (P§A4.3); called directly, since the suite's schema check reads a PATCH body
+    by the base rule type only."""
+    store = Store(t.state)
+    try:
+        with store.read() as db:
+            pid = pim_policy.policy_id(db, role_id)
+        pim_policy.patch_rule(store, pid, rule, {
+            "@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyExpirationRule",
+            "isExpirationRequired": True, "maximumDuration": maximum})
+    finally:
+        store.close()
 
 
 def timeless(text: str) -> str:

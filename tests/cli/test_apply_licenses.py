@@ -6,21 +6,17 @@ refused, as any other change's."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
 from pathlib import Path
 
 import pytest
-from cli_tenant import DOMAIN, Tenant, make_tenant, timeless
+from cli_tenant import DOMAIN, TARGET, Tenant, make_tenant, timeless
+from plan_editor import DISAGREE, STALE, read_state, redigest, signed, write
 
-from provisioner.bootstrap import connected
 from provisioner.changes import Action, Change, PasswordSource, Plan
-from provisioner.config import load_config
 from provisioner.local.tenant import init_tenant
 from provisioner.plan import fingerprint
-from provisioner.planfile import digest
-from provisioner.services.reads import full_state
 
 ANN = f"ann@{DOMAIN}"
 BOB = f"bob@{DOMAIN}"
@@ -28,11 +24,6 @@ CARL = f"carl@{DOMAIN}"
 E5 = "06ebc4ee-1bb5-47dd-8120-11324bc54e06"
 O365E3 = "6fd2c87f-b296-42f0-b197-1e91e994b900"
 MFA = "8a256a2b-b617-496d-b51b-e76466e88db0"  # MFA_PREMIUM, a service plan of SPE_E5
-TARGET = "Target: local (local tenant, simulated)\n"
-STALE = ("Error: the tenant changed since this plan was made; make the plan again (provisioner sync MANIFEST --out "
-         "PLAN.json, or provisioner audit --fix-plan PLAN.json)\n")
-DISAGREE = ("Error: this plan's names and ids disagree (1 problem): it was edited after it was made; nothing was "
-            "written. Make the plan again: provisioner sync MANIFEST --out PLAN.json\n")
 
 
 @pytest.fixture
@@ -43,11 +34,7 @@ def licensed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Tenant:
     init_tenant(t.state, skus={"SPE_E5": 1, "ENTERPRISEPACK": 2})
     with t.config.open("a", encoding="utf-8") as f:
         f.write(f'\n[safety]\nprotected_accounts = ["{BOB}"]\n')
-    for key, value in t.env.items():
-        if value is None:
-            monkeypatch.delenv(key, raising=False)
-        else:
-            monkeypatch.setenv(key, value)
+    t.export(monkeypatch)
     for name in ("ann", "bob", "carl"):
         t.ok("users", "create", f"{name}@{DOMAIN}", "--display-name", name.title(), "--usage-location", "GB", "--yes")
     return t
@@ -108,7 +95,7 @@ def test_a_license_removed_by_hand_since_the_plan_was_made_makes_it_stale(licens
     [change] = json.loads(plan.read_text(encoding="utf-8"))["changes"]
     assert (change["updates"], change["properties"]) == ({E5: [None, []]}, {E5: "SPE_E5"})
     licensed.ok("licenses", "revoke", ANN, "ENTERPRISEPACK", "--yes")
-    assert refused(licensed, plan) == TARGET + STALE
+    assert refused(licensed, plan) == TARGET + f"Error: {STALE}\n"
     assert licenses_of(licensed)[ANN] == []
 
 
@@ -117,8 +104,7 @@ def resave(plan: Path, edit: dict) -> None:
     code would; the fingerprint still fits (the same user, holding the same licenses)."""
     data = json.loads(plan.read_text(encoding="utf-8"))
     data["changes"][0].update(edit)
-    data["digest"] = digest({k: v for k, v in data.items() if k != "digest"})
-    plan.write_text(json.dumps(data), encoding="utf-8")
+    write(plan, redigest(data))
 
 
 @pytest.mark.parametrize(("edit", "problem"), [
@@ -134,20 +120,16 @@ def resave(plan: Path, edit: dict) -> None:
 def test_license_names_that_do_not_name_the_ids_are_refused(licensed: Tenant, edit: dict, problem: str) -> None:
     plan = saved(licensed, ann=["SPE_E5"])
     resave(plan, edit)
-    assert refused(licensed, plan) == TARGET + DISAGREE + f"  - change the licenses of {ANN}: {problem}\n"
+    assert refused(licensed, plan) == TARGET + f"Error: {DISAGREE}\n" + f"  - change the licenses of {ANN}: {problem}\n"
 
 
 def reset_plan(t: Tenant, upn: str, object_id: str) -> Path:
     """A saved plan resetting one password, with the fingerprint and digest ``sync --out`` would give it."""
-    async def read():  # noqa: ANN202
-        async with connected(load_config().profile(None)) as d:
-            return await full_state(d)
-
     change = Change(Action.PASSWORD, upn, object_id, properties={"forceChangePasswordNextSignIn": True},
                     password=PasswordSource.GENERATE, reason="requested")
     plan = Plan((change,), tenant="local")
     path = t.root / "reset.json"
-    saved_plan = Plan(plan.changes, "local", fingerprint(asyncio.run(read()), plan))
+    saved_plan = Plan(plan.changes, "local", fingerprint(read_state(), plan))
     path.write_text(json.dumps(saved_plan.to_json()), encoding="utf-8")
     return path
 
@@ -167,7 +149,7 @@ def test_a_saved_password_reset_is_checked_like_an_update(licensed: Tenant) -> N
     # The user changed since: stale.
     plan = reset_plan(licensed, CARL, ids[CARL])
     licensed.ok("users", "update", CARL, "--job-title", "Clerk", "--yes")
-    assert refused(licensed, plan) == TARGET + STALE
+    assert refused(licensed, plan) == TARGET + f"Error: {STALE}\n"
     # Unchanged: applied, the new password written where the admin asked.
     plan = reset_plan(licensed, CARL, ids[CARL])
     out = licensed.root / "passwords.csv"
@@ -200,8 +182,7 @@ def test_a_new_users_license_needs_its_seat_and_usage_location_when_applied(lice
     create = data["changes"][0]
     create["properties"].pop("usageLocation")
     edited = licensed.root / "edited.json"
-    edited.write_text(json.dumps({**data, "digest": digest({k: v for k, v in data.items() if k != "digest"})}),
-                      encoding="utf-8")
+    write(edited, signed(data))
     assert refused(licensed, edited) == TARGET + (
         "Error: refused (1 problem); nothing was written:\n"
         f"  - {dan} has no usage location, which a license needs; give it one where the plan came from "

@@ -8,26 +8,12 @@ and an object swap ("delete alex" carrying a protected or another ordinary user'
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 import pytest
-from cli_tenant import DOMAIN, Tenant, make_tenant
-
-from provisioner.bootstrap import connected
-from provisioner.changes import Plan
-from provisioner.config import load_config
-from provisioner.model import TenantState
-from provisioner.plan import fingerprint
-from provisioner.planfile import digest
-from provisioner.services.reads import full_state
-
-GA = "62e90394-69f5-4237-9190-012177145e10"
-EDITED = "this plan was edited after it was made (its content does not match its digest); nothing was written. " \
-         "Make the plan again: provisioner sync MANIFEST --out PLAN.json"
-DISAGREE = "this plan's names and ids disagree (1 problem): it was edited after it was made; nothing was written. " \
-           "Make the plan again: provisioner sync MANIFEST --out PLAN.json"
+from cli_tenant import DOMAIN, GA, Tenant, make_tenant
+from plan_editor import DISAGREE, EDITED, refingerprint, write
 
 
 @pytest.fixture
@@ -36,21 +22,8 @@ def tenant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Tenant:
     with t.config.open("a", encoding="utf-8") as f:
         f.write(f'\n[safety]\nprotected_accounts = ["bob@{DOMAIN}"]\n')
     # The attacker's own reads (to recompute the fingerprint) go to the same tenant.
-    for key, value in t.env.items():
-        if value is None:
-            monkeypatch.delenv(key, raising=False)
-        else:
-            monkeypatch.setenv(key, value)
+    t.export(monkeypatch)
     return t
-
-
-def read_state() -> TenantState:
-    async def read() -> TenantState:
-        async with connected(load_config().profile(None)) as d:
-            # With the roles' PIM policies, as sync reads them: a grant's expiry rule is fingerprinted.
-            return await full_state(d, policies=("global", "billing"))
-
-    return asyncio.run(read())
 
 
 def saved_plan(t: Tenant, *users: str, prune: bool = False) -> Path:
@@ -70,10 +43,9 @@ def edit(plan_file: Path, key: str, value: str, *, like_an_attacker: bool) -> No
     [change] = data["changes"]
     change[key] = value
     if like_an_attacker:
-        content = {k: v for k, v in data.items() if k != "digest"}
-        data["fingerprint"] = fingerprint(read_state(), Plan.from_json({**content, "digest": digest(content)}))
-        data["digest"] = digest({k: v for k, v in data.items() if k != "digest"})
-    plan_file.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        # With the roles' PIM policies, as sync reads them: a grant's expiry rule is fingerprinted.
+        refingerprint(data, policies=("global", "billing"))
+    write(plan_file, data, indent=2)
 
 
 def refused(t: Tenant, plan_file: Path) -> str:

@@ -9,13 +9,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import plan_editor
 import pytest
 from cli_tenant import DOMAIN, Tenant, make_tenant
-from starlette.testclient import TestClient
 
 from provisioner.errors import ExitCode
-from provisioner.local.graph_app import graph_app
-from provisioner.planfile import digest
 
 GLOBAL = "62e90394-69f5-4237-9190-012177145e10"
 USER_ADMIN = "fe930be7-5e62-47db-91af-98c3a49a38b1"
@@ -25,26 +23,12 @@ SEC = "sec@contoso.com"
 PIM = ("MS.AAD.7.4v1", "MS.AAD.7.5v1", "MS.AAD.7.6v1", "MS.AAD.7.7v1", "MS.AAD.7.8v1", "MS.AAD.7.9v1")
 
 
-def graph(t: Tenant, method: str, url: str, body: dict | None = None) -> Any:
-    """A call to the tenant's Graph API, as any other client of the tenant would make it."""
-    app = graph_app(t.state)
-    try:
-        with TestClient(app, base_url="http://local.tenant") as client:
-            resp = client.request(method, "/v1.0" + url, json=body)
-            assert resp.status_code < 300, resp.text
-            return resp.json() if resp.content else None
-    finally:
-        app.state.store.close()
-
-
 def results(t: Tenant) -> dict[str, bool | None]:
     return {r["policyId"]: r["requirementMet"] for r in t.json("audit")["baseline"]["results"]}
 
 
 def rules(t: Tenant, role: str) -> dict[str, dict]:
-    flt = f"scopeId eq '/' and scopeType eq 'DirectoryRole' and roleDefinitionId eq '{role}'"
-    found = graph(t, "GET", f"/policies/roleManagementPolicyAssignments?$filter={flt}&$expand=policy($expand=rules)")
-    return {r["id"]: r for r in found["value"][0]["policy"]["rules"]}
+    return {r["id"]: r for r in t.role_policy(role)["rules"]}
 
 
 def holdings(t: Tenant, upn: str) -> str:
@@ -219,7 +203,7 @@ def saved(t: Tenant) -> dict:
 
 def rewrite(t: Tenant, plan: dict, *, redigest: bool = True) -> Any:
     if redigest:  # a determined editor recomputes the digest
-        plan["digest"] = digest({k: v for k, v in plan.items() if k != "digest"})
+        plan_editor.redigest(plan)
     (t.root / "plan.json").write_text(json.dumps(plan))
     return t.run("apply", str(t.root / "plan.json"), "--yes")
 
@@ -306,7 +290,7 @@ def test_edited_plans_are_refused_and_nothing_is_written(tenant):
 def test_a_rule_changed_since_the_plan_was_made_refuses_it(tenant):
     plan = saved(tenant)
     policy = rule_change(plan, "Global Administrator", "Notification_Admin_EndUser_Assignment")["policyId"]
-    graph(tenant, "PATCH", f"/policies/roleManagementPolicies/{policy}/rules/Notification_Admin_EndUser_Assignment",
+    tenant.graph("PATCH", f"/policies/roleManagementPolicies/{policy}/rules/Notification_Admin_EndUser_Assignment",
           {"@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyNotificationRule",
            "notificationRecipients": ["someone@contoso.com"]})
     before = rules(tenant, USER_ADMIN)

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 from cli_tenant import DOMAIN, Tenant, make_tenant
+from served import serving, token
 
 from provisioner.errors import ExitCode
-from provisioner.local.serve import running_server
 
 SEC = "sec@contoso.com"
-FULL = "not-a-jwt: full access"
 APP = ("User.Read.All", "RoleManagement.ReadWrite.Directory", "RoleManagementPolicy.ReadWrite.Directory",
        "Organization.Read.All")
 
@@ -25,18 +24,8 @@ APP = ("User.Read.All", "RoleManagement.ReadWrite.Directory", "RoleManagementPol
 def served(tmp_path: Path) -> Iterator[Tenant]:
     t = make_tenant(tmp_path)
     t.create("helper", "user")
-    with running_server(t.state) as url:
-        t.config.write_text(
-            'default_tenant = "served"\n[execution]\njournal = "journal.jsonl"\n'
-            f'[tenants.served]\nkind = "graph"\nauth = "token"\ngraph_url = "{url}"\ntoken_env = "TEST_GRAPH_TOKEN"\n',
-            encoding="utf-8")
-        t.extra_env["TEST_GRAPH_TOKEN"] = FULL
-        t.extra_env["PROVISIONER_LOCAL_STATE"] = str(tmp_path / "other.db")
+    with serving(t):
         yield t
-
-
-def token(t: Tenant, *args: str) -> None:
-    t.extra_env["TEST_GRAPH_TOKEN"] = t.ok("local", "token", *args).stdout.strip()
 
 
 def recipients(t: Tenant) -> list[list[str]]:

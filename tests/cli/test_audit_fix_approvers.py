@@ -4,34 +4,15 @@ after the rules, and the plan names it as ``apply`` does when it checks the plan
 
 from __future__ import annotations
 
-from typing import Any
-
 from cli_tenant import DOMAIN, Tenant, make_tenant
-from starlette.testclient import TestClient
-
-from provisioner.local.graph_app import graph_app
 
 GLOBAL = "62e90394-69f5-4237-9190-012177145e10"
 APPROVER, DEPUTY = f"approver@{DOMAIN}", f"deputy@{DOMAIN}"
 RULE = "Approval_EndUser_Assignment"
 
 
-def graph(t: Tenant, method: str, url: str, body: dict | None = None) -> Any:
-    """A call to the tenant's Graph API, as any other client of the tenant would make it."""
-    app = graph_app(t.state)
-    try:
-        with TestClient(app, base_url="http://local.tenant") as client:
-            resp = client.request(method, "/v1.0" + url, json=body)
-            assert resp.status_code < 300, resp.text
-            return resp.json() if resp.content else None
-    finally:
-        app.state.store.close()
-
-
 def approval_rule(t: Tenant) -> tuple[str, dict]:
-    flt = f"scopeId eq '/' and scopeType eq 'DirectoryRole' and roleDefinitionId eq '{GLOBAL}'"
-    found = graph(t, "GET", f"/policies/roleManagementPolicyAssignments?$filter={flt}&$expand=policy($expand=rules)")
-    policy = found["value"][0]["policy"]
+    policy = t.role_policy(GLOBAL)
     return policy["id"], next(r for r in policy["rules"] if r["id"] == RULE)
 
 
@@ -44,7 +25,7 @@ def test_an_approver_named_already_is_shown_by_name_and_the_plan_applies(tmp_pat
     setting = rule["setting"]
     setting["approvalStages"][0]["primaryApprovers"] = [{"@odata.type": "#microsoft.graph.singleUser",
                                                          "userId": deputy}]
-    graph(t, "PATCH", f"/policies/roleManagementPolicies/{policy}/rules/{RULE}",
+    t.graph("PATCH", f"/policies/roleManagementPolicies/{policy}/rules/{RULE}",
           {"@odata.type": rule["@odata.type"], "id": RULE, "setting": setting})
 
     made = t.ok("audit", "--fix-plan", str(t.root / "plan.json"), "--approver", APPROVER)

@@ -9,11 +9,9 @@ from pathlib import Path
 
 import pytest
 from cli_tenant import DOMAIN, Tenant, make_tenant
-
-from provisioner.local.serve import running_server
+from served import FULL, serving, token
 
 ALICE = f"alice@{DOMAIN}"
-FULL = "not-a-jwt: full access"
 # What a typical app registration for user lifecycle grants, without any directory role.
 LIFECYCLE = ("User.ReadWrite.All", "User.DeleteRestore.All", "RoleManagement.ReadWrite.Directory",
              "Organization.Read.All")
@@ -21,19 +19,8 @@ LIFECYCLE = ("User.ReadWrite.All", "User.DeleteRestore.All", "RoleManagement.Rea
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Tenant]:
-    t = make_tenant(tmp_path)
-    with running_server(t.state) as url:
-        t.config.write_text(
-            'default_tenant = "served"\n[execution]\njournal = "journal.jsonl"\n'
-            f'[tenants.served]\nkind = "graph"\nauth = "token"\ngraph_url = "{url}"\ntoken_env = "TEST_GRAPH_TOKEN"\n',
-            encoding="utf-8")
-        t.extra_env["TEST_GRAPH_TOKEN"] = FULL
+    with serving(make_tenant(tmp_path), hide_local=False) as t:
         yield t
-
-
-def token(t: Tenant, *args: str) -> None:
-    """Mint a token with `provisioner local token ARGS` and make it the one the profile sends."""
-    t.extra_env["TEST_GRAPH_TOKEN"] = t.ok("local", "token", *args).stdout.strip()
 
 
 def doctor_lines(t: Tenant, command: str) -> list[str]:

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 from cli_tenant import ADMIN, DOMAIN, Tenant, make_tenant
+from served import FULL, serving
 
 from provisioner.local.permissions import unsigned_token
-from provisioner.local.serve import running_server
 
 ALICE, BOB = f"alice@{DOMAIN}", f"bob@{DOMAIN}"
-FULL = "not-a-jwt: full access"
 PAA = "7be44c8a-adaf-4e2a-84d6-ab2649e08a13"
 HELPDESK = "729827e3-9c14-49f7-bb1b-9608f156bbb8"
 DENIED = "Authorization_RequestDenied: Insufficient privileges to complete the operation."
@@ -25,14 +24,7 @@ READ = ["User.Read.All", "RoleManagement.Read.Directory"]
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Tenant]:
-    t = make_tenant(tmp_path)
-    with running_server(t.state) as url:
-        t.config.write_text(
-            'default_tenant = "served"\n[execution]\njournal = "journal.jsonl"\n'
-            f'[tenants.served]\nkind = "graph"\nauth = "token"\ngraph_url = "{url}"\ntoken_env = "TEST_GRAPH_TOKEN"\n',
-            encoding="utf-8")
-        t.extra_env["TEST_GRAPH_TOKEN"] = FULL
-        t.extra_env["PROVISIONER_LOCAL_STATE"] = str(tmp_path / "other.db")
+    with serving(make_tenant(tmp_path)) as t:
         yield t
 
 

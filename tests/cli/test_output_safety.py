@@ -11,12 +11,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cli_tenant import DOMAIN, Tenant
-from starlette.testclient import TestClient
 
 from provisioner.audit import audit, render
 from provisioner.changes import Action, Change, Plan
 from provisioner.journal import CsvResults, Outcome
-from provisioner.local.graph_app import graph_app
 from provisioner.model import RoleAssignment, RoleDefinition, TenantState, User
 from provisioner.passwords import generate
 from provisioner.render import render_markdown, render_text
@@ -35,23 +33,11 @@ FORMULAS = {
 ESCAPES = "\x1b]0;pwned\x07Eve\x1b[2J\x9b31mRed\x85"
 
 
-def _graph(tenant: Tenant, method: str, url: str, body: dict | None = None) -> dict:
-    """A change made through the local tenant's Graph API, as any other client of the tenant would."""
-    app = graph_app(tenant.state)
-    try:
-        with TestClient(app, base_url="http://local.tenant") as client:
-            resp = client.request(method, "/v1.0" + url, json=body)
-            assert resp.status_code < 300, resp.text
-            return resp.json() if resp.content else {}
-    finally:
-        app.state.store.close()
-
-
 def _user(tenant: Tenant, alias: str, name: str, **extra: str) -> str:
     body = {"accountEnabled": True, "displayName": name, "mailNickname": alias,
             "userPrincipalName": f"{alias}@{DOMAIN}",
             "passwordProfile": {"forceChangePasswordNextSignIn": True, "password": "xWwvJ]6NMw+bWH-d"}, **extra}
-    return _graph(tenant, "POST", "/users", body)["id"]
+    return tenant.graph("POST", "/users", body)["id"]
 
 
 def _created(tenant: Tenant) -> dict[str, str]:
@@ -92,9 +78,9 @@ def test_users_list_csv_writes_formula_cells_as_text_and_json_exactly(tenant: Te
 def test_deleted_list_and_roles_members_csv_write_formulas_as_text(tenant: Tenant) -> None:
     gone = _user(tenant, "gone", "=HYPERLINK(\"http://evil.example\")")
     holder = _user(tenant, "holder", "@SUM(A1:A9)")
-    _graph(tenant, "POST", "/roleManagement/directory/roleAssignments",
+    tenant.graph("POST", "/roleManagement/directory/roleAssignments",
            {"principalId": holder, "roleDefinitionId": BILLING, "directoryScopeId": "/"})
-    _graph(tenant, "DELETE", f"/users/{gone}")
+    tenant.graph("DELETE", f"/users/{gone}")
     deleted = tenant.ok("deleted", "list", "-o", "csv").stdout.splitlines()
     assert f'gone@{DOMAIN},"\'=HYPERLINK(""http://evil.example"")",' in deleted[1]
     members = list(csv.DictReader(io.StringIO(tenant.ok("roles", "members", "billing", "-o", "csv").stdout)))

@@ -10,34 +10,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_tenant import ADMIN, DOMAIN, Tenant, make_tenant
+from cli_tenant import ADMIN, BILLING, DOMAIN, GA, Tenant, make_tenant
+from plan_editor import DISAGREE, EDITED, refingerprint, write
 
 from provisioner.bootstrap import connected
-from provisioner.changes import Plan
 from provisioner.config import load_config
 from provisioner.graph import Request
 from provisioner.local.pim import licence_at
-from provisioner.plan import fingerprint
-from provisioner.planfile import digest
-from provisioner.services.reads import full_state
 
 ALICE = f"alice@{DOMAIN}"
 PIM = "/roleManagement/directory"
-EDITED = ("this plan was edited after it was made (its content does not match its digest); nothing was written. "
-          "Make the plan again: provisioner sync MANIFEST --out PLAN.json")
-DISAGREE = ("this plan's names and ids disagree (1 problem): it was edited after it was made; nothing was written. "
-            "Make the plan again: provisioner sync MANIFEST --out PLAN.json")
 
 
 @pytest.fixture
 def tenant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Tenant:
     t = make_tenant(tmp_path)
     # This module's own reads of the tenant (instances, a recomputed fingerprint) go to the same tenant.
-    for key, value in t.env.items():
-        if value is None:
-            monkeypatch.delenv(key, raising=False)
-        else:
-            monkeypatch.setenv(key, value)
+    t.export(monkeypatch)
     return t
 
 
@@ -46,10 +35,6 @@ def _manifest(tenant: Tenant, roles: str, upn: str = ALICE) -> str:
     path.write_text(f'[scope]\ndomains = ["{DOMAIN}"]\n\n[[users]]\nuserPrincipalName = "{upn}"\n'
                     f'roles = {roles}\n', encoding="utf-8")
     return str(path)
-
-
-GA = "62e90394-69f5-4237-9190-012177145e10"
-BILLING = "b0f54661-2d74-4c50-afa3-1ec803f12efe"
 
 
 def _read(*paths: str) -> list[list[dict[str, Any]]]:
@@ -213,14 +198,8 @@ def _edit(plan_file: Path, edit: Any, *, like_an_attacker: bool) -> None:
     data = json.loads(plan_file.read_text(encoding="utf-8"))
     edit(data["changes"][0])
     if like_an_attacker:
-        async def state() -> Any:
-            async with connected(load_config().profile(None)) as d:
-                return await full_state(d)
-
-        content = {k: v for k, v in data.items() if k != "digest"}
-        data["fingerprint"] = fingerprint(asyncio.run(state()), Plan.from_json({**content, "digest": digest(content)}))
-        data["digest"] = digest({k: v for k, v in data.items() if k != "digest"})
-    plan_file.write_text(json.dumps(data), encoding="utf-8")
+        refingerprint(data)
+    write(plan_file, data)
 
 
 @pytest.mark.parametrize(("edit", "problem"), [

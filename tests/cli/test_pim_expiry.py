@@ -6,41 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cli_tenant import DOMAIN, Tenant
-from starlette.testclient import TestClient
+from cli_tenant import BILLING, DOMAIN, GA, TARGET, Tenant, require_expiry
 
-from provisioner.local import pim_policy
-from provisioner.local.graph_app import graph_app
-from provisioner.local.store import Store
-
-TARGET = "Target: local (local tenant, simulated)\n"
 ALICE = f"alice@{DOMAIN}"
-GA = "62e90394-69f5-4237-9190-012177145e10"
-BILLING = "b0f54661-2d74-4c50-afa3-1ec803f12efe"
-BASE = "/v1.0/roleManagement/directory"
-
-
-def require_expiry(tenant: Tenant, role_id: str, rule: str, maximum: str) -> None:
-    """Set the role's rule on the tenant itself, as `PATCH .../rules/{ruleId}` does (P§A4.3); called
-    directly, since the suite's schema check reads a PATCH body by the base rule type only."""
-    store = Store(tenant.state)
-    try:
-        with store.read() as db:
-            pid = pim_policy.policy_id(db, role_id)
-        pim_policy.patch_rule(store, pid, rule, {
-            "@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyExpirationRule",
-            "isExpirationRequired": True, "maximumDuration": maximum})
-    finally:
-        store.close()
 
 
 def _instances(tenant: Tenant, eligible: bool) -> list[dict]:
     name = "roleEligibilityScheduleInstances" if eligible else "roleAssignmentScheduleInstances"
-    app = graph_app(tenant.state)
-    with TestClient(app, base_url="http://local.tenant") as client:
-        found = client.get(f"{BASE}/{name}").json()["value"]
-    app.state.store.close()
-    return found
+    return tenant.graph("GET", f"/roleManagement/directory/{name}")["value"]
 
 
 def test_a_permanent_eligibility_is_refused_with_the_maximum(tenant: Tenant) -> None:

@@ -18,48 +18,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_tenant import ADMIN, DOMAIN, Tenant, make_tenant
+from cli_tenant import ADMIN, BILLING, DOMAIN, GA, TARGET, Tenant, make_tenant, require_expiry
+from plan_editor import STALE, disagree, read_state, refingerprint, write
 
 from provisioner.bootstrap import connected
-from provisioner.changes import Plan
 from provisioner.config import load_config
 from provisioner.errors import ExitCode
-from provisioner.local import pim_policy
-from provisioner.local.store import Store
 from provisioner.model import RoleAssignment, TenantState
-from provisioner.plan import fingerprint
-from provisioner.planfile import digest
-from provisioner.services.reads import all_instances, full_state
+from provisioner.services.reads import all_instances
 
-GA = "62e90394-69f5-4237-9190-012177145e10"
-BILLING = "b0f54661-2d74-4c50-afa3-1ec803f12efe"
 BOB, DAVE = f"bob@{DOMAIN}", f"dave@{DOMAIN}"
-TARGET = "Target: local (local tenant, simulated)\n"
 REMAKE = "make it with: provisioner sync MANIFEST --out PLAN.json"
-DISAGREE = ("this plan's names and ids disagree ({n} problems): it was edited after it was made; nothing was "
-            "written. Make the plan again: provisioner sync MANIFEST --out PLAN.json")
-STALE = ("Error: the tenant changed since this plan was made; make the plan again (provisioner sync MANIFEST --out "
-         "PLAN.json, or provisioner audit --fix-plan PLAN.json)\n")
 
 
 @pytest.fixture
 def tenant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Tenant:
     t = make_tenant(tmp_path)
     # The editor's own reads (to recompute the fingerprint) go to the same tenant.
-    for key, value in t.env.items():
-        if value is None:
-            monkeypatch.delenv(key, raising=False)
-        else:
-            monkeypatch.setenv(key, value)
+    t.export(monkeypatch)
     return t
-
-
-def read_state() -> TenantState:
-    async def read() -> TenantState:
-        async with connected(load_config().profile(None)) as d:
-            return await full_state(d)
-
-    return asyncio.run(read())
 
 
 def held(eligible: bool = False) -> dict[tuple[str, str], RoleAssignment]:
@@ -78,10 +55,7 @@ def resign(plan_file: Path, data: dict[str, Any]) -> None:
     """Write ``data`` as a determined editor would: fingerprint and digest recomputed with this code (the
     fingerprint does not depend on a change's kind: worked out on the changes made acceptable)."""
     acceptable = [{**c, "throughPim": True} if c.get("eligible") else c for c in data["changes"]]
-    content = {**{k: v for k, v in data.items() if k != "digest"}, "changes": acceptable}
-    data["fingerprint"] = fingerprint(read_state(), Plan.from_json({**content, "digest": digest(content)}))
-    data["digest"] = digest({k: v for k, v in data.items() if k != "digest"})
-    plan_file.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    write(plan_file, refingerprint(data, changes=acceptable), indent=2)
 
 
 def refused(t: Tenant, plan_file: Path, code: int = ExitCode.REFUSED) -> str:
@@ -133,7 +107,7 @@ def test_an_eligible_revoke_sent_as_a_direct_delete_is_refused_by_the_file(tenan
 def test_an_active_assignment_under_an_eligible_label_is_refused_by_its_kind(tenant: Tenant) -> None:
     plan_file, ids = _eligible_labelled_revokes(tenant, through_pim=True)
     stderr = refused(tenant, plan_file)
-    assert stderr == (f"{TARGET}Error: {DISAGREE.format(n=2)}\n"
+    assert stderr == (f"{TARGET}Error: {disagree(2)}\n"
                       f"  - revoke Global Administrator from {ADMIN}: role assignment {ids[0]} is not an eligible "
                       "assignment in this tenant\n"
                       f"  - revoke Global Administrator from {BOB}: role assignment {ids[1]} is not an eligible "
@@ -214,19 +188,6 @@ def test_the_same_plan_in_time_replaces_the_active_assignment(tenant: Tenant) ->
     assert (DAVE, BILLING) in held(eligible=True)
 
 
-def require_expiry(t: Tenant, role_id: str, rule: str, maximum: str) -> None:
-    """Another administrator tightens the role's expiry rule (as `PATCH .../rules/{ruleId}` does)."""
-    store = Store(t.state)
-    try:
-        with store.read() as db:
-            pid = pim_policy.policy_id(db, role_id)
-        pim_policy.patch_rule(store, pid, rule, {
-            "@odata.type": "#microsoft.graph.unifiedRoleManagementPolicyExpirationRule",
-            "isExpirationRequired": True, "maximumDuration": maximum})
-    finally:
-        store.close()
-
-
 @pytest.mark.parametrize("rule", ["Expiration_Admin_Eligibility", "Expiration_Admin_Assignment"])
 def test_a_fix_plan_whose_grant_expiry_rule_changed_is_refused_as_stale(tenant: Tenant, rule: str) -> None:
     """``audit --fix-plan`` makes helper's permanent User Administrator eligible; the role's expiry rule
@@ -240,7 +201,7 @@ def test_a_fix_plan_whose_grant_expiry_rule_changed_is_refused_as_stale(tenant: 
     assert ("assign", helper) in actions and ("revoke", helper) in actions
     require_expiry(tenant, "fe930be7-5e62-47db-91af-98c3a49a38b1", rule, "P30D")
     if rule == "Expiration_Admin_Eligibility":
-        assert refused(tenant, plan_file).endswith(STALE)
+        assert refused(tenant, plan_file).endswith(f"Error: {STALE}\n")
     else:
         assert tenant.run("apply", str(plan_file), "--yes").exit_code == 0
 

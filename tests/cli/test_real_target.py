@@ -11,26 +11,16 @@ from pathlib import Path
 
 import pytest
 from cli_tenant import ADMIN, DOMAIN, Tenant, make_tenant
-
-from provisioner.local.serve import running_server
+from served import serving
 
 ALICE = f"alice@{DOMAIN}"
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Tenant]:
-    t = make_tenant(tmp_path)
-    with running_server(t.state) as url:
-        t.config.write_text(
-            'default_tenant = "local"\n'
-            '[execution]\njournal = "journal.jsonl"\n'
-            '[tenants.served]\nkind = "graph"\nauth = "token"\n'
-            f'graph_url = "{url}"\ntoken_env = "TEST_GRAPH_TOKEN"\n', encoding="utf-8")
-        t.extra_env["TEST_GRAPH_TOKEN"] = "any-token-the-local-tenant-accepts"
-        # Every command below goes to the served profile; the local state variable is removed so a
-        # command falling back to the in-process tenant would see an empty, different tenant.
+    # Every command below goes to the served profile, named by the environment, not the config.
+    with serving(make_tenant(tmp_path), default="local", token="any-token-the-local-tenant-accepts") as t:
         t.extra_env["PROVISIONER_TENANT"] = "served"
-        t.extra_env["PROVISIONER_LOCAL_STATE"] = str(tmp_path / "other.db")
         yield t
 
 

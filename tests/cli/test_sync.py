@@ -9,6 +9,7 @@ import stat
 import click
 import pytest
 from click.testing import CliRunner
+from plan_editor import STALE, signed
 
 from provisioner.bootstrap import connected
 from provisioner.cli import ProvisionerGroup
@@ -16,13 +17,9 @@ from provisioner.cli.app import App
 from provisioner.cli.sync import apply_command, sync_command
 from provisioner.cli.users import users
 from provisioner.config import load_config
-from provisioner.planfile import digest
 from provisioner.services.reads import full_state
 
 DOMAIN = "contoso.onmicrosoft.com"
-# A saved plan comes from sync --out or audit --fix-plan: the refusal names both ways to make it again.
-STALE = ("the tenant changed since this plan was made; make the plan again (provisioner sync MANIFEST --out PLAN.json, "
-         "or provisioner audit --fix-plan PLAN.json)")
 
 
 @click.group(cls=ProvisionerGroup)
@@ -64,11 +61,6 @@ def snapshot() -> dict[str, tuple]:
         return {upn: (u.display_name, u.job_title, tuple(sorted(held.get(u.id, [])))) for upn, u in state.users.items()}
 
     return asyncio.run(read())
-
-
-def signed(data: dict) -> dict:
-    """A plan file's JSON with its digest recomputed, as anyone with this code can."""
-    return {**data, "digest": digest({k: v for k, v in data.items() if k != "digest"})}
 
 
 def manifest(path, *users: str, extra: str = "") -> str:

@@ -21,14 +21,19 @@ BILLING = "b0f54661-2d74-4c50-afa3-1ec803f12efe"
 E5 = "06ebc4ee-1bb5-47dd-8120-11324bc54e06"
 
 
-def test_revoke_and_purge_right_after_their_writes_wait_for_replication(tmp_path, monkeypatch, caplog):
+def lagging(tmp_path, monkeypatch, **seed) -> None:
+    """A local tenant of the admin and one user, named by the environment, whose reads lag its writes."""
     state = tmp_path / "tenant.db"
-    init_tenant(state, seed_users=1, seed=3)
+    init_tenant(state, seed_users=1, seed=3, **seed)
     config = tmp_path / "config.toml"
     config.write_text(f'[execution]\njournal = "{tmp_path / "journal.jsonl"}"\n')
     monkeypatch.setenv("PROVISIONER_CONFIG", str(config))
     monkeypatch.setenv("PROVISIONER_LOCAL_STATE", str(state))
     monkeypatch.setenv("PROVISIONER_LOCAL_REPLICATION_LAG", "0.5")
+
+
+def test_revoke_and_purge_right_after_their_writes_wait_for_replication(tmp_path, monkeypatch, caplog):
+    lagging(tmp_path, monkeypatch)
 
     async def run():
         async with connected(load_config().profile(None)) as d:
@@ -58,13 +63,7 @@ def test_revoke_and_purge_right_after_their_writes_wait_for_replication(tmp_path
 def test_license_right_after_usage_location_waits_for_replication(tmp_path, monkeypatch, caplog):
     """L§6.8: assignLicense answers 400 'invalid usage location' while a usageLocation set in the same
     plan has not replicated; the executor waits for replication instead of failing the license."""
-    state = tmp_path / "tenant.db"
-    init_tenant(state, seed_users=1, seed=3, skus={"SPE_E5": 5})
-    config = tmp_path / "config.toml"
-    config.write_text(f'[execution]\njournal = "{tmp_path / "journal.jsonl"}"\n')
-    monkeypatch.setenv("PROVISIONER_CONFIG", str(config))
-    monkeypatch.setenv("PROVISIONER_LOCAL_STATE", str(state))
-    monkeypatch.setenv("PROVISIONER_LOCAL_REPLICATION_LAG", "0.5")
+    lagging(tmp_path, monkeypatch, skus={"SPE_E5": 5})
 
     async def run():
         async with connected(load_config().profile(None)) as d:
