@@ -298,12 +298,14 @@ def test_offboard_from_a_file_of_60_leavers_removes_every_role_eligible_or_activ
     assert {n: after[n] for n in leavers if n in after} == {}
     assert after[stayer] == {(BILLING, "eligible")}
     assert not any(u["accountEnabled"] for n, u in tenant.users().items() if n in leavers)
-    # Two round trips of reads: the leavers (by UPN) with the Global Administrator assignments; then
+    # Two round trips of reads: the leavers (by UPN) with the Global Administrator assignments and how
+    # each is held (its end: the 24-hour rule); then
     # every role assignment (one listing) and every eligibility (el:all, one listing) with the managers
     # and the Global Administrator's account; not two PIM reads a leaver.
     got = Counter(GUID.sub("{id}", r) for r in reads(requests))
     assert got == Counter({"POST /v1.0/$batch": 5, "  $batch item GET /users": 4,
                            "  $batch item GET /roleManagement/directory/roleAssignments": 1,
+                           "  $batch item GET /roleManagement/directory/roleAssignmentScheduleInstances": 1,
                            "GET /v1.0/roleManagement/directory/roleAssignments": 1,
                            "  $batch item GET /users/{id}": 1, "  $batch item GET /users/{id}/manager": MANY,
                            "  $batch item GET /roleManagement/directory/roleEligibilityScheduleInstances": 1})
