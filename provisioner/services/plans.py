@@ -34,7 +34,6 @@ from provisioner.services.reads import (
     GA_INSTANCES,
     GA_REQUEST,
     Reader,
-    all_instances,
     full_state,
     role_policies,
 )
@@ -116,11 +115,8 @@ async def read_for(target: Target, plan: Plan) -> ReadForPlan:
     # against the kind it says it removes: the users' PIM instances.
     pim = any(c.action is Action.RESCHEDULE or (c.action is Action.REVOKE and (c.eligible or c.through_pim))
               for c in plan.changes)
+    # (Above 50 users, one listing of every instance, in the same round trip: Reader.assignments_of.)
     await r.assignments_of(r.ids(), also=r.unknown_holders(), pim=pim)
-    if pim and r.state.pim is None:  # too many users to read one by one: every instance, in one round trip
-        held = await all_instances(target.directory)
-        r.add_assignments(a for a in held.assignments if a.principal_id.lower() in r.ids())
-        r.state.eligible, r.state.pim = held.eligible, held.pim
     if ends:  # after the users' assignments, which say nothing of ends: each GA assignment's end
         await r.take_ends(answers)
     return read

@@ -278,7 +278,7 @@ async def users_and_roles(r: Reader, refs: Sequence[str], *, global_admins: bool
         then += policy_reads(resolvable(r, role_refs))
     answers = {**answers, **await r.assignments_of([u.id for u in named], also=then, pim=pim)}
     # After the named users' instances: the Global Administrators' say how each GA assignment is held.
-    # (Not given for want of a permission: the ends stay unknown, which only the warnings use.)
+    # (Not given for want of a permission: the ends stay unknown and count as permanent, docs/plans.md.)
     await r.take_instances({k: v for k, v in answers.items()
                             if k == GA_INSTANCES.id and (v.ok or v.error().code == NO_PIM_LICENCE)})
     await r.take_policies(answers)

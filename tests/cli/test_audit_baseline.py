@@ -6,39 +6,23 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from click.testing import CliRunner
+import test_audit
 from test_audit import (
     ADMIN,
     DOMAIN,
     GLOBAL,
     PIM_POLICIES,
     USER_ADMIN,
-    Tenant,
     meet_the_baseline,
+    run,
 )
 
-from provisioner.cli import cli
 from provisioner.errors import ExitCode
 from provisioner.local import init_tenant
 
 APP_ADMIN = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3"
 BILLING = "b0f54661-2d74-4c50-afa3-1ec803f12efe"  # not one of SCuBA's eight roles
-
-
-@pytest.fixture
-def tenant(tmp_path, monkeypatch):
-    path, config = tmp_path / "tenant.db", tmp_path / "config.toml"
-    config.write_text("")
-    monkeypatch.setenv("PROVISIONER_LOCAL_STATE", str(path))
-    monkeypatch.setenv("PROVISIONER_CONFIG", str(config))
-    monkeypatch.delenv("PROVISIONER_TENANT", raising=False)
-    init_tenant(path, seed_users=3, seed=7)
-    return Tenant(path, config)
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli, ["audit", *args])
+tenant = test_audit.tenant  # the fixture: the same seeded tenant as the audit's own tests
 
 
 def baseline(*args: str) -> dict:
